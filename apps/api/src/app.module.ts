@@ -1,0 +1,29 @@
+import { Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { ConfigModule, type AppConfig } from '#config';
+import { IdentityModule } from '#identity';
+import { DatabaseModule } from '#persistence';
+import { AuthController } from './auth/auth.controller.js';
+import { AuthGuard } from './common/auth.guard.js';
+import { AllExceptionsFilter } from './common/domain-exception.filter.js';
+import { RequestIdMiddleware } from './common/request-id.middleware.js';
+import { HealthController } from './health/health.controller.js';
+
+@Module({})
+export class AppModule implements NestModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(config), IdentityModule.forRoot(config)],
+      controllers: [HealthController, AuthController],
+      providers: [
+        { provide: APP_GUARD, useClass: AuthGuard },
+        { provide: APP_FILTER, useClass: AllExceptionsFilter },
+      ],
+    };
+  }
+
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(RequestIdMiddleware).forRoutes('*path');
+  }
+}

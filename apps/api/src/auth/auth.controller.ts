@@ -1,0 +1,59 @@
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ApiKeysRepository } from '#persistence';
+import { AuthService, type Principal } from '#identity';
+import { DomainError } from '#core';
+import { Authenticated, CurrentPrincipal, Public, Roles } from '../common/auth.decorators.js';
+import { ErrorResponseDto } from '../common/error-response.dto.js';
+import { AccessTokenDto, LoginDto } from './login.dto.js';
+import { ApiKeyDto, CreateApiKeyDto, CreatedApiKeyDto } from './api-key.dto.js';
+
+@ApiTags('auth')
+@Controller()
+export class AuthController {
+  constructor(
+    private readonly auth: AuthService,
+    private readonly apiKeys: ApiKeysRepository,
+  ) {}
+
+  @Public()
+  @Post('auth/login')
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({ summary: 'Exchange email and password for a JWT access token' })
+  @ApiOkResponse({ type: AccessTokenDto })
+  @ApiBadRequestResponse({ type: ErrorResponseDto })
+  @ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'Wrong email or password' })
+  login(@Body() body: LoginDto): Promise<AccessTokenDto> {
+    return this.auth.login(body.email, body.password);
+  }
+
+  @Get('api-keys')
+  @Authenticated()
+  @Roles()
+  @ApiOperation({ summary: "List the organization's API keys (admin)" })
+  @ApiOkResponse({ type: [ApiKeyDto] })
+  async listKeys(@CurrentPrincipal() principal: Principal): Promise<ApiKeyDto[]> {
+    return this.apiKeys.list(principal.organizationId);
+  }
+
+  @Post('api-keys')
+  @Authenticated()
+  @Roles()
+  @ApiOperation({ summary: 'Create an API key (admin); the key is returned once' })
+  @ApiCreatedResponse({ type: CreatedApiKeyDto })
+  @ApiBadRequestResponse({ type: ErrorResponseDto })
+  createKey(@CurrentPrincipal() principal: Principal, @Body() body: CreateApiKeyDto): Promise<CreatedApiKeyDto> {
+    return this.auth.createApiKey(principal.organizationId, body.name, body.role, principal.userId);
+  }
+
+  @Delete('api-keys/:id')
+  @Authenticated()
+  @Roles()
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiOperation({ summary: 'Revoke an API key (admin)' })
+  @ApiNoContentResponse()
+  @ApiNotFoundResponse({ type: ErrorResponseDto })
+  async revokeKey(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string): Promise<void> {
+    if (!(await this.apiKeys.revoke(principal.organizationId, id))) throw DomainError.notFound('API key', id);
+  }
+}

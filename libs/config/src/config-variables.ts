@@ -1,0 +1,50 @@
+/**
+ * Every environment variable Baton reads, described once. This list feeds validation at start-up,
+ * `.env.example` (kept in sync by a test) and log scrubbing (values of sensitive variables never appear).
+ */
+export interface ConfigVariable {
+  name: string;
+  description: string;
+  sensitive: boolean;
+  default?: string;
+}
+
+export const CONFIG_VARIABLES = [
+  { name: 'PORT', description: 'HTTP port of the API.', sensitive: false, default: '3000' },
+  {
+    name: 'DATABASE_URL',
+    description: 'PostgreSQL connection string. Unset: an embedded PostgreSQL is started under BATON_DATA_DIR.',
+    sensitive: true,
+  },
+  { name: 'BATON_DATA_DIR', description: 'Where the embedded database and generated secrets live.', sensitive: false, default: '.data' },
+  { name: 'BATON_PG_PORT', description: 'Port of the embedded PostgreSQL.', sensitive: false, default: '54329' },
+  { name: 'BATON_ROLE', description: 'all | api | worker: which parts of Baton this process runs.', sensitive: false, default: 'all' },
+  {
+    name: 'JWT_SECRET',
+    description: 'Secret signing access tokens. Unset in development: generated once and kept under BATON_DATA_DIR.',
+    sensitive: true,
+  },
+  { name: 'JWT_EXPIRES_IN_SECONDS', description: 'Lifetime of access tokens issued by /auth/login.', sensitive: false, default: '3600' },
+  {
+    name: 'ADMIN_EMAIL',
+    description: 'Email of the seeded admin of organization `global` (default is for local development only).',
+    sensitive: false,
+    default: 'admin@baton.local',
+  },
+  {
+    name: 'ADMIN_PASSWORD',
+    description: 'Password of the seeded admin (default `baton-admin` is for local development only).',
+    sensitive: true,
+    default: 'baton-admin',
+  },
+  { name: 'LOG_LEVEL', description: 'error | warn | log | debug | verbose.', sensitive: false, default: 'log' },
+  {
+    name: 'BATON_AUTO_MIGRATE',
+    description: 'Apply pending migrations and seeds at start (true for `npm start`; production runs `npm run cli -- db:migrate`).',
+    sensitive: false,
+    default: 'false',
+  },
+  { name: 'NODE_ENV', description: 'development | test | production. `db:reset` refuses in production.', sensitive: false, default: 'development' },
+] as const satisfies readonly ConfigVariable[];
+
+export type ConfigName = (typeof CONFIG_VARIABLES)[number]['name'];

@@ -1,0 +1,53 @@
+/** The shape of an orchestration definition (DESIGN.md section 4) once it has passed validation. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+export interface RetryPolicy {
+  maxAttempts?: number;
+  backoff?: 'exponential' | 'fixed';
+  initialDelayMs?: number;
+  maxDelayMs?: number;
+  jitter?: boolean;
+  nonRetryable?: string[];
+}
+
+export interface ApprovalSpec {
+  prompt: string;
+  timeoutMs?: number;
+  onTimeout?: 'abort' | 'continue' | 'skip';
+  payload?: JsonValue;
+  decisions?: string[];
+  roles?: string[];
+  assignees?: string[];
+  quorum?: number;
+  escalateAfterMs?: number;
+  modificationsSchema?: JsonObject;
+}
+
+export interface StepSpec {
+  key: string;
+  type?: 'agent' | 'orchestration' | 'approval';
+  agent?: string;
+  orchestration?: string;
+  forEach?: string;
+  dependsOn?: string[];
+  input?: JsonValue;
+  approval?: ApprovalSpec;
+  retry?: RetryPolicy;
+  timeoutMs?: number;
+  reversible?: boolean;
+  rollback?: JsonObject;
+  fallbackAgents?: string[];
+}
+
+export interface DefinitionSpec {
+  slug: string;
+  name: string;
+  description?: string;
+  input?: JsonObject;
+  output?: JsonValue;
+  defaults?: { retry?: RetryPolicy; timeoutMs?: number };
+  concurrency?: number;
+  compensate?: boolean;
+  steps: StepSpec[];
+}

@@ -1,0 +1,4 @@
+export * from './domain-error.js';
+export * from './states.js';
+export * from './definition-spec.js';
+export * from './pagination.js';

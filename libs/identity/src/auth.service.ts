@@ -1,0 +1,64 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { JwtService } from '@nestjs/jwt';
+import { APP_CONFIG, type AppConfig } from '#config';
+import { DomainError, DomainErrorCode, type Role } from '#core';
+import { ApiKeysRepository, UsersRepository } from '#persistence';
+import { apiKeyMatches, generateApiKey, parseApiKey } from './api-key-codec.js';
+import { DUMMY_PASSWORD_HASH, verifyPassword } from './password-hasher.js';
+import type { AccessTokenClaims, Principal } from './principal.js';
+
+export interface AccessToken {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+}
+
+const UNAUTHENTICATED = () => new DomainError(DomainErrorCode.Unauthenticated, 'Invalid or missing credentials');
+
+@Injectable()
+export class AuthService {
+  constructor(
+    private readonly jwt: JwtService,
+    private readonly users: UsersRepository,
+    private readonly apiKeys: ApiKeysRepository,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async login(email: string, password: string): Promise<AccessToken> {
+    const user = await this.users.findForLogin(email);
+    const valid = await verifyPassword(password, user?.passwordHash ?? DUMMY_PASSWORD_HASH);
+    if (!user || !valid || user.disabledAt) throw new DomainError(DomainErrorCode.Unauthenticated, 'Invalid email or password');
+    const claims: AccessTokenClaims = { sub: user.id, org: user.organizationId, role: user.role };
+    const token = await this.jwt.signAsync(claims, { expiresIn: this.config.jwtExpiresInSeconds });
+    return { access_token: token, token_type: 'Bearer', expires_in: this.config.jwtExpiresInSeconds };
+  }
+
+  /** Resolves a bearer token (JWT or API key) to a principal, or throws Unauthenticated. */
+  async authenticate(token: string): Promise<Principal> {
+    const apiKey = parseApiKey(token);
+    if (apiKey) return this.authenticateApiKey(token, apiKey.prefix);
+    let claims: AccessTokenClaims;
+    try {
+      claims = await this.jwt.verifyAsync<AccessTokenClaims>(token);
+    } catch {
+      throw UNAUTHENTICATED();
+    }
+    const user = await this.users.findById(claims.org, claims.sub);
+    if (!user || user.disabledAt) throw UNAUTHENTICATED();
+    return { kind: 'user', id: user.id, userId: user.id, organizationId: user.organizationId, role: user.role };
+  }
+
+  private async authenticateApiKey(token: string, prefix: string): Promise<Principal> {
+    const key = await this.apiKeys.findActiveByPrefix(prefix);
+    if (!key || !apiKeyMatches(token, key.keyHash)) throw UNAUTHENTICATED();
+    void this.apiKeys.touch(key.id).catch(() => undefined);
+    return { kind: 'api_key', id: key.id, userId: key.userId, organizationId: key.organizationId, role: key.role };
+  }
+
+  /** Issues an API key; the clear key is returned once and never stored. */
+  async createApiKey(organizationId: string, name: string, role: Role, userId: string | null): Promise<{ id: string; key: string; prefix: string }> {
+    const generated = generateApiKey();
+    const row = await this.apiKeys.create(organizationId, { name, role, userId, prefix: generated.prefix, keyHash: generated.hash });
+    return { id: row.id, key: generated.key, prefix: generated.prefix };
+  }
+}

@@ -1,0 +1,18 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { JwtModule } from '@nestjs/jwt';
+import type { AppConfig } from '#config';
+import { AuthService } from './auth.service.js';
+import { resolveJwtSecret } from './jwt-secret.js';
+import { UsersService } from './users.service.js';
+
+@Module({})
+export class IdentityModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: IdentityModule,
+      imports: [JwtModule.register({ secret: resolveJwtSecret(config), signOptions: { algorithm: 'HS256' }, verifyOptions: { algorithms: ['HS256'] } })],
+      providers: [AuthService, UsersService],
+      exports: [AuthService, UsersService],
+    };
+  }
+}

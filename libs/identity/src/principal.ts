@@ -1,0 +1,18 @@
+import type { Role } from '#core';
+
+/** Who is calling: resolved from a JWT or an API key, attached to every authenticated request. */
+export interface Principal {
+  kind: 'user' | 'api_key';
+  /** The user id (JWT) or the API key id. */
+  id: string;
+  /** The user behind the call, when there is one (an API key may be bound to a user). */
+  userId: string | null;
+  organizationId: string;
+  role: Role;
+}
+
+export interface AccessTokenClaims {
+  sub: string;
+  org: string;
+  role: Role;
+}

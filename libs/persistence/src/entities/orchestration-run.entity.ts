@@ -1,0 +1,26 @@
+import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import type { RunStatus } from '#core';
+
+@Entity('orchestration_runs')
+export class OrchestrationRunEntity {
+  @PrimaryGeneratedColumn('uuid') id: string;
+  @Column({ name: 'organization_id', type: 'uuid' }) organizationId: string;
+  @Column({ name: 'definition_id', type: 'uuid' }) definitionId: string;
+  @Column({ name: 'definition_slug', type: 'varchar', length: 100 }) definitionSlug: string;
+  @Column({ name: 'definition_version', type: 'integer' }) definitionVersion: number;
+  @Column({ name: 'parent_run_id', type: 'uuid', nullable: true }) parentRunId: string | null;
+  @Column({ name: 'parent_step_id', type: 'uuid', nullable: true }) parentStepId: string | null;
+  @Column({ type: 'varchar', length: 24, default: 'pending' }) status: RunStatus;
+  @Column({ type: 'jsonb', default: () => "'{}'" }) input: unknown;
+  @Column({ type: 'jsonb', nullable: true }) output: unknown;
+  @Column({ type: 'jsonb', nullable: true }) error: unknown;
+  @Column({ type: 'integer', default: 0 }) priority: number;
+  @Column({ name: 'idempotency_key', type: 'varchar', length: 200, nullable: true }) idempotencyKey: string | null;
+  @Column({ name: 'created_by', type: 'uuid', nullable: true }) createdBy: string | null;
+  @Column({ name: 'last_seq', type: 'integer', default: 0 }) lastSeq: number;
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt: Date;
+  @Column({ name: 'started_at', type: 'timestamptz', nullable: true }) startedAt: Date | null;
+  @Column({ name: 'completed_at', type: 'timestamptz', nullable: true }) completedAt: Date | null;
+  @Column({ name: 'deleted_at', type: 'timestamptz', nullable: true }) deletedAt: Date | null;
+}

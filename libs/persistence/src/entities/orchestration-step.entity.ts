@@ -1,0 +1,34 @@
+import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import type { StepStatus } from '#core';
+
+export type StepType = 'agent' | 'orchestration' | 'approval';
+
+@Entity('orchestration_steps')
+export class OrchestrationStepEntity {
+  @PrimaryGeneratedColumn('uuid') id: string;
+  @Column({ name: 'run_id', type: 'uuid' }) runId: string;
+  @Column({ name: 'organization_id', type: 'uuid' }) organizationId: string;
+  @Column({ name: 'step_key', type: 'varchar', length: 100 }) stepKey: string;
+  @Column({ type: 'integer' }) position: number;
+  @Column({ type: 'varchar', length: 20, default: 'agent' }) type: StepType;
+  @Column({ name: 'agent_slug', type: 'varchar', length: 100, nullable: true }) agentSlug: string | null;
+  @Column({ type: 'varchar', length: 24, default: 'pending' }) status: StepStatus;
+  @Column({ name: 'depends_on', type: 'text', array: true, default: () => "'{}'" }) dependsOn: string[];
+  @Column({ name: 'pending_dependencies', type: 'integer', default: 0 }) pendingDependencies: number;
+  @Column({ type: 'integer', default: 0 }) attempt: number;
+  @Column({ name: 'max_attempts', type: 'integer', default: 1 }) maxAttempts: number;
+  @Column({ name: 'next_attempt_at', type: 'timestamptz', nullable: true }) nextAttemptAt: Date | null;
+  @Column({ type: 'integer', default: 0 }) priority: number;
+  @Column({ name: 'timeout_ms', type: 'integer', nullable: true }) timeoutMs: number | null;
+  @Column({ type: 'jsonb', nullable: true }) input: unknown;
+  @Column({ type: 'jsonb', nullable: true }) output: unknown;
+  @Column({ type: 'jsonb', nullable: true }) error: unknown;
+  @Column({ name: 'lease_owner', type: 'varchar', length: 200, nullable: true }) leaseOwner: string | null;
+  @Column({ name: 'lease_expires_at', type: 'timestamptz', nullable: true }) leaseExpiresAt: Date | null;
+  @Column({ type: 'boolean', default: false }) reversible: boolean;
+  @Column({ type: 'jsonb', nullable: true }) rollback: Record<string, unknown> | null;
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt: Date;
+  @Column({ name: 'started_at', type: 'timestamptz', nullable: true }) startedAt: Date | null;
+  @Column({ name: 'completed_at', type: 'timestamptz', nullable: true }) completedAt: Date | null;
+}

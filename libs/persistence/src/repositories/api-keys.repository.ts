@@ -1,0 +1,50 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { IsNull, type DataSource } from 'typeorm';
+import type { Role } from '#core';
+import { DATA_SOURCE } from '../database/database.tokens.js';
+import { ApiKeyEntity } from '../entities/api-key.entity.js';
+
+export interface NewApiKey {
+  name: string;
+  prefix: string;
+  keyHash: string;
+  role: Role;
+  userId?: string | null;
+  expiresAt?: Date | null;
+}
+
+@Injectable()
+export class ApiKeysRepository {
+  constructor(@Inject(DATA_SOURCE) private readonly dataSource: DataSource) {}
+
+  private get repo() {
+    return this.dataSource.getRepository(ApiKeyEntity);
+  }
+
+  create(organizationId: string, key: NewApiKey): Promise<ApiKeyEntity> {
+    return this.repo.save(this.repo.create({ organizationId, ...key }));
+  }
+
+  list(organizationId: string): Promise<ApiKeyEntity[]> {
+    return this.repo.find({ where: { organizationId }, order: { createdAt: 'DESC' } });
+  }
+
+  /** Authentication resolves the key by its public prefix before the organization is known. */
+  findActiveByPrefix(prefix: string): Promise<ApiKeyEntity | null> {
+    return this.repo
+      .createQueryBuilder('k')
+      .addSelect('k.keyHash')
+      .where('k.prefix = :prefix AND k.revoked_at IS NULL', { prefix })
+      .andWhere('(k.expires_at IS NULL OR k.expires_at > now())')
+      .getOne();
+  }
+
+  async touch(id: string): Promise<void> {
+    await this.repo.update({ id }, { lastUsedAt: new Date() });
+  }
+
+  async revoke(organizationId: string, id: string): Promise<boolean> {
+    const result = await this.repo.update({ organizationId, id, revokedAt: IsNull() }, { revokedAt: new Date() });
+    return (result.affected ?? 0) > 0;
+  }
+}

@@ -1,0 +1,52 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { DataSource } from 'typeorm';
+import type { Role } from '#core';
+import { DATA_SOURCE } from '../database/database.tokens.js';
+import { UserEntity } from '../entities/user.entity.js';
+
+export interface NewUser {
+  email: string;
+  passwordHash: string;
+  role: Role;
+  displayName?: string | null;
+}
+
+@Injectable()
+export class UsersRepository {
+  constructor(@Inject(DATA_SOURCE) private readonly dataSource: DataSource) {}
+
+  private get repo() {
+    return this.dataSource.getRepository(UserEntity);
+  }
+
+  findById(organizationId: string, id: string): Promise<UserEntity | null> {
+    return this.repo.findOneBy({ organizationId, id });
+  }
+
+  list(organizationId: string): Promise<UserEntity[]> {
+    return this.repo.find({ where: { organizationId }, order: { createdAt: 'ASC' } });
+  }
+
+  /** Login looks a user up by email before any organization is known; returns the hash for verification. */
+  findForLogin(email: string): Promise<UserEntity | null> {
+    return this.repo
+      .createQueryBuilder('u')
+      .addSelect('u.passwordHash')
+      .where('lower(u.email) = lower(:email)', { email })
+      .getOne();
+  }
+
+  async create(organizationId: string, user: NewUser): Promise<UserEntity> {
+    return this.repo.save(this.repo.create({ organizationId, ...user, email: user.email.toLowerCase() }));
+  }
+
+  /** Inserts the user unless the email exists (in any organization); returns whether it inserted. */
+  async insertIfAbsent(organizationId: string, user: NewUser): Promise<boolean> {
+    const result = await this.dataSource.query(
+      `INSERT INTO users (organization_id, email, password_hash, role, display_name)
+       VALUES ($1, lower($2), $3, $4, $5) ON CONFLICT DO NOTHING RETURNING id`,
+      [organizationId, user.email, user.passwordHash, user.role, user.displayName ?? null],
+    );
+    return (result as unknown[]).length > 0;
+  }
+}

@@ -1,0 +1,4 @@
+// Every test process: quiet logs, test mode, a fixed JWT secret, never the developer's embedded database.
+process.env.NODE_ENV = 'test';
+process.env.LOG_LEVEL ??= 'error';
+process.env.JWT_SECRET ??= 'test-secret-test-secret-test-secret-0123456789';
