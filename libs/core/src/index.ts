@@ -2,3 +2,4 @@ export * from './domain-error.js';
 export * from './states.js';
 export * from './definition-spec.js';
 export * from './pagination.js';
+export * from './builtin-agents.js';
