@@ -18,6 +18,8 @@ export class OrchestrationRunEntity {
   @Column({ name: 'idempotency_key', type: 'varchar', length: 200, nullable: true }) idempotencyKey: string | null;
   @Column({ name: 'created_by', type: 'uuid', nullable: true }) createdBy: string | null;
   @Column({ name: 'last_seq', type: 'integer', default: 0 }) lastSeq: number;
+  @Column({ name: 'max_concurrency', type: 'integer', nullable: true }) maxConcurrency: number | null;
+  @Column({ name: 'steps_remaining', type: 'integer', default: 0 }) stepsRemaining: number;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt: Date;
   @Column({ name: 'started_at', type: 'timestamptz', nullable: true }) startedAt: Date | null;

@@ -1,0 +1,2 @@
+export * from './task-state.js';
+export * from './task.dto.js';

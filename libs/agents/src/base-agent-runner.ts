@@ -1,0 +1,23 @@
+import type { TaskRequestDto, TaskResponseDto } from '#a2a';
+import type { AgentType, JsonValue } from '#core';
+
+/** What an agent is run with besides its task: where it runs, how to stop, how to report progress. */
+export interface AgentExecutionContext {
+  organizationId: string;
+  /** Slug of the agent invoked (built-ins have no row in `agents`). */
+  agentSlug: string;
+  /** The agent's stored config (`agents.config`), empty for built-ins. */
+  config: Record<string, unknown>;
+  /** Which attempt this is (1-based). */
+  attempt: number;
+  /** Fires on cancellation, timeout, lost lease or shutdown: stop and throw. */
+  signal: AbortSignal;
+  onProgress(progress: JsonValue): void;
+}
+
+/** Every agent type implements this: a task in, a task out (A2A). */
+export abstract class BaseAgentRunner {
+  abstract readonly type: AgentType;
+
+  abstract execute(request: TaskRequestDto, context: AgentExecutionContext): Promise<TaskResponseDto>;
+}

@@ -1,0 +1,5 @@
+export * from './agent-error.js';
+export * from './base-agent-runner.js';
+export * from './builtin-tool.runner.js';
+export * from './agent-runner.registry.js';
+export * from './agents.module.js';
