@@ -5,21 +5,34 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * - runs.steps_remaining: counted down in the same transaction that finishes a step, so run completion needs no scan;
  * - runs.max_concurrency: the definition's `concurrency`, enforced under the run's row lock;
  * - steps.lease_losses: lease expiries (crashed workers) are not failed attempts, but a poison step must stop somewhere;
+ * - steps.manual_input: an operator's edited input for a manual retry, used instead of the rendered template;
  * - events.tx_id: the writing transaction, so organization-wide readers never pass an event that may still commit.
  */
 export const PHASE2_UP = [
   `ALTER TABLE orchestration_runs ADD COLUMN max_concurrency integer CHECK (max_concurrency IS NULL OR max_concurrency >= 1)`,
   `ALTER TABLE orchestration_runs ADD COLUMN steps_remaining integer NOT NULL DEFAULT 0`,
   `ALTER TABLE orchestration_steps ADD COLUMN lease_losses integer NOT NULL DEFAULT 0`,
+  `ALTER TABLE orchestration_steps ADD COLUMN manual_input jsonb`,
   `CREATE INDEX orchestration_steps_running_agent_idx ON orchestration_steps (organization_id, agent_slug) WHERE status = 'running'`,
   `ALTER TABLE orchestration_events ADD COLUMN tx_id xid8 NOT NULL DEFAULT pg_current_xact_id()`,
   `CREATE INDEX orchestration_events_tx_idx ON orchestration_events (tx_id, id)`,
+  // One notification per statement that writes events: listeners (SSE, status cache) then read the rows.
+  `CREATE FUNCTION baton_notify_events() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    PERFORM pg_notify('baton_events', '');
+    RETURN NULL;
+  END $$`,
+  `CREATE TRIGGER orchestration_events_notify AFTER INSERT ON orchestration_events
+    FOR EACH STATEMENT EXECUTE FUNCTION baton_notify_events()`,
 ];
 
 export const PHASE2_DOWN = [
+  `DROP TRIGGER orchestration_events_notify ON orchestration_events`,
+  `DROP FUNCTION baton_notify_events()`,
   `DROP INDEX orchestration_events_tx_idx`,
   `ALTER TABLE orchestration_events DROP COLUMN tx_id`,
   `DROP INDEX orchestration_steps_running_agent_idx`,
+  `ALTER TABLE orchestration_steps DROP COLUMN manual_input`,
   `ALTER TABLE orchestration_steps DROP COLUMN lease_losses`,
   `ALTER TABLE orchestration_runs DROP COLUMN steps_remaining`,
   `ALTER TABLE orchestration_runs DROP COLUMN max_concurrency`,

@@ -17,6 +17,10 @@ export interface AppConfig {
   logLevel: LogLevel;
   autoMigrate: boolean;
   nodeEnv: string;
+  workerConcurrency: number;
+  leaseMs: number;
+  pollIntervalMs: number;
+  runRateLimit: number;
 }
 
 export class ConfigError extends Error {
@@ -36,6 +40,12 @@ function oneOf<T extends string>(value: string | undefined, allowed: readonly T[
   if (value !== undefined && (allowed as readonly string[]).includes(value)) return value as T;
   problems.push(`${name} must be one of ${allowed.join(', ')} (got "${value}")`);
   return allowed[0];
+}
+
+function positiveInt(value: string | undefined, name: string, problems: string[]): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) problems.push(`${name} must be a positive integer (got "${value}")`);
+  return n;
 }
 
 function port(value: string | undefined, name: string, problems: string[]): number {
@@ -63,6 +73,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     logLevel: oneOf(raw(env, 'LOG_LEVEL'), ['error', 'warn', 'log', 'debug', 'verbose'] as const, 'LOG_LEVEL', problems),
     autoMigrate: autoMigrate === 'true' || autoMigrate === '1',
     nodeEnv: raw(env, 'NODE_ENV') ?? 'development',
+    workerConcurrency: positiveInt(raw(env, 'BATON_WORKER_CONCURRENCY'), 'BATON_WORKER_CONCURRENCY', problems),
+    leaseMs: positiveInt(raw(env, 'BATON_LEASE_MS'), 'BATON_LEASE_MS', problems),
+    pollIntervalMs: positiveInt(raw(env, 'BATON_POLL_INTERVAL_MS'), 'BATON_POLL_INTERVAL_MS', problems),
+    runRateLimit: positiveInt(raw(env, 'BATON_RUN_RATE_LIMIT'), 'BATON_RUN_RATE_LIMIT', problems),
   };
   if (config.jwtSecret !== undefined && config.jwtSecret.length < 32) problems.push('JWT_SECRET must be at least 32 characters');
   if (problems.length > 0) throw new ConfigError(problems);

@@ -44,6 +44,20 @@ export const CONFIG_VARIABLES = [
     sensitive: false,
     default: 'false',
   },
+  {
+    name: 'BATON_WORKER_CONCURRENCY',
+    description: 'Steps one worker process runs at once (global per-worker limit).',
+    sensitive: false,
+    default: '100',
+  },
+  { name: 'BATON_LEASE_MS', description: 'Lease of a claimed step; renewed by heartbeat every third of it, reclaimed by any instance after it.', sensitive: false, default: '15000' },
+  { name: 'BATON_POLL_INTERVAL_MS', description: 'Fallback polling for ready steps when no LISTEN/NOTIFY wake-up arrives.', sensitive: false, default: '1000' },
+  {
+    name: 'BATON_RUN_RATE_LIMIT',
+    description: 'Run creations allowed per organization per minute through the API.',
+    sensitive: false,
+    default: '600',
+  },
   { name: 'NODE_ENV', description: 'development | test | production. `db:reset` refuses in production.', sensitive: false, default: 'development' },
 ] as const satisfies readonly ConfigVariable[];
 

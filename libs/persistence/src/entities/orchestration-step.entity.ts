@@ -26,6 +26,7 @@ export class OrchestrationStepEntity {
   @Column({ name: 'lease_owner', type: 'varchar', length: 200, nullable: true }) leaseOwner: string | null;
   @Column({ name: 'lease_expires_at', type: 'timestamptz', nullable: true }) leaseExpiresAt: Date | null;
   @Column({ name: 'lease_losses', type: 'integer', default: 0 }) leaseLosses: number;
+  @Column({ name: 'manual_input', type: 'jsonb', nullable: true }) manualInput: unknown;
   @Column({ type: 'boolean', default: false }) reversible: boolean;
   @Column({ type: 'jsonb', nullable: true }) rollback: Record<string, unknown> | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
