@@ -1,0 +1,112 @@
+/**
+ * The seven base agents every Baton install starts with (organization `global`), one or more per agent type.
+ * Seeds only insert missing agents: an agent an admin has since edited is never overwritten.
+ * No secrets here: agents name the environment variable holding their key, never the key.
+ */
+import type { AgentSeed } from '#persistence';
+
+/** Body of the sandboxed async function `(input, ctx) => output`; `ctx.env` is the filtered environment. */
+const IMAGE_FUNCTION = (provider: 'openai' | 'google', keyVariable: string, endpoint: string) => `
+const prompt = typeof input?.prompt === 'string' ? input.prompt.trim() : '';
+if (!prompt) throw new Error('input.prompt is required');
+const size = typeof input?.size === 'string' ? input.size : '1024x1024';
+const apiKey = ctx?.env?.${keyVariable};
+const request = { provider: '${provider}', endpoint: '${endpoint}', model: ctx?.config?.model, prompt, size };
+// Without a key (local development, tests) answer a dry run instead of failing.
+if (!apiKey) return { ...request, dryRun: true, images: [] };
+const response = await fetch('${endpoint}', {
+  method: 'POST',
+  headers: { 'content-type': 'application/json', authorization: 'Bearer ' + apiKey },
+  body: JSON.stringify({ model: request.model, prompt, size }),
+  signal: ctx?.signal,
+});
+if (!response.ok) throw new Error('${provider} image API answered ' + response.status);
+const body = await response.json();
+return { ...request, dryRun: false, images: body.data ?? body.images ?? [] };
+`.trim();
+
+export const BASE_AGENTS: readonly AgentSeed[] = [
+  {
+    slug: 'summarizer',
+    name: 'Summarizer',
+    description: 'LLM context agent: condenses text or structured results into a short summary.',
+    type: 'context',
+    capabilities: ['summarize', 'text-analysis'],
+    config: {
+      model: 'gpt-4o-mini',
+      systemPrompt: 'You summarize business documents and data for executives: short, factual, with the key numbers first.',
+      maxTokens: 800,
+      temperature: 0.2,
+      apiKeyEnv: 'OPENAI_API_KEY',
+    },
+  },
+  {
+    slug: 'marketing-swarm',
+    name: 'Marketing swarm',
+    description: 'HTTP agent: an n8n workflow that drafts multi-channel marketing content.',
+    type: 'api',
+    capabilities: ['marketing-content', 'campaign-planning'],
+    config: {
+      url: 'http://localhost:5678/webhook/marketing-swarm',
+      method: 'POST',
+      timeoutMs: 120000,
+      headers: { 'content-type': 'application/json' },
+      apiKeyEnv: 'N8N_API_KEY',
+    },
+  },
+  {
+    slug: 'supabase-agent',
+    name: 'Supabase agent',
+    description: 'Tool agent: runs named, parameterized SQL queries against an allow-list of tables.',
+    type: 'tool',
+    capabilities: ['sql-query', 'kpi-metrics'],
+    config: {
+      allowedTables: ['kpi_metrics', 'kpi_targets', 'revenue_by_region'],
+      maxRows: 1000,
+      queries: {
+        kpi_by_quarter: {
+          sql: 'SELECT metric, region, value, target FROM kpi_metrics WHERE quarter = $1 ORDER BY metric, region',
+          params: ['quarter'],
+        },
+      },
+    },
+  },
+  {
+    slug: 'image-generator-openai',
+    name: 'Image generator (OpenAI)',
+    description: 'Function agent: generates images with the OpenAI images API (dry run without OPENAI_API_KEY).',
+    type: 'function',
+    capabilities: ['image-generation'],
+    config: { model: 'gpt-image-1', timeoutMs: 60000, memoryMb: 64, allowedEnv: ['OPENAI_API_KEY'] },
+    functionCode: IMAGE_FUNCTION('openai', 'OPENAI_API_KEY', 'https://api.openai.com/v1/images/generations'),
+  },
+  {
+    slug: 'image-generator-google',
+    name: 'Image generator (Google)',
+    description: 'Function agent: generates images with the Google Imagen API (dry run without GOOGLE_API_KEY).',
+    type: 'function',
+    capabilities: ['image-generation'],
+    config: { model: 'imagen-3.0-generate-002', timeoutMs: 60000, memoryMb: 64, allowedEnv: ['GOOGLE_API_KEY'] },
+    functionCode: IMAGE_FUNCTION(
+      'google',
+      'GOOGLE_API_KEY',
+      'https://generativelanguage.googleapis.com/v1beta/models/imagen-3.0-generate-002:predict',
+    ),
+  },
+  {
+    slug: 'image-orchestrator',
+    name: 'Image orchestrator',
+    description: 'Orchestrator agent: runs the image-generation orchestration (both providers, then a summary).',
+    type: 'orchestrator',
+    capabilities: ['image-workflow', 'orchestration'],
+    config: { definition: 'image-generation' },
+  },
+  {
+    slug: 'finance-manager',
+    name: 'Finance manager',
+    description: 'Orchestrator agent: runs the kpi-tracking orchestration for a quarter.',
+    type: 'orchestrator',
+    capabilities: ['kpi-tracking', 'financial-analysis', 'orchestration'],
+    config: { definition: 'kpi-tracking' },
+  },
+];
