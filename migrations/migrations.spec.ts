@@ -1,0 +1,101 @@
+/**
+ * Every migration is reversible: on a scratch database, up -> down to zero -> up again yields the same
+ * catalog, and the schema holds the constraints and indexes the engine relies on.
+ */
+import type { DataSource } from 'typeorm';
+import { createDataSource, databaseName, dropDatabase, revertLastMigration } from '#persistence';
+import { catalogDump, catalogText, createScratchDatabase, MIGRATIONS_TABLE, TEST_ADMIN_URL_ENV, type CatalogDump } from '#testing';
+import { MIGRATIONS } from './index.js';
+
+function adminUrl(): string {
+  const url = process.env[TEST_ADMIN_URL_ENV];
+  if (!url) throw new Error(`${TEST_ADMIN_URL_ENV} is not set: run tests through jest (globalSetup sets it)`);
+  return url;
+}
+
+function indexes(dump: CatalogDump, table: string): string[] {
+  const found = dump.tables.find((t) => t.name === table);
+  if (!found) throw new Error(`table ${table} is missing`);
+  return Object.values(found.indexes);
+}
+
+describe('migrations', () => {
+  let url: string;
+  let dataSource: DataSource;
+  let first: CatalogDump;
+
+  beforeAll(async () => {
+    url = await createScratchDatabase(adminUrl(), `migr_${process.pid}`);
+    dataSource = createDataSource(url, 2);
+    await dataSource.initialize();
+    const applied = await dataSource.runMigrations({ transaction: 'each' });
+    expect(applied.map((m) => m.name)).toEqual(MIGRATIONS.map((M) => new M().name));
+    first = await catalogDump(url);
+  });
+
+  afterAll(async () => {
+    if (dataSource?.isInitialized) await dataSource.destroy();
+    if (url) await dropDatabase(adminUrl(), databaseName(url));
+  });
+
+  it('reverts every migration down to an empty schema and re-applies them to the identical catalog', async () => {
+    const reverted: string[] = [];
+    for (let name = await revertLastMigration(dataSource); name !== null; name = await revertLastMigration(dataSource)) reverted.push(name);
+    expect(reverted).toEqual(MIGRATIONS.map((M) => new M().name).reverse());
+
+    const empty = await catalogDump(url);
+    expect(empty).toEqual({ tables: [], sequences: {}, functions: {}, types: {} });
+    const [{ n }] = await dataSource.query(`SELECT count(*)::int AS n FROM ${MIGRATIONS_TABLE}`);
+    expect(n).toBe(0);
+
+    await dataSource.runMigrations({ transaction: 'each' });
+    const second = await catalogDump(url);
+    expect(catalogText(second)).toEqual(catalogText(first));
+    expect(second).toEqual(first);
+  });
+
+  it('creates the core tables of the product contract', () => {
+    const names = first.tables.map((t) => t.name);
+    for (const table of [
+      'organizations',
+      'users',
+      'api_keys',
+      'agents',
+      'orchestration_definitions',
+      'orchestration_runs',
+      'orchestration_steps',
+      'human_approvals',
+      'orchestration_events',
+      'audit_log',
+    ]) {
+      expect(names).toContain(table);
+    }
+  });
+
+  it('holds the constraints and indexes the engine relies on', () => {
+    const definitions = first.tables.find((t) => t.name === 'orchestration_definitions');
+    expect(Object.values(definitions?.constraints ?? {})).toContain('UNIQUE (organization_id, slug, version)');
+
+    // One run per idempotency key and organization; runs without a key are unconstrained.
+    expect(indexes(first, 'orchestration_runs')).toContainEqual(
+      expect.stringMatching(/^CREATE UNIQUE INDEX \S+ ON public\.orchestration_runs USING btree \(organization_id, idempotency_key\) WHERE \(idempotency_key IS NOT NULL\)$/),
+    );
+    expect(indexes(first, 'orchestration_runs')).toContainEqual(expect.stringMatching(/ON public\.orchestration_runs USING btree \(parent_run_id\)/));
+    // Workers claim from a partial index that holds only ready steps.
+    expect(indexes(first, 'orchestration_steps')).toContainEqual(
+      expect.stringMatching(/ON public\.orchestration_steps USING btree .* WHERE \(\(status\)::text = 'ready'::text\)$/),
+    );
+    const events = first.tables.find((t) => t.name === 'orchestration_events');
+    expect(Object.values(events?.constraints ?? {})).toContain('UNIQUE (run_id, seq)');
+    expect(indexes(first, 'orchestration_events')).toContainEqual(
+      expect.stringMatching(/ON public\.orchestration_events USING btree \(organization_id, id\)$/),
+    );
+  });
+
+  it('stores every timestamp with its time zone', () => {
+    const naive = first.tables.flatMap((t) => t.columns.filter((c) => c.type.startsWith('timestamp without time zone')).map((c) => `${t.name}.${c.name}`));
+    expect(naive).toEqual([]);
+    const aware = first.tables.flatMap((t) => t.columns.filter((c) => c.type === 'timestamp with time zone'));
+    expect(aware.length).toBeGreaterThan(10);
+  });
+});
