@@ -1,8 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { DataSource, EntityManager } from 'typeorm';
+import { IsNull, type DataSource, type EntityManager } from 'typeorm';
 import { canTransitionRun, runStatusesFrom, type JsonValue, type Page, type PageRequest, type RunStatus } from '#core';
 import { DATA_SOURCE } from '../database/database.tokens.js';
 import { OrchestrationRunEntity } from '../entities/orchestration-run.entity.js';
+import { updateReturning } from './update-returning.js';
 
 export interface NewRun {
   definitionId: string;
@@ -91,15 +92,17 @@ export class RunsRepository {
   }
 
   children(organizationId: string, parentRunId: string): Promise<OrchestrationRunEntity[]> {
-    return this.repo().find({ where: { organizationId, parentRunId }, order: { createdAt: 'ASC' } });
+    return this.repo().find({ where: { organizationId, parentRunId, deletedAt: IsNull() }, order: { createdAt: 'ASC', id: 'ASC' } });
   }
 
   /**
    * Moves the run to `to` only from a state that allows it (a compare-and-set on status). Returns the
-   * updated run, or null when the run was not in such a state (someone else moved it first).
+   * updated run, or null when the run was not in such a state (someone else moved it first), is deleted
+   * or belongs to another organization.
    */
   async transition(organizationId: string, id: string, to: RunStatus, data: RunTransition = {}, manager?: EntityManager): Promise<OrchestrationRunEntity | null> {
     const from = runStatusesFrom(to);
+    if (from.length === 0) return null; // nothing moves to this state (`IN ()` would not even parse)
     const set: Record<string, unknown> = { status: to, updatedAt: () => 'now()' };
     if (to === 'running') set.startedAt = () => 'coalesce(started_at, now())';
     if (['completed', 'failed', 'cancelled'].includes(to)) set.completedAt = () => 'now()';
@@ -109,11 +112,9 @@ export class RunsRepository {
       .createQueryBuilder()
       .update(OrchestrationRunEntity)
       .set(set)
-      .where('organization_id = :organizationId AND id = :id AND status IN (:...from)', { organizationId, id, from })
-      .returning('*')
+      .where('organization_id = :organizationId AND id = :id AND status IN (:...from) AND deleted_at IS NULL', { organizationId, id, from })
       .execute();
-    const raw = (result.raw as Record<string, unknown>[])[0];
-    return raw ? this.findById(organizationId, id, manager) : null;
+    return (result.affected ?? 0) > 0 ? this.findById(organizationId, id, manager) : null;
   }
 
   isAllowed(from: RunStatus, to: RunStatus): boolean {
@@ -122,15 +123,18 @@ export class RunsRepository {
 
   /** Reserves `count` event sequence numbers for the run; call with the run locked or in the same statement. */
   async reserveSeq(runId: string, count: number, manager: EntityManager): Promise<number> {
-    const rows: { last_seq: number }[] = await manager.query(
+    const rows = await updateReturning<{ last_seq: number }>(
+      manager,
       'UPDATE orchestration_runs SET last_seq = last_seq + $2 WHERE id = $1 RETURNING last_seq',
       [runId, count],
     );
+    if (rows.length === 0) throw new Error(`reserveSeq: run ${runId} does not exist`);
     return rows[0].last_seq - count + 1;
   }
 
   async softDelete(organizationId: string, id: string): Promise<boolean> {
-    const result = await this.repo().update({ organizationId, id }, { deletedAt: new Date() });
+    // Only a live run: deleting twice keeps the first deletion time and answers false.
+    const result = await this.repo().update({ organizationId, id, deletedAt: IsNull() }, { deletedAt: new Date() });
     return (result.affected ?? 0) > 0;
   }
 }
