@@ -3,3 +3,4 @@ export * from './states.js';
 export * from './definition-spec.js';
 export * from './pagination.js';
 export * from './builtin-agents.js';
+export * from './template.js';
