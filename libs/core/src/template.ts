@@ -36,7 +36,8 @@ export interface TemplateScan {
 export interface TemplateContext {
   input: JsonValue;
   steps: Record<string, { output: JsonValue }>;
-  run?: { id: string; organizationId: string };
+  /** What `run.*` templates read; a missing field reads as null. */
+  run?: { id?: string; organizationId?: string };
 }
 
 /** A template that cannot be rendered: bad syntax, an unknown root, or a step the context does not hold. */
@@ -136,11 +137,11 @@ function parseExpression(expression: string): { parsed: ParsedExpression } | { f
   const root = head[0];
   for (const segment of [root, ...segments]) {
     if (typeof segment === 'string' && FORBIDDEN_SEGMENTS.has(segment)) {
-      return { failure: { code: 'template_forbidden', message: `template path "${expression}" may not use "${segment}"`, expression } };
+      return { failure: { code: 'template_forbidden', message: `"${segment}" is not allowed in template path "${expression}"`, expression } };
     }
   }
   if (!(TEMPLATE_ROOTS as readonly string[]).includes(root)) {
-    return { failure: { code: 'template_root', message: `unknown template root "${root}" in "${expression}" (expected input, steps or run)`, expression } };
+    return { failure: { code: 'template_root', message: `unknown root "${root}" in template "${expression}" (expected input, steps or run)`, expression } };
   }
   if (root === 'steps') {
     const [stepKey, output] = segments;
