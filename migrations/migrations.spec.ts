@@ -78,9 +78,13 @@ describe('migrations', () => {
 
     // One run per idempotency key and organization; runs without a key are unconstrained.
     expect(indexes(first, 'orchestration_runs')).toContainEqual(
-      expect.stringMatching(/^CREATE UNIQUE INDEX \S+ ON public\.orchestration_runs USING btree \(organization_id, idempotency_key\) WHERE \(idempotency_key IS NOT NULL\)$/),
+      expect.stringMatching(
+        /^CREATE UNIQUE INDEX \S+ ON public\.orchestration_runs USING btree \(organization_id, idempotency_key\) WHERE \(idempotency_key IS NOT NULL\)$/,
+      ),
     );
-    expect(indexes(first, 'orchestration_runs')).toContainEqual(expect.stringMatching(/ON public\.orchestration_runs USING btree \(parent_run_id\)/));
+    expect(indexes(first, 'orchestration_runs')).toContainEqual(
+      expect.stringMatching(/ON public\.orchestration_runs USING btree \(parent_run_id\)/),
+    );
     // Workers claim from a partial index that holds only ready steps.
     expect(indexes(first, 'orchestration_steps')).toContainEqual(
       expect.stringMatching(/ON public\.orchestration_steps USING btree .* WHERE \(\(status\)::text = 'ready'::text\)$/),
@@ -93,7 +97,9 @@ describe('migrations', () => {
   });
 
   it('stores every timestamp with its time zone', () => {
-    const naive = first.tables.flatMap((t) => t.columns.filter((c) => c.type.startsWith('timestamp without time zone')).map((c) => `${t.name}.${c.name}`));
+    const naive = first.tables.flatMap((t) =>
+      t.columns.filter((c) => c.type.startsWith('timestamp without time zone')).map((c) => `${t.name}.${c.name}`),
+    );
     expect(naive).toEqual([]);
     const aware = first.tables.flatMap((t) => t.columns.filter((c) => c.type === 'timestamp with time zone'));
     expect(aware.length).toBeGreaterThan(10);

@@ -25,7 +25,10 @@ export function parseMigrationName(name: string): { epoch: number; name: string 
 }
 
 export function supabaseTimestamp(epochMs: number): string {
-  return new Date(epochMs).toISOString().replace(/\.\d{3}Z$/, '').replace(/\D/g, '');
+  return new Date(epochMs)
+    .toISOString()
+    .replace(/\.\d{3}Z$/, '')
+    .replace(/\D/g, '');
 }
 
 export function snakeCase(pascal: string): string {
@@ -42,7 +45,8 @@ export function snakeCase(pascal: string): string {
 function recordingQueryRunner(migration: string, statements: string[]): QueryRunner {
   const recorder = {
     async query(sql: string, parameters?: unknown[]): Promise<unknown[]> {
-      if (parameters && parameters.length > 0) throw new Error(`${migration}: query() with parameters cannot be rendered for Supabase; inline constant values`);
+      if (parameters && parameters.length > 0)
+        throw new Error(`${migration}: query() with parameters cannot be rendered for Supabase; inline constant values`);
       statements.push(sql.trim().replace(/;\s*$/, ''));
       return [];
     },
@@ -51,7 +55,9 @@ function recordingQueryRunner(migration: string, statements: string[]): QueryRun
     get(target, property, receiver) {
       if (property in target) return Reflect.get(target, property, receiver);
       if (property === 'then') return undefined; // not a thenable
-      throw new Error(`${migration}: queryRunner.${String(property)} is not supported by supabase:sync; write the migration with queryRunner.query(sql)`);
+      throw new Error(
+        `${migration}: queryRunner.${String(property)} is not supported by supabase:sync; write the migration with queryRunner.query(sql)`,
+      );
     },
   }) as unknown as QueryRunner;
 }
@@ -68,9 +74,13 @@ export async function renderSupabaseMigrations(migrations: readonly MigrationCla
       `${GENERATED_MARKER} from the TypeORM migration ${fullName} (migrations/).`,
       '-- Do not edit: change the migration and run the sync again (a test compares this file with the migrations).',
     ];
-    files.push({ fileName: `${supabaseTimestamp(epoch)}_${snakeCase(name)}.sql`, sql: `${header.join('\n')}\n\n${statements.map((s) => `${s};\n`).join('\n')}` });
+    files.push({
+      fileName: `${supabaseTimestamp(epoch)}_${snakeCase(name)}.sql`,
+      sql: `${header.join('\n')}\n\n${statements.map((s) => `${s};\n`).join('\n')}`,
+    });
   }
   const names = files.map((f) => f.fileName);
-  if (new Set(names.map((n) => n.slice(0, 14))).size !== names.length) throw new Error(`Two migrations share a Supabase timestamp: ${names.join(', ')}`);
+  if (new Set(names.map((n) => n.slice(0, 14))).size !== names.length)
+    throw new Error(`Two migrations share a Supabase timestamp: ${names.join(', ')}`);
   return files;
 }

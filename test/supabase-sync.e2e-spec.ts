@@ -12,7 +12,10 @@ import { catalogDump, catalogText, createScratchDatabase, TEST_ADMIN_URL_ENV } f
 import { GENERATED_MARKER, renderSupabaseMigrations } from '../scripts/supabase-sql.js';
 
 const dir = join(projectRoot(), 'supabase', 'migrations');
-const sqlFiles = () => readdirSync(dir).filter((f) => f.endsWith('.sql')).sort();
+const sqlFiles = () =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort();
 
 function adminUrl(): string {
   const url = process.env[TEST_ADMIN_URL_ENV];

@@ -49,7 +49,11 @@ describe('.env.example', () => {
       if (variable.sensitive) {
         expect({ name: variable.name, commented: entry?.commented }).toEqual({ name: variable.name, commented: true });
       } else if ('default' in variable) {
-        expect({ name: variable.name, value: entry?.value, commented: entry?.commented }).toEqual({ name: variable.name, value: variable.default, commented: false });
+        expect({ name: variable.name, value: entry?.value, commented: entry?.commented }).toEqual({
+          name: variable.name,
+          value: variable.default,
+          commented: false,
+        });
       }
     }
   });

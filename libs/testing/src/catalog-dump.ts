@@ -84,7 +84,13 @@ export async function catalogDump(url: string): Promise<CatalogDump> {
         `SELECT tgname AS name, pg_get_triggerdef(oid) AS def FROM pg_trigger WHERE tgrelid = $1 AND NOT tgisinternal`,
         [table.oid],
       );
-      result.tables.push({ name: table.name, columns, constraints: record(constraints), indexes: record(indexes), triggers: record(triggers) });
+      result.tables.push({
+        name: table.name,
+        columns,
+        constraints: record(constraints),
+        indexes: record(indexes),
+        triggers: record(triggers),
+      });
     }
     const sequences = await rows<{ name: string; def: string }>(
       client,
@@ -132,13 +138,21 @@ export function catalogText(dump: CatalogDump): string {
   const lines: string[] = [];
   for (const table of dump.tables) {
     lines.push(`table ${table.name}`);
-    for (const c of table.columns) lines.push(`  column ${c.name} ${c.type}${c.nullable ? '' : ' NOT NULL'}${c.default === null ? '' : ` DEFAULT ${c.default}`}`);
+    for (const c of table.columns)
+      lines.push(`  column ${c.name} ${c.type}${c.nullable ? '' : ' NOT NULL'}${c.default === null ? '' : ` DEFAULT ${c.default}`}`);
     for (const [name, def] of Object.entries(table.constraints)) lines.push(`  constraint ${name} ${def}`);
     for (const [name, def] of Object.entries(table.indexes)) lines.push(`  index ${name} ${def}`);
     for (const [name, def] of Object.entries(table.triggers)) lines.push(`  trigger ${name} ${def}`);
   }
   for (const [name, def] of Object.entries(dump.sequences)) lines.push(`sequence ${name} ${def}`);
-  for (const [name, def] of Object.entries(dump.functions)) lines.push(`function ${name}`, ...def.trimEnd().split('\n').map((l) => `  | ${l}`));
+  for (const [name, def] of Object.entries(dump.functions))
+    lines.push(
+      `function ${name}`,
+      ...def
+        .trimEnd()
+        .split('\n')
+        .map((l) => `  | ${l}`),
+    );
   for (const [name, def] of Object.entries(dump.types)) lines.push(`type ${name} ${def}`);
   return `${lines.join('\n')}\n`;
 }

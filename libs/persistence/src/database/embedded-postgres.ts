@@ -72,7 +72,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
       if (await answers(options.port)) return notOwned;
       await sleep(250);
     }
-    throw new Error(`embedded PostgreSQL did not start on port ${options.port} (data in ${databaseDir}): ${String(error)}`);
+    throw new Error(`embedded PostgreSQL did not start on port ${options.port} (data in ${databaseDir}): ${String(error)}`, { cause: error });
   }
   return { adminUrl, port: options.port, owned: true, stop: () => server.stop() };
 }

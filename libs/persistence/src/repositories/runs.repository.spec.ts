@@ -44,9 +44,23 @@ describe('RunsRepository (PostgreSQL)', () => {
   it('creates a pending run with its input and defaults', async () => {
     const f = await fixture(ds, 'runs-create');
     const run = await runs.create(f.orgId, newRun(f, { priority: 5 }));
-    expect(run).toMatchObject({ organizationId: f.orgId, definitionId: f.definitionId, status: 'pending', priority: 5, lastSeq: 0, parentRunId: null });
+    expect(run).toMatchObject({
+      organizationId: f.orgId,
+      definitionId: f.definitionId,
+      status: 'pending',
+      priority: 5,
+      lastSeq: 0,
+      parentRunId: null,
+    });
     const found = await runs.findById(f.orgId, run.id);
-    expect(found).toMatchObject({ id: run.id, input: { quarter: 'Q1' }, definitionSlug: f.slug, definitionVersion: 1, startedAt: null, completedAt: null });
+    expect(found).toMatchObject({
+      id: run.id,
+      input: { quarter: 'Q1' },
+      definitionSlug: f.slug,
+      definitionVersion: 1,
+      startedAt: null,
+      completedAt: null,
+    });
     expect(found?.createdAt).toBeInstanceOf(Date);
   });
 
@@ -132,7 +146,11 @@ describe('RunsRepository (PostgreSQL)', () => {
     const running = await runs.list(f.orgId, { status: 'running' }, { limit: 50, offset: 0 });
     expect(running.items.map((r) => r.id)).toEqual([created[3], created[1]]);
 
-    const window = await runs.list(f.orgId, { from: new Date('2025-01-02T00:00:00Z'), to: new Date('2025-01-04T00:00:00Z') }, { limit: 50, offset: 0 });
+    const window = await runs.list(
+      f.orgId,
+      { from: new Date('2025-01-02T00:00:00Z'), to: new Date('2025-01-04T00:00:00Z') },
+      { limit: 50, offset: 0 },
+    );
     expect(window.items.map((r) => r.id)).toEqual([created[2], created[1]]);
     const fromOnly = await runs.list(f.orgId, { definition: f.slug, from: new Date('2025-01-04T12:00:00Z') }, { limit: 50, offset: 0 });
     expect(fromOnly.items.map((r) => r.id)).toEqual([created[4], created[3]]);

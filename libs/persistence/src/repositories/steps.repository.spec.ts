@@ -54,7 +54,10 @@ describe('StepsRepository (PostgreSQL)', () => {
 
   it('creates steps without dependencies ready and the others pending with their dependency count', async () => {
     const f = await fixture(ds, runs, 'steps-create');
-    const created = await steps.createForRun(f.orgId, f.runId, [...DIAMOND, step('side', 4, [], { input: { n: 1 }, reversible: true, rollback: { agent: 'undo' } })]);
+    const created = await steps.createForRun(f.orgId, f.runId, [
+      ...DIAMOND,
+      step('side', 4, [], { input: { n: 1 }, reversible: true, rollback: { agent: 'undo' } }),
+    ]);
     expect(created).toHaveLength(5);
     const s = byKey(await steps.listForRun(f.orgId, f.runId));
     expect(s.fetch).toMatchObject({ status: 'ready', pendingDependencies: 0, attempt: 0, maxAttempts: 3, dependsOn: [] });
@@ -111,7 +114,13 @@ describe('StepsRepository (PostgreSQL)', () => {
 
     // A retry puts it back to ready and gives up the lease; the next attempt is number 2.
     expect(await steps.transition(f.orgId, created.id, 'ready', { error: { message: 'boom' }, nextAttemptAt: new Date() })).toBe(true);
-    expect(await steps.findByKey(f.orgId, f.runId, 'only')).toMatchObject({ status: 'ready', attempt: 1, leaseOwner: null, leaseExpiresAt: null, error: { message: 'boom' } });
+    expect(await steps.findByKey(f.orgId, f.runId, 'only')).toMatchObject({
+      status: 'ready',
+      attempt: 1,
+      leaseOwner: null,
+      leaseExpiresAt: null,
+      error: { message: 'boom' },
+    });
     expect(await steps.beginAttempt(f.orgId, created.id, 'worker-2', 1_000)).toBe(2);
     expect(await steps.findByKey(f.orgId, f.runId, 'only')).toMatchObject({ attempt: 2, leaseOwner: 'worker-2' });
   });
