@@ -1,4 +1,3 @@
 export * from './test-database.js';
 export * from './test-app.js';
 export * from './catalog-dump.js';
-export * from './engine-helpers.js';
