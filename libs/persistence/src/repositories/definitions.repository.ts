@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { DataSource, EntityManager } from 'typeorm';
+import { Not, type DataSource, type EntityManager } from 'typeorm';
 import type { DefinitionSpec, DefinitionStatus, Page, PageRequest } from '#core';
 import { DATA_SOURCE } from '../database/database.tokens.js';
 import { OrchestrationDefinitionEntity } from '../entities/orchestration-definition.entity.js';
@@ -95,6 +95,15 @@ export class DefinitionsRepository {
   /** Sets the status of every version of `slug` (or of one version); returns how many rows changed. */
   async setStatus(organizationId: string, slug: string, status: DefinitionStatus, version?: number): Promise<number> {
     const result = await this.repo().update({ organizationId, slug, ...(version ? { version } : {}) }, { status });
+    return result.affected ?? 0;
+  }
+
+  /**
+   * Archives every version of `slug` (or one version) that is not archived yet; returns how many changed.
+   * Archiving only changes the status: versions stay readable by number and runs pinned to them keep going.
+   */
+  async archive(organizationId: string, slug: string, version?: number): Promise<number> {
+    const result = await this.repo().update({ organizationId, slug, status: Not('archived' as const), ...(version ? { version } : {}) }, { status: 'archived' });
     return result.affected ?? 0;
   }
 

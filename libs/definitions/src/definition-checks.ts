@@ -1,0 +1,298 @@
+/**
+ * The checks a JSON Schema cannot express: they need the whole document (step references, cycles,
+ * templates) or the organization's catalog (agents, definitions). They run even when the schema check
+ * failed, reading the document defensively, so one save reports every problem at once.
+ *
+ * Invariant kept for the engine: a definition that passes has unique step keys, an acyclic dependsOn graph,
+ * and templates that only read steps guaranteed to have finished (transitive dependencies).
+ */
+import Ajv from 'ajv';
+import addFormats from 'ajv-formats';
+import { extractTemplateReferences, isBuiltinAgent, type JsonValue, type ProblemDetail } from '#core';
+
+export interface DefinitionCatalog {
+  /** Agent slugs stored in the organization (built-in agents are always known). */
+  agents: ReadonlySet<string>;
+  /** Definition slugs with at least one active version in the organization. */
+  activeDefinitions: ReadonlySet<string>;
+}
+
+type Fields = Record<string, unknown>;
+
+interface StepView {
+  index: number;
+  path: string;
+  fields: Fields;
+  key?: string;
+  type: string;
+  dependsOn: { key: string; index: number }[];
+}
+
+function isObject(value: unknown): value is Fields {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function stringAt(fields: Fields, name: string): string | undefined {
+  const value = fields[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function stringsAt(fields: Fields, name: string): { value: string; index: number }[] {
+  const value = fields[name];
+  if (!Array.isArray(value)) return [];
+  return value.flatMap((item, index) => (typeof item === 'string' ? [{ value: item, index }] : []));
+}
+
+function stepViews(document: Fields): StepView[] {
+  const steps = Array.isArray(document.steps) ? (document.steps as unknown[]) : [];
+  return steps.flatMap((item, index) => {
+    if (!isObject(item)) return [];
+    return [
+      {
+        index,
+        path: `$.steps[${index}]`,
+        fields: item,
+        key: stringAt(item, 'key'),
+        type: stringAt(item, 'type') ?? 'agent',
+        dependsOn: stringsAt(item, 'dependsOn').map(({ value, index: i }) => ({ key: value, index: i })),
+      },
+    ];
+  });
+}
+
+/** Agent slugs and sub-orchestration slugs the document names, for one catalog lookup each. */
+export function referencedNames(document: unknown): { agents: string[]; orchestrations: string[] } {
+  if (!isObject(document)) return { agents: [], orchestrations: [] };
+  const agents = new Set<string>();
+  const orchestrations = new Set<string>();
+  for (const step of stepViews(document)) {
+    for (const usage of agentUsages(step)) agents.add(usage.slug);
+    const orchestration = stringAt(step.fields, 'orchestration');
+    if (orchestration) orchestrations.add(orchestration);
+  }
+  return { agents: [...agents], orchestrations: [...orchestrations] };
+}
+
+function agentUsages(step: StepView): { slug: string; path: string }[] {
+  const usages: { slug: string; path: string }[] = [];
+  const agent = stringAt(step.fields, 'agent');
+  if (agent) usages.push({ slug: agent, path: `${step.path}.agent` });
+  for (const { value, index } of stringsAt(step.fields, 'fallbackAgents')) usages.push({ slug: value, path: `${step.path}.fallbackAgents[${index}]` });
+  const rollback = step.fields.rollback;
+  if (isObject(rollback) && typeof rollback.agent === 'string') usages.push({ slug: rollback.agent, path: `${step.path}.rollback.agent` });
+  return usages;
+}
+
+function duplicateKeys(steps: StepView[]): ProblemDetail[] {
+  const first = new Map<string, StepView>();
+  const problems: ProblemDetail[] = [];
+  for (const step of steps) {
+    if (step.key === undefined) continue;
+    const earlier = first.get(step.key);
+    if (earlier) problems.push({ path: `${step.path}.key`, message: `duplicate step key "${step.key}" (also ${earlier.path})`, code: 'duplicate_key' });
+    else first.set(step.key, step);
+  }
+  return problems;
+}
+
+/** What each step type needs and refuses, with a message that says how to fix it. */
+function stepShape(step: StepView): ProblemDetail[] {
+  const has = (name: string) => step.fields[name] !== undefined;
+  const problem = (field: string, message: string): ProblemDetail => ({ path: `${step.path}.${field}`, message, code: 'step_shape' });
+  const problems: ProblemDetail[] = [];
+  if (step.type === 'agent') {
+    if (!has('agent')) problems.push(problem('agent', 'agent steps need an agent'));
+    if (has('orchestration')) problems.push(problem('orchestration', 'only orchestration steps run a definition (set type: orchestration)'));
+  } else if (step.type === 'orchestration') {
+    if (!has('orchestration')) problems.push(problem('orchestration', 'orchestration steps need an orchestration (a definition slug)'));
+    if (has('agent')) problems.push(problem('agent', 'orchestration steps run a definition, not an agent'));
+    if (has('fallbackAgents')) problems.push(problem('fallbackAgents', 'fallback agents only apply to agent steps'));
+  } else if (step.type === 'approval') {
+    if (!has('approval')) problems.push(problem('approval', 'approval steps need an approval block'));
+    for (const field of ['agent', 'orchestration', 'fallbackAgents', 'forEach']) {
+      if (has(field)) problems.push(problem(field, `approval steps call nothing: remove ${field}`));
+    }
+  }
+  const forEach = stringAt(step.fields, 'forEach');
+  if (forEach !== undefined && !/^\s*\{\{[^{}]*\}\}\s*$/.test(forEach)) {
+    problems.push(problem('forEach', 'forEach must be one template that yields an array, e.g. "{{ input.regions }}"'));
+  }
+  if (step.fields.reversible === true && !has('rollback')) problems.push(problem('rollback', 'reversible steps need a rollback'));
+  const approval = step.fields.approval;
+  if (isObject(approval) && typeof approval.quorum === 'number' && Array.isArray(approval.assignees) && approval.assignees.length > 0) {
+    if (approval.quorum > approval.assignees.length) {
+      problems.push({ path: `${step.path}.approval.quorum`, message: `quorum ${approval.quorum} exceeds the ${approval.assignees.length} assignee(s)`, code: 'step_shape' });
+    }
+  }
+  return problems;
+}
+
+function unknownAgents(steps: StepView[], catalog: DefinitionCatalog): ProblemDetail[] {
+  return steps.flatMap((step) =>
+    agentUsages(step)
+      .filter(({ slug }) => !isBuiltinAgent(slug) && !catalog.agents.has(slug))
+      .map(({ slug, path }) => ({ path, message: `unknown agent "${slug}"`, code: 'unknown_agent' })),
+  );
+}
+
+function unknownOrchestrations(document: Fields, steps: StepView[], catalog: DefinitionCatalog): ProblemDetail[] {
+  const ownSlug = stringAt(document, 'slug');
+  return steps.flatMap((step) => {
+    const slug = stringAt(step.fields, 'orchestration');
+    const path = `${step.path}.orchestration`;
+    if (slug === undefined) return [];
+    if (slug === ownSlug) return [{ path, message: `a definition cannot run itself as a sub-orchestration ("${slug}")`, code: 'unknown_orchestration' }];
+    if (!catalog.activeDefinitions.has(slug)) return [{ path, message: `no active definition "${slug}" in this organization`, code: 'unknown_orchestration' }];
+    return [];
+  });
+}
+
+function unknownDependencies(steps: StepView[], byKey: Map<string, StepView>): ProblemDetail[] {
+  return steps.flatMap((step) =>
+    step.dependsOn
+      .filter((dep) => !byKey.has(dep.key))
+      .map((dep) => ({ path: `${step.path}.dependsOn[${dep.index}]`, message: `unknown step "${dep.key}"`, code: 'unknown_step' })),
+  );
+}
+
+/**
+ * One problem per cycle found by a depth-first walk (each back edge closes one cycle). A cycle is named
+ * from the step listed first, following dependsOn: `a -> b` reads "a depends on b".
+ */
+function dependencyCycles(steps: StepView[], byKey: Map<string, StepView>): ProblemDetail[] {
+  const state = new Map<string, 'visiting' | 'done'>();
+  const stack: string[] = [];
+  const seen = new Set<string>();
+  const problems: ProblemDetail[] = [];
+
+  const visit = (key: string) => {
+    state.set(key, 'visiting');
+    stack.push(key);
+    for (const dep of (byKey.get(key) as StepView).dependsOn) {
+      if (!byKey.has(dep.key)) continue;
+      const depState = state.get(dep.key);
+      if (depState === 'visiting') report(stack.slice(stack.indexOf(dep.key)));
+      else if (depState === undefined) visit(dep.key);
+    }
+    stack.pop();
+    state.set(key, 'done');
+  };
+
+  const report = (cycle: string[]) => {
+    const start = cycle.reduce((best, key, i) => ((byKey.get(key) as StepView).index < (byKey.get(cycle[best]) as StepView).index ? i : best), 0);
+    const ordered = [...cycle.slice(start), ...cycle.slice(0, start)];
+    const name = [...ordered, ordered[0]].join(' -> ');
+    if (seen.has(name)) return;
+    seen.add(name);
+    const first = byKey.get(ordered[0]) as StepView;
+    const next = ordered[1] ?? ordered[0];
+    const edge = first.dependsOn.find((dep) => dep.key === next);
+    problems.push({ path: `${first.path}.dependsOn${edge ? `[${edge.index}]` : ''}`, message: `dependency cycle: ${name}`, code: 'dependency_cycle' });
+  };
+
+  for (const step of steps) if (step.key !== undefined && byKey.get(step.key) === step && !state.has(step.key)) visit(step.key);
+  return problems;
+}
+
+/** Every transitive dependency of each step (terminates on cycles, which are reported separately). */
+function upstreamOf(byKey: Map<string, StepView>): Map<string, Set<string>> {
+  const result = new Map<string, Set<string>>();
+  for (const key of byKey.keys()) {
+    const seen = new Set<string>();
+    const pending = (byKey.get(key) as StepView).dependsOn.map((d) => d.key);
+    while (pending.length > 0) {
+      const next = pending.pop() as string;
+      if (seen.has(next) || !byKey.has(next)) continue;
+      seen.add(next);
+      pending.push(...(byKey.get(next) as StepView).dependsOn.map((d) => d.key));
+    }
+    result.set(key, seen);
+  }
+  return result;
+}
+
+/**
+ * Template syntax, and the steps templates read: a step's input and forEach may read only its upstream;
+ * its approval payload and rollback input also its own output (they are used after it ran); the
+ * definition's output mapping any step.
+ */
+function templateProblems(document: Fields, steps: StepView[], byKey: Map<string, StepView>): ProblemDetail[] {
+  const upstream = upstreamOf(byKey);
+  const problems: ProblemDetail[] = [];
+  const check = (value: unknown, path: string, reader: string | null, allowed: ReadonlySet<string> | null) => {
+    if (value === undefined) return;
+    const scan = extractTemplateReferences(value as JsonValue, path);
+    problems.push(...scan.problems);
+    for (const ref of scan.references) {
+      if (ref.stepKey === undefined) continue;
+      if (!byKey.has(ref.stepKey)) {
+        problems.push({ path: ref.path, message: `template "{{ ${ref.expression} }}" reads unknown step "${ref.stepKey}"`, code: 'unknown_step' });
+      } else if (allowed && reader !== null && !allowed.has(ref.stepKey)) {
+        problems.push({
+          path: ref.path,
+          message: `template "{{ ${ref.expression} }}" reads step "${ref.stepKey}", which is not upstream of "${reader}" (add it to dependsOn)`,
+          code: 'not_upstream',
+        });
+      }
+    }
+  };
+  for (const step of steps) {
+    // A duplicate (or keyless) step has no dependency set of its own: only check that its templates name real steps.
+    const own = step.key !== undefined && byKey.get(step.key) === step;
+    const before = own ? (upstream.get(step.key as string) as Set<string>) : null;
+    const withSelf = before ? new Set([...before, step.key as string]) : null;
+    const reader = step.key ?? `steps[${step.index}]`;
+    check(step.fields.input, `${step.path}.input`, reader, before);
+    check(step.fields.forEach, `${step.path}.forEach`, reader, before);
+    const approval = step.fields.approval;
+    if (isObject(approval)) check(approval.payload, `${step.path}.approval.payload`, reader, withSelf);
+    const rollback = step.fields.rollback;
+    if (isObject(rollback)) check(rollback.input, `${step.path}.rollback.input`, reader, withSelf);
+  }
+  check(document.output, '$.output', null, null);
+  return problems;
+}
+
+// Compiles author-supplied schemas the way the engine does (draft-07, formats, non-strict) to prove they work.
+const schemaCompiler = new Ajv.default({ allErrors: true, strict: false });
+addFormats.default(schemaCompiler);
+
+function jsonSchemaProblem(schema: unknown, path: string): ProblemDetail[] {
+  if (!isObject(schema)) return [];
+  try {
+    schemaCompiler.compile(schema);
+    return [];
+  } catch (error) {
+    return [{ path, message: `not a valid JSON Schema: ${(error as Error).message}`, code: 'invalid_schema' }];
+  } finally {
+    // The compiler caches by schema: forget it so a long-lived process does not grow, and $ids never collide.
+    schemaCompiler.removeSchema(schema);
+  }
+}
+
+function schemaFields(document: Fields, steps: StepView[]): ProblemDetail[] {
+  const problems = jsonSchemaProblem(document.input, '$.input');
+  for (const step of steps) {
+    const approval = step.fields.approval;
+    if (isObject(approval)) problems.push(...jsonSchemaProblem(approval.modificationsSchema, `${step.path}.approval.modificationsSchema`));
+  }
+  return problems;
+}
+
+/** Every semantic problem of the document; an empty list means the definition can be saved and run. */
+export function semanticProblems(document: unknown, catalog: DefinitionCatalog): ProblemDetail[] {
+  if (!isObject(document)) return [];
+  const steps = stepViews(document);
+  const byKey = new Map<string, StepView>();
+  for (const step of steps) if (step.key !== undefined && !byKey.has(step.key)) byKey.set(step.key, step);
+  return [
+    ...duplicateKeys(steps),
+    ...steps.flatMap(stepShape),
+    ...unknownAgents(steps, catalog),
+    ...unknownOrchestrations(document, steps, catalog),
+    ...unknownDependencies(steps, byKey),
+    ...dependencyCycles(steps, byKey),
+    ...templateProblems(document, steps, byKey),
+    ...schemaFields(document, steps),
+  ];
+}

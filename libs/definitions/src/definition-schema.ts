@@ -1,0 +1,105 @@
+/**
+ * JSON Schema (draft-07) of the definition format, DESIGN.md section 4 and `DefinitionSpec` of #core. It
+ * checks shape only; what needs the whole document or the database (step references, cycles, agents,
+ * sub-orchestrations, templates) is checked by definition-checks.ts, so every problem is reported at once.
+ * Unknown fields are errors at every level a definition author writes by hand, so a typo never passes
+ * silently (`dependson:` would otherwise be ignored and the step would run first).
+ */
+import { ROLES } from '#core';
+
+export const DEFINITION_SLUG_PATTERN = '^[a-z0-9][a-z0-9-]{0,99}$';
+export const STEP_KEY_PATTERN = '^[a-zA-Z_][a-zA-Z0-9_]{0,99}$';
+export const STEP_TYPES = ['agent', 'orchestration', 'approval'] as const;
+export const APPROVAL_DECISIONS = ['continue', 'retry', 'skip', 'abort'] as const;
+export const APPROVAL_TIMEOUT_ACTIONS = ['abort', 'continue', 'skip'] as const;
+
+/** Largest duration accepted anywhere (int4 milliseconds, about 24.8 days). */
+const MAX_MS = 2_147_483_647;
+
+const durationMs = { type: 'integer', minimum: 1, maximum: MAX_MS };
+const agentName = { type: 'string', minLength: 1, maxLength: 100 };
+
+export const DEFINITION_JSON_SCHEMA = {
+  $id: 'https://baton.dev/schemas/orchestration-definition.json',
+  title: 'Orchestration definition',
+  type: 'object',
+  additionalProperties: false,
+  required: ['slug', 'name', 'steps'],
+  properties: {
+    slug: { type: 'string', pattern: DEFINITION_SLUG_PATTERN },
+    name: { type: 'string', minLength: 1, maxLength: 200 },
+    description: { type: 'string', maxLength: 5000 },
+    input: { type: 'object', description: 'JSON Schema of the run input' },
+    output: { description: 'Run output mapping: any JSON with templates over step outputs' },
+    defaults: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { retry: { $ref: '#/definitions/retry' }, timeoutMs: durationMs },
+    },
+    concurrency: { type: 'integer', minimum: 1, maximum: 1000 },
+    compensate: { type: 'boolean' },
+    steps: { type: 'array', minItems: 1, maxItems: 500, items: { $ref: '#/definitions/step' } },
+  },
+  definitions: {
+    retry: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        maxAttempts: { type: 'integer', minimum: 1, maximum: 100 },
+        backoff: { enum: ['exponential', 'fixed'] },
+        initialDelayMs: { type: 'integer', minimum: 0, maximum: MAX_MS },
+        maxDelayMs: { type: 'integer', minimum: 0, maximum: MAX_MS },
+        jitter: { type: 'boolean' },
+        nonRetryable: { type: 'array', items: { type: 'string', minLength: 1 }, uniqueItems: true },
+      },
+    },
+    approval: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['prompt'],
+      properties: {
+        prompt: { type: 'string', minLength: 1, maxLength: 5000 },
+        timeoutMs: durationMs,
+        onTimeout: { enum: [...APPROVAL_TIMEOUT_ACTIONS] },
+        payload: { description: 'What the approver sees: any JSON with templates' },
+        decisions: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: [...APPROVAL_DECISIONS] } },
+        roles: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: [...ROLES] } },
+        assignees: { type: 'array', uniqueItems: true, items: { type: 'string', minLength: 1, maxLength: 320 } },
+        quorum: { type: 'integer', minimum: 1, maximum: 100 },
+        escalateAfterMs: durationMs,
+        modificationsSchema: { type: 'object', description: 'JSON Schema the modifications of a decision must match' },
+      },
+    },
+    rollback: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['agent'],
+      properties: {
+        agent: agentName,
+        input: { description: 'Input of the compensating call: any JSON with templates' },
+        timeoutMs: durationMs,
+        retry: { $ref: '#/definitions/retry' },
+      },
+    },
+    step: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['key'],
+      properties: {
+        key: { type: 'string', pattern: STEP_KEY_PATTERN },
+        type: { enum: [...STEP_TYPES], default: 'agent' },
+        agent: agentName,
+        orchestration: { type: 'string', pattern: DEFINITION_SLUG_PATTERN },
+        forEach: { type: 'string', minLength: 1 },
+        dependsOn: { type: 'array', uniqueItems: true, items: { type: 'string', minLength: 1 } },
+        input: { description: 'Step input: any JSON with templates' },
+        approval: { $ref: '#/definitions/approval' },
+        retry: { $ref: '#/definitions/retry' },
+        timeoutMs: durationMs,
+        reversible: { type: 'boolean' },
+        rollback: { $ref: '#/definitions/rollback' },
+        fallbackAgents: { type: 'array', uniqueItems: true, items: agentName },
+      },
+    },
+  },
+} as const;
