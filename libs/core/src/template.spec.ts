@@ -91,7 +91,11 @@ describe('renderTemplate', () => {
   });
 
   it('recurses through arrays and objects and leaves keys and other values alone', () => {
-    const value = { '{{ input.quarter }}': '{{ input.quarter }}', list: ['{{ input.count }}', 7, true, null], deep: { rows: '{{ steps.fetch.output.total }}' } };
+    const value = {
+      '{{ input.quarter }}': '{{ input.quarter }}',
+      list: ['{{ input.count }}', 7, true, null],
+      deep: { rows: '{{ steps.fetch.output.total }}' },
+    };
     expect(renderTemplate(value, context)).toEqual({ '{{ input.quarter }}': '2025-Q1', list: [3, 7, true, null], deep: { rows: 1 } });
   });
 
@@ -146,7 +150,6 @@ describe('jsonPathChild', () => {
 
 // The engine's first expectations of the template language (kept as written when the engine adopted it).
 describe('template language as the engine uses it', () => {
-
   const context = {
     input: { quarter: 'Q3', regions: ['eu', 'us'], n: 2 },
     steps: { fetch: { output: { rows: [{ v: 1 }, { v: 2 }] } }, skipped: { output: null } },
@@ -161,7 +164,12 @@ describe('template language as the engine uses it', () => {
     });
 
     it('interpolates strings that mix text and templates, recursing through objects and arrays', () => {
-      expect(renderTemplate({ q: 'quarter={{ input.quarter }} n={{ input.n }}', list: ['{{ run.id }}', 'x'], k: { deep: '{{ input.regions }}' } }, context)).toEqual({
+      expect(
+        renderTemplate(
+          { q: 'quarter={{ input.quarter }} n={{ input.n }}', list: ['{{ run.id }}', 'x'], k: { deep: '{{ input.regions }}' } },
+          context,
+        ),
+      ).toEqual({
         q: 'quarter=Q3 n=2',
         list: ['r1', 'x'],
         k: { deep: ['eu', 'us'] },
@@ -191,7 +199,10 @@ describe('template language as the engine uses it', () => {
 
   describe('extractTemplateReferences', () => {
     it('lists references with their JSON paths and reports syntax problems', () => {
-      const { references, problems } = extractTemplateReferences({ a: '{{ steps.fetch.output.rows }}', b: ['x {{ input.q }}'], c: '{{ }}', d: '{{ steps.x.input }}', e: '{{ oops' }, '$.steps[1].input');
+      const { references, problems } = extractTemplateReferences(
+        { a: '{{ steps.fetch.output.rows }}', b: ['x {{ input.q }}'], c: '{{ }}', d: '{{ steps.x.input }}', e: '{{ oops' },
+        '$.steps[1].input',
+      );
       expect(references).toEqual([
         { path: '$.steps[1].input.a', expression: 'steps.fetch.output.rows', root: 'steps', stepKey: 'fetch' },
         { path: '$.steps[1].input.b[0]', expression: 'input.q', root: 'input' },

@@ -88,7 +88,10 @@ function tokenize(text: string): { parts: Part[]; failure?: Failure } {
     const open = text.indexOf('{{', position);
     const strayClose = text.indexOf('}}', position);
     if (strayClose !== -1 && (open === -1 || strayClose < open)) {
-      return { parts, failure: { code: 'template_unbalanced', message: 'unbalanced braces: "}}" without a matching "{{"', expression: '' } };
+      return {
+        parts,
+        failure: { code: 'template_unbalanced', message: 'unbalanced braces: "}}" without a matching "{{"', expression: '' },
+      };
     }
     if (open === -1) {
       parts.push({ kind: 'text', text: text.slice(position) });
@@ -98,10 +101,24 @@ function tokenize(text: string): { parts: Part[]; failure?: Failure } {
     const close = text.indexOf('}}', open + 2);
     const nested = text.indexOf('{{', open + 2);
     if (close === -1) {
-      return { parts, failure: { code: 'template_unbalanced', message: 'unbalanced braces: "{{" is never closed', expression: text.slice(open + 2).trim() } };
+      return {
+        parts,
+        failure: {
+          code: 'template_unbalanced',
+          message: 'unbalanced braces: "{{" is never closed',
+          expression: text.slice(open + 2).trim(),
+        },
+      };
     }
     if (nested !== -1 && nested < close) {
-      return { parts, failure: { code: 'template_unbalanced', message: 'unbalanced braces: "{{" inside a template', expression: text.slice(open + 2, close).trim() } };
+      return {
+        parts,
+        failure: {
+          code: 'template_unbalanced',
+          message: 'unbalanced braces: "{{" inside a template',
+          expression: text.slice(open + 2, close).trim(),
+        },
+      };
     }
     const expression = text.slice(open + 2, close).trim();
     if (expression === '') return { parts, failure: { code: 'template_empty', message: 'empty template expression "{{ }}"', expression } };
@@ -137,11 +154,19 @@ function parseExpression(expression: string): { parsed: ParsedExpression } | { f
   const root = head[0];
   for (const segment of [root, ...segments]) {
     if (typeof segment === 'string' && FORBIDDEN_SEGMENTS.has(segment)) {
-      return { failure: { code: 'template_forbidden', message: `"${segment}" is not allowed in template path "${expression}"`, expression } };
+      return {
+        failure: { code: 'template_forbidden', message: `"${segment}" is not allowed in template path "${expression}"`, expression },
+      };
     }
   }
   if (!(TEMPLATE_ROOTS as readonly string[]).includes(root)) {
-    return { failure: { code: 'template_root', message: `unknown root "${root}" in template "${expression}" (expected input, steps or run)`, expression } };
+    return {
+      failure: {
+        code: 'template_root',
+        message: `unknown root "${root}" in template "${expression}" (expected input, steps or run)`,
+        expression,
+      },
+    };
   }
   if (root === 'steps') {
     const [stepKey, output] = segments;
@@ -250,7 +275,12 @@ export function renderTemplate(value: JsonValue, context: TemplateContext, baseP
     const out: { [key: string]: JsonValue } = {};
     for (const [key, item] of Object.entries(value)) {
       // defineProperty: a "__proto__" key in the data stays a plain property instead of replacing the prototype.
-      Object.defineProperty(out, key, { value: renderTemplate(item, context, jsonPathChild(basePath, key)), enumerable: true, writable: true, configurable: true });
+      Object.defineProperty(out, key, {
+        value: renderTemplate(item, context, jsonPathChild(basePath, key)),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     }
     return out;
   }

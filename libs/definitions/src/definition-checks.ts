@@ -77,7 +77,8 @@ function agentUsages(step: StepView): { slug: string; path: string }[] {
   const usages: { slug: string; path: string }[] = [];
   const agent = stringAt(step.fields, 'agent');
   if (agent) usages.push({ slug: agent, path: `${step.path}.agent` });
-  for (const { value, index } of stringsAt(step.fields, 'fallbackAgents')) usages.push({ slug: value, path: `${step.path}.fallbackAgents[${index}]` });
+  for (const { value, index } of stringsAt(step.fields, 'fallbackAgents'))
+    usages.push({ slug: value, path: `${step.path}.fallbackAgents[${index}]` });
   const rollback = step.fields.rollback;
   if (isObject(rollback) && typeof rollback.agent === 'string') usages.push({ slug: rollback.agent, path: `${step.path}.rollback.agent` });
   return usages;
@@ -89,7 +90,12 @@ function duplicateKeys(steps: StepView[]): ProblemDetail[] {
   for (const step of steps) {
     if (step.key === undefined) continue;
     const earlier = first.get(step.key);
-    if (earlier) problems.push({ path: `${step.path}.key`, message: `duplicate step key "${step.key}" (also ${earlier.path})`, code: 'duplicate_key' });
+    if (earlier)
+      problems.push({
+        path: `${step.path}.key`,
+        message: `duplicate step key "${step.key}" (also ${earlier.path})`,
+        code: 'duplicate_key',
+      });
     else first.set(step.key, step);
   }
   return problems;
@@ -102,7 +108,8 @@ function stepShape(step: StepView): ProblemDetail[] {
   const problems: ProblemDetail[] = [];
   if (step.type === 'agent') {
     if (!has('agent')) problems.push(problem('agent', 'agent steps need an agent'));
-    if (has('orchestration')) problems.push(problem('orchestration', 'only orchestration steps run a definition (set type: orchestration)'));
+    if (has('orchestration'))
+      problems.push(problem('orchestration', 'only orchestration steps run a definition (set type: orchestration)'));
   } else if (step.type === 'orchestration') {
     if (!has('orchestration')) problems.push(problem('orchestration', 'orchestration steps need an orchestration (a definition slug)'));
     if (has('agent')) problems.push(problem('agent', 'orchestration steps run a definition, not an agent'));
@@ -121,7 +128,11 @@ function stepShape(step: StepView): ProblemDetail[] {
   const approval = step.fields.approval;
   if (isObject(approval) && typeof approval.quorum === 'number' && Array.isArray(approval.assignees) && approval.assignees.length > 0) {
     if (approval.quorum > approval.assignees.length) {
-      problems.push({ path: `${step.path}.approval.quorum`, message: `quorum ${approval.quorum} exceeds the ${approval.assignees.length} assignee(s)`, code: 'step_shape' });
+      problems.push({
+        path: `${step.path}.approval.quorum`,
+        message: `quorum ${approval.quorum} exceeds the ${approval.assignees.length} assignee(s)`,
+        code: 'step_shape',
+      });
     }
   }
   return problems;
@@ -141,8 +152,10 @@ function unknownOrchestrations(document: Fields, steps: StepView[], catalog: Def
     const slug = stringAt(step.fields, 'orchestration');
     const path = `${step.path}.orchestration`;
     if (slug === undefined) return [];
-    if (slug === ownSlug) return [{ path, message: `a definition cannot run itself as a sub-orchestration ("${slug}")`, code: 'unknown_orchestration' }];
-    if (!catalog.activeDefinitions.has(slug)) return [{ path, message: `no active definition "${slug}" in this organization`, code: 'unknown_orchestration' }];
+    if (slug === ownSlug)
+      return [{ path, message: `a definition cannot run itself as a sub-orchestration ("${slug}")`, code: 'unknown_orchestration' }];
+    if (!catalog.activeDefinitions.has(slug))
+      return [{ path, message: `no active definition "${slug}" in this organization`, code: 'unknown_orchestration' }];
     return [];
   });
 }
@@ -179,7 +192,10 @@ function dependencyCycles(steps: StepView[], byKey: Map<string, StepView>): Prob
   };
 
   const report = (cycle: string[]) => {
-    const start = cycle.reduce((best, key, i) => ((byKey.get(key) as StepView).index < (byKey.get(cycle[best]) as StepView).index ? i : best), 0);
+    const start = cycle.reduce(
+      (best, key, i) => ((byKey.get(key) as StepView).index < (byKey.get(cycle[best]) as StepView).index ? i : best),
+      0,
+    );
     const ordered = [...cycle.slice(start), ...cycle.slice(0, start)];
     const name = [...ordered, ordered[0]].join(' -> ');
     if (seen.has(name)) return;
@@ -187,7 +203,11 @@ function dependencyCycles(steps: StepView[], byKey: Map<string, StepView>): Prob
     const first = byKey.get(ordered[0]) as StepView;
     const next = ordered[1] ?? ordered[0];
     const edge = first.dependsOn.find((dep) => dep.key === next);
-    problems.push({ path: `${first.path}.dependsOn${edge ? `[${edge.index}]` : ''}`, message: `dependency cycle: ${name}`, code: 'dependency_cycle' });
+    problems.push({
+      path: `${first.path}.dependsOn${edge ? `[${edge.index}]` : ''}`,
+      message: `dependency cycle: ${name}`,
+      code: 'dependency_cycle',
+    });
   };
 
   for (const step of steps) if (step.key !== undefined && byKey.get(step.key) === step && !state.has(step.key)) visit(step.key);
@@ -226,7 +246,11 @@ function templateProblems(document: Fields, steps: StepView[], byKey: Map<string
     for (const ref of scan.references) {
       if (ref.stepKey === undefined) continue;
       if (!byKey.has(ref.stepKey)) {
-        problems.push({ path: ref.path, message: `template "{{ ${ref.expression} }}" reads unknown step "${ref.stepKey}"`, code: 'unknown_step' });
+        problems.push({
+          path: ref.path,
+          message: `template "{{ ${ref.expression} }}" reads unknown step "${ref.stepKey}"`,
+          code: 'unknown_step',
+        });
       } else if (allowed && reader !== null && !allowed.has(ref.stepKey)) {
         problems.push({
           path: ref.path,

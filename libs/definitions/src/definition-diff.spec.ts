@@ -60,7 +60,9 @@ describe('diffDefinitions', () => {
 
 describe('definition format', () => {
   it('puts fields back in the documented order without changing values', () => {
-    const scrambled = JSON.parse('{"steps":[{"input":{"b":1,"a":2},"key":"a","agent":"echo"}],"name":"Flow","slug":"flow"}') as DefinitionSpec;
+    const scrambled = JSON.parse(
+      '{"steps":[{"input":{"b":1,"a":2},"key":"a","agent":"echo"}],"name":"Flow","slug":"flow"}',
+    ) as DefinitionSpec;
     const ordered = orderDefinitionSpec(scrambled);
     expect(Object.keys(ordered)).toEqual(['slug', 'name', 'steps']);
     expect(Object.keys(ordered.steps[0])).toEqual(['key', 'agent', 'input']);

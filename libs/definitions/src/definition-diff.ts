@@ -46,7 +46,11 @@ function differingFields(a: object, b: object, skip: ReadonlySet<string> = new S
   return [...names].filter((name) => !skip.has(name) && !sameJson(left[name], right[name])).sort();
 }
 
-export function diffDefinitions(slug: string, from: { version: number; spec: DefinitionSpec }, to: { version: number; spec: DefinitionSpec }): DefinitionDiff {
+export function diffDefinitions(
+  slug: string,
+  from: { version: number; spec: DefinitionSpec },
+  to: { version: number; spec: DefinitionSpec },
+): DefinitionDiff {
   const before = new Map<string, StepSpec>(from.spec.steps.map((s) => [s.key, s]));
   const after = new Map<string, StepSpec>(to.spec.steps.map((s) => [s.key, s]));
   const changed: StepChange[] = [];

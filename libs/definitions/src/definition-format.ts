@@ -22,7 +22,18 @@ const STEP_ORDER = [
   'rollback',
   'fallbackAgents',
 ];
-const APPROVAL_ORDER = ['prompt', 'timeoutMs', 'onTimeout', 'payload', 'decisions', 'roles', 'assignees', 'quorum', 'escalateAfterMs', 'modificationsSchema'];
+const APPROVAL_ORDER = [
+  'prompt',
+  'timeoutMs',
+  'onTimeout',
+  'payload',
+  'decisions',
+  'roles',
+  'assignees',
+  'quorum',
+  'escalateAfterMs',
+  'modificationsSchema',
+];
 const RETRY_ORDER = ['maxAttempts', 'backoff', 'initialDelayMs', 'maxDelayMs', 'jitter', 'nonRetryable'];
 const JSON_SCHEMA_ORDER = ['$schema', '$id', 'title', 'description', 'type', 'required', 'properties', 'items', 'additionalProperties'];
 
@@ -39,7 +50,12 @@ function ordered(value: unknown, order: string[], nested: Record<string, (v: unk
   const out: Fields = {};
   for (const key of keys) {
     const transform = nested[key];
-    Object.defineProperty(out, key, { value: transform ? transform(value[key]) : value[key], enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(out, key, {
+      value: transform ? transform(value[key]) : value[key],
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return out;
 }

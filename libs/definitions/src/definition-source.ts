@@ -35,7 +35,15 @@ export function parseDefinitionSource(raw: unknown): ParsedSource {
   }
   if (document === null || typeof document !== 'object' || Array.isArray(document)) {
     const what = raw === undefined ? 'nothing' : Array.isArray(document) ? 'an array' : document === null ? 'null' : `a ${typeof document}`;
-    return { problems: [{ path: '$', message: `a definition must be an object (JSON, or YAML text with Content-Type application/yaml), got ${what}`, code: 'syntax' }] };
+    return {
+      problems: [
+        {
+          path: '$',
+          message: `a definition must be an object (JSON, or YAML text with Content-Type application/yaml), got ${what}`,
+          code: 'syntax',
+        },
+      ],
+    };
   }
   const problems = nonJsonValues(document, '$');
   return problems.length > 0 ? { problems } : { document, problems: [] };

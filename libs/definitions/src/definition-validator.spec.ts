@@ -23,8 +23,19 @@ function base(): Doc {
         input: { rows: '{{ steps.fetch_metrics.output.rows }}' },
         approval: { prompt: 'Approve?', timeoutMs: 86400000, onTimeout: 'abort', payload: { report: '{{ steps.analyze.output.report }}' } },
       },
-      { key: 'summarize', agent: 'echo', dependsOn: ['analyze'], input: { text: '{{ steps.analyze.output.report }}', q: '{{ steps.fetch_metrics.output.q }}' } },
-      { key: 'per_region', type: 'orchestration', orchestration: 'regional-report', forEach: '{{ input.regions }}', dependsOn: ['fetch_metrics'] },
+      {
+        key: 'summarize',
+        agent: 'echo',
+        dependsOn: ['analyze'],
+        input: { text: '{{ steps.analyze.output.report }}', q: '{{ steps.fetch_metrics.output.q }}' },
+      },
+      {
+        key: 'per_region',
+        type: 'orchestration',
+        orchestration: 'regional-report',
+        forEach: '{{ input.regions }}',
+        dependsOn: ['fetch_metrics'],
+      },
     ],
     output: { summary: '{{ steps.summarize.output.text }}', regions: '{{ steps.per_region.output }}' },
   };
@@ -199,7 +210,8 @@ describe('validateDefinitionDocument', () => {
     expect(problemsOf(doc)).toEqual([
       {
         path: '$.steps[0].input.self',
-        message: 'template "{{ steps.fetch_metrics.output }}" reads step "fetch_metrics", which is not upstream of "fetch_metrics" (add it to dependsOn)',
+        message:
+          'template "{{ steps.fetch_metrics.output }}" reads step "fetch_metrics", which is not upstream of "fetch_metrics" (add it to dependsOn)',
       },
       {
         path: '$.steps[1].approval.payload.later',
@@ -207,11 +219,13 @@ describe('validateDefinitionDocument', () => {
       },
       {
         path: '$.steps[2].input.regions',
-        message: 'template "{{ steps.per_region.output }}" reads step "per_region", which is not upstream of "summarize" (add it to dependsOn)',
+        message:
+          'template "{{ steps.per_region.output }}" reads step "per_region", which is not upstream of "summarize" (add it to dependsOn)',
       },
       {
         path: '$.steps[3].forEach',
-        message: 'template "{{ steps.summarize.output.list }}" reads step "summarize", which is not upstream of "per_region" (add it to dependsOn)',
+        message:
+          'template "{{ steps.summarize.output.list }}" reads step "summarize", which is not upstream of "per_region" (add it to dependsOn)',
       },
       { path: '$.output.x', message: 'template "{{ steps.nope.output }}" reads unknown step "nope"' },
     ]);
@@ -281,7 +295,10 @@ describe('validateDefinitionDocument', () => {
 describe('parseDefinitionSource', () => {
   it('parses YAML and JSON text, and takes objects as they are', () => {
     const yaml = 'slug: a\nname: A\nsteps:\n  - key: s\n    agent: echo\n    input: { text: "{{ input.x }}" }\n';
-    expect(parseDefinitionSource(yaml)).toEqual({ document: { slug: 'a', name: 'A', steps: [{ key: 's', agent: 'echo', input: { text: '{{ input.x }}' } }] }, problems: [] });
+    expect(parseDefinitionSource(yaml)).toEqual({
+      document: { slug: 'a', name: 'A', steps: [{ key: 's', agent: 'echo', input: { text: '{{ input.x }}' } }] },
+      problems: [],
+    });
     expect(parseDefinitionSource('{"slug": "a", "steps": []}').document).toEqual({ slug: 'a', steps: [] });
     const object = { slug: 'a' };
     expect(parseDefinitionSource(object).document).toBe(object);
@@ -303,7 +320,9 @@ describe('parseDefinitionSource', () => {
   });
 
   it('refuses values JSON cannot carry', () => {
-    expect(parseDefinitionSource('slug: a\nlimit: .inf\n').problems).toEqual([{ path: '$.limit', message: 'Infinity is not a JSON number', code: 'syntax' }]);
+    expect(parseDefinitionSource('slug: a\nlimit: .inf\n').problems).toEqual([
+      { path: '$.limit', message: 'Infinity is not a JSON number', code: 'syntax' },
+    ]);
   });
 });
 

@@ -36,9 +36,17 @@ function toProblem(error: ErrorObject): ProblemDetail {
   const params = error.params as Record<string, unknown>;
   switch (error.keyword) {
     case 'required':
-      return { path: jsonPathChild(path, String(params.missingProperty)), message: `required field "${String(params.missingProperty)}" is missing`, code: 'schema' };
+      return {
+        path: jsonPathChild(path, String(params.missingProperty)),
+        message: `required field "${String(params.missingProperty)}" is missing`,
+        code: 'schema',
+      };
     case 'additionalProperties':
-      return { path: jsonPathChild(path, String(params.additionalProperty)), message: `unknown field "${String(params.additionalProperty)}"`, code: 'schema' };
+      return {
+        path: jsonPathChild(path, String(params.additionalProperty)),
+        message: `unknown field "${String(params.additionalProperty)}"`,
+        code: 'schema',
+      };
     case 'enum':
       return { path, message: `must be one of: ${(params.allowedValues as unknown[]).map(String).join(', ')}`, code: 'schema' };
     default:

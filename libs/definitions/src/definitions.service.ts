@@ -4,7 +4,15 @@
  * saves of the same version fail (409) instead of overwriting, so a run's pinned version never changes.
  */
 import { Injectable } from '@nestjs/common';
-import { DomainError, isBuiltinAgent, type DefinitionSpec, type DefinitionStatus, type Page, type PageRequest, type ProblemDetail } from '#core';
+import {
+  DomainError,
+  isBuiltinAgent,
+  type DefinitionSpec,
+  type DefinitionStatus,
+  type Page,
+  type PageRequest,
+  type ProblemDetail,
+} from '#core';
 import { AgentsRepository, DefinitionsRepository, DefinitionVersionTaken, type OrchestrationDefinitionEntity } from '#persistence';
 import { referencedNames } from './definition-checks.js';
 import { diffDefinitions, sameJson, type DefinitionDiff } from './definition-diff.js';
@@ -63,7 +71,12 @@ export class DefinitionsService {
   }
 
   /** The next version of an existing slug (PUT); older versions stay as they were. */
-  async createVersion(organizationId: string, slug: string, raw: unknown, actorUserId: string | null): Promise<OrchestrationDefinitionEntity> {
+  async createVersion(
+    organizationId: string,
+    slug: string,
+    raw: unknown,
+    actorUserId: string | null,
+  ): Promise<OrchestrationDefinitionEntity> {
     const latest = await this.definitions.findLatest(organizationId, slug);
     if (!latest) throw DomainError.notFound('Definition', slug);
     const source = parseDefinitionSource(raw);
@@ -76,7 +89,11 @@ export class DefinitionsService {
     }
     if (problems.length > 0 || !report.spec) throw invalid(problems);
     try {
-      return await this.definitions.insertVersion(organizationId, latest.version + 1, { spec: report.spec, status: 'active', createdBy: actorUserId });
+      return await this.definitions.insertVersion(organizationId, latest.version + 1, {
+        spec: report.spec,
+        status: 'active',
+        createdBy: actorUserId,
+      });
     } catch (error) {
       if (error instanceof DefinitionVersionTaken) {
         throw DomainError.conflict(`Version ${latest.version + 1} of ${slug} was just saved by another request; read it and retry`);
@@ -95,11 +112,17 @@ export class DefinitionsService {
       const latest = await this.definitions.findLatest(organizationId, spec.slug);
       if (latest && latest.status === 'active' && sameJson(latest.spec, spec)) return { action: 'unchanged', definition: latest };
       try {
-        const definition = await this.definitions.insertVersion(organizationId, (latest?.version ?? 0) + 1, { spec, status: 'active', createdBy: actorUserId });
+        const definition = await this.definitions.insertVersion(organizationId, (latest?.version ?? 0) + 1, {
+          spec,
+          status: 'active',
+          createdBy: actorUserId,
+        });
         return { action: latest ? 'versioned' : 'created', definition };
       } catch (error) {
         if (!(error instanceof DefinitionVersionTaken) || attempt >= APPLY_ATTEMPTS) {
-          throw error instanceof DefinitionVersionTaken ? DomainError.conflict(`Definition ${spec.slug} is being saved concurrently; retry`) : error;
+          throw error instanceof DefinitionVersionTaken
+            ? DomainError.conflict(`Definition ${spec.slug} is being saved concurrently; retry`)
+            : error;
         }
       }
     }
@@ -108,7 +131,9 @@ export class DefinitionsService {
   /** The latest active version, or the given version in any status (runs pinned to archived versions stay readable). */
   async get(organizationId: string, slug: string, version?: number): Promise<OrchestrationDefinitionEntity> {
     const found =
-      version === undefined ? await this.definitions.findLatestActive(organizationId, slug) : await this.definitions.findVersion(organizationId, slug, version);
+      version === undefined
+        ? await this.definitions.findLatestActive(organizationId, slug)
+        : await this.definitions.findVersion(organizationId, slug, version);
     if (!found) throw DomainError.notFound('Definition', version === undefined ? slug : `${slug} v${version}`);
     return found;
   }
@@ -127,13 +152,18 @@ export class DefinitionsService {
   /** Archives one version, or every version; answers how many versions changed status (0 when already archived). */
   async archive(organizationId: string, slug: string, version?: number): Promise<number> {
     const exists =
-      version === undefined ? await this.definitions.findLatest(organizationId, slug) : await this.definitions.findVersion(organizationId, slug, version);
+      version === undefined
+        ? await this.definitions.findLatest(organizationId, slug)
+        : await this.definitions.findVersion(organizationId, slug, version);
     if (!exists) throw DomainError.notFound('Definition', version === undefined ? slug : `${slug} v${version}`);
     return this.definitions.archive(organizationId, slug, version);
   }
 
   async diff(organizationId: string, slug: string, from: number, to: number): Promise<DefinitionDiff> {
-    const [before, after] = await Promise.all([this.definitions.findVersion(organizationId, slug, from), this.definitions.findVersion(organizationId, slug, to)]);
+    const [before, after] = await Promise.all([
+      this.definitions.findVersion(organizationId, slug, from),
+      this.definitions.findVersion(organizationId, slug, to),
+    ]);
     if (!before) throw DomainError.notFound('Definition', `${slug} v${from}`);
     if (!after) throw DomainError.notFound('Definition', `${slug} v${to}`);
     return diffDefinitions(slug, before, after);

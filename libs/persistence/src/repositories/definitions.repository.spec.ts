@@ -5,11 +5,17 @@ import { openTestDataSource } from '#testing';
 import { DefinitionsRepository, DefinitionVersionTaken } from './definitions.repository.js';
 
 async function organization(ds: DataSource, label: string): Promise<string> {
-  const [org] = await ds.query(`INSERT INTO organizations (slug, name) VALUES ($1, $1) RETURNING id`, [`${label}-${randomUUID().slice(0, 8)}`]);
+  const [org] = await ds.query(`INSERT INTO organizations (slug, name) VALUES ($1, $1) RETURNING id`, [
+    `${label}-${randomUUID().slice(0, 8)}`,
+  ]);
   return org.id;
 }
 
-const spec = (slug: string, name = slug, agent = 'echo'): DefinitionSpec => ({ slug, name, steps: [{ key: 'only', agent, input: { text: '{{ input.x }}' } }] });
+const spec = (slug: string, name = slug, agent = 'echo'): DefinitionSpec => ({
+  slug,
+  name,
+  steps: [{ key: 'only', agent, input: { text: '{{ input.x }}' } }],
+});
 const version = (slug: string, status: DefinitionStatus = 'active', name = slug) => ({ spec: spec(slug, name), status, createdBy: null });
 
 describe('DefinitionsRepository (PostgreSQL)', () => {
@@ -27,8 +33,20 @@ describe('DefinitionsRepository (PostgreSQL)', () => {
 
   it('inserts versions and reads them back by id, by version and as the latest', async () => {
     const org = await organization(ds, 'defs-crud');
-    const v1 = await definitions.insertVersion(org, 1, { spec: { ...spec('crud'), description: 'first' }, status: 'active', createdBy: null });
-    expect(v1).toMatchObject({ organizationId: org, slug: 'crud', version: 1, name: 'crud', description: 'first', status: 'active', createdBy: null });
+    const v1 = await definitions.insertVersion(org, 1, {
+      spec: { ...spec('crud'), description: 'first' },
+      status: 'active',
+      createdBy: null,
+    });
+    expect(v1).toMatchObject({
+      organizationId: org,
+      slug: 'crud',
+      version: 1,
+      name: 'crud',
+      description: 'first',
+      status: 'active',
+      createdBy: null,
+    });
     expect(v1.createdAt).toBeInstanceOf(Date);
     await definitions.insertVersion(org, 2, version('crud', 'active', 'Crud two'));
 
@@ -46,7 +64,9 @@ describe('DefinitionsRepository (PostgreSQL)', () => {
     // Concurrent inserts of the same next version: exactly one wins.
     const results = await Promise.allSettled([2, 2, 2].map((v) => definitions.insertVersion(org, v, version('unique'))));
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-    expect(results.filter((r) => r.status === 'rejected').every((r) => (r as PromiseRejectedResult).reason instanceof DefinitionVersionTaken)).toBe(true);
+    expect(
+      results.filter((r) => r.status === 'rejected').every((r) => (r as PromiseRejectedResult).reason instanceof DefinitionVersionTaken),
+    ).toBe(true);
     // Another organization may use the same slug and version.
     const other = await organization(ds, 'defs-unique-other');
     await expect(definitions.insertVersion(other, 1, version('unique'))).resolves.toMatchObject({ organizationId: other, version: 1 });
@@ -93,7 +113,13 @@ describe('DefinitionsRepository (PostgreSQL)', () => {
     expect(everything.total).toBe(6);
     expect(rows(everything)).toEqual(['alpha@2', 'alpha@1', 'beta@1', 'gamma@1', 'kpi-delta@1', 'under_score@1']);
 
-    expect(rows(await definitions.findByOrganization(org, { latestOnly: true }, all))).toEqual(['alpha@2', 'beta@1', 'gamma@1', 'kpi-delta@1', 'under_score@1']);
+    expect(rows(await definitions.findByOrganization(org, { latestOnly: true }, all))).toEqual([
+      'alpha@2',
+      'beta@1',
+      'gamma@1',
+      'kpi-delta@1',
+      'under_score@1',
+    ]);
     expect(rows(await definitions.findByOrganization(org, { status: 'archived' }, all))).toEqual(['gamma@1']);
     expect(rows(await definitions.findByOrganization(org, { status: 'active', latestOnly: true }, all))).toEqual([
       'alpha@2',
