@@ -6,7 +6,8 @@
 import type { AgentSeed } from '#persistence';
 
 /** Body of the sandboxed async function `(input, ctx) => output`; `ctx.env` is the filtered environment. */
-const IMAGE_FUNCTION = (provider: 'openai' | 'google', keyVariable: string, endpoint: string) => `
+const IMAGE_FUNCTION = (provider: 'openai' | 'google', keyVariable: string, endpoint: string) =>
+  `
 const prompt = typeof input?.prompt === 'string' ? input.prompt.trim() : '';
 if (!prompt) throw new Error('input.prompt is required');
 const size = typeof input?.size === 'string' ? input.size : '1024x1024';

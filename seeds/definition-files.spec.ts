@@ -17,7 +17,11 @@ describe('definition files', () => {
     const broken = file('a.yaml', 'slug: [unclosed');
     const ping = file('b.yaml', 'slug: ping\nsteps:\n  - { key: p, orchestration: pong }\n');
     const pong = file('c.yaml', 'slug: pong\nsteps:\n  - { key: p, orchestration: ping }\n');
-    expect(orderByReferences([broken, ping, pong]).map((f) => f.path).sort()).toEqual(['a.yaml', 'b.yaml', 'c.yaml']);
+    expect(
+      orderByReferences([broken, ping, pong])
+        .map((f) => f.path)
+        .sort(),
+    ).toEqual(['a.yaml', 'b.yaml', 'c.yaml']);
   });
 
   it('reads a single file, or the YAML and JSON files of a folder', () => {

@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AppConfig } from '#config';
 import { AppLogger } from '#observability';
+import { runSeeds } from '../../../seeds/seed-runner.js';
 import { AppModule } from './app.module.js';
 import { createValidationPipe } from './common/validation.js';
 import { setupSwagger } from './swagger.js';
@@ -15,6 +16,8 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
     logger: new AppLogger(config.logLevel),
     bodyParser: false,
   });
+  // DatabaseModule has migrated already (autoMigrate); seeds are idempotent, so every starting instance may run them.
+  if (config.autoMigrate) await runSeeds(app);
   app.useBodyParser('json', { limit: '1mb' });
   app.useBodyParser('text', { type: YAML_TYPES, limit: '1mb' });
   app.useGlobalPipes(createValidationPipe());
