@@ -1,0 +1,4 @@
+/** NOTIFY channels. Payloads are hints (ids), never data: receivers read the rows. */
+export const WORK_CHANNEL = 'baton_work';
+export const CANCEL_CHANNEL = 'baton_cancel';
+export const EVENTS_CHANNEL = 'baton_events';

@@ -1,0 +1,23 @@
+/** Event names of the log (DESIGN.md section 8), as they appear in SSE, webhooks and GET .../events. */
+export const EVENT_TYPES = [
+  'run.created',
+  'run.started',
+  'run.resumed',
+  'run.awaiting_approval',
+  'run.completed',
+  'run.failed',
+  'run.cancelled',
+  'step.ready',
+  'step.started',
+  'step.progress',
+  'step.completed',
+  'step.failed',
+  'step.retrying',
+  'step.skipped',
+  'step.cancelled',
+  'checkpoint.requested',
+  'checkpoint.resolved',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export const TERMINAL_RUN_EVENTS: readonly EventType[] = ['run.completed', 'run.failed', 'run.cancelled'];
