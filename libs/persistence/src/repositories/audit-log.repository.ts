@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import type { JsonObject } from '#core';
 import { DATA_SOURCE } from '../database/database.tokens.js';
 import { AuditLogEntity, type ActorType } from '../entities/audit-log.entity.js';
@@ -14,11 +14,16 @@ export interface AuditEntry {
   requestId?: string | null;
 }
 
+/** Anything that runs SQL: a TypeORM EntityManager or a pg client inside the caller's transaction. */
+export interface SqlRunner {
+  query(sql: string, params?: unknown[]): Promise<unknown>;
+}
+
 @Injectable()
 export class AuditLogRepository {
   constructor(@Inject(DATA_SOURCE) private readonly dataSource: DataSource) {}
 
-  async append(organizationId: string, entry: AuditEntry, manager: EntityManager = this.dataSource.manager): Promise<void> {
+  async append(organizationId: string, entry: AuditEntry, manager: SqlRunner = this.dataSource.manager): Promise<void> {
     await manager.query(
       `INSERT INTO audit_log (organization_id, actor_type, actor_id, action, target_type, target_id, details, request_id)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,

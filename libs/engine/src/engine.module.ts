@@ -1,0 +1,33 @@
+import { Module } from '@nestjs/common';
+import { DefinitionCache } from './compiled-definition.js';
+import { OrchestrationRunner } from './orchestration-runner.js';
+import { RunControlService } from './runs/run-control.service.js';
+import { RunQueryService } from './runs/run-queries.service.js';
+import { RunStarter } from './runs/run-starter.service.js';
+import { TaskStatusService } from './runs/task-status.service.js';
+import { EngineDatabase } from './store/engine-database.js';
+import { AgentDirectory } from './worker/agent-directory.js';
+import { EngineWorker } from './worker/engine-worker.js';
+import { ResultApplier } from './worker/result-applier.js';
+import { StepClaimer } from './worker/step-claimer.js';
+import { StepExecutor } from './worker/step-executor.js';
+
+/** The durable engine. Needs DatabaseModule, EventsModule and AgentsModule (all global) in the application. */
+@Module({
+  providers: [
+    EngineDatabase,
+    DefinitionCache,
+    AgentDirectory,
+    StepClaimer,
+    StepExecutor,
+    ResultApplier,
+    EngineWorker,
+    RunStarter,
+    RunControlService,
+    RunQueryService,
+    TaskStatusService,
+    OrchestrationRunner,
+  ],
+  exports: [RunStarter, RunControlService, RunQueryService, TaskStatusService, OrchestrationRunner, EngineWorker, EngineDatabase, DefinitionCache],
+})
+export class EngineModule {}

@@ -1,0 +1,77 @@
+import { Injectable } from '@nestjs/common';
+import { DomainError, type Page, type PageRequest, type StepStatus } from '#core';
+import { RunsRepository, StepsRepository, type OrchestrationRunEntity, type OrchestrationStepEntity, type RunFilter } from '#persistence';
+import { EngineDatabase } from '../store/engine-database.js';
+import type { EventRow } from '#events';
+import { runEvents } from '../store/event-query.repository.js';
+
+export interface RunWithSteps {
+  run: OrchestrationRunEntity;
+  steps: OrchestrationStepEntity[];
+}
+
+export interface RunStatusSummary {
+  runId: string;
+  status: OrchestrationRunEntity['status'];
+  definition: string;
+  version: number;
+  total: number;
+  counts: Partial<Record<StepStatus, number>>;
+  percent: number;
+  runningSteps: string[];
+  awaitingApproval: string[];
+  nextRetryAt: string | null;
+  updatedAt: string;
+}
+
+const FINISHED: StepStatus[] = ['completed', 'failed', 'skipped', 'cancelled'];
+
+/** Read side of runs, always scoped to the caller's organization (another org's run is simply not found). */
+@Injectable()
+export class RunQueryService {
+  constructor(
+    private readonly runs: RunsRepository,
+    private readonly steps: StepsRepository,
+    private readonly db: EngineDatabase,
+  ) {}
+
+  async get(organizationId: string, runId: string): Promise<RunWithSteps> {
+    const run = await this.runs.findById(organizationId, runId);
+    if (!run) throw DomainError.notFound('Run', runId);
+    return { run, steps: await this.steps.listForRun(organizationId, runId) };
+  }
+
+  list(organizationId: string, filter: RunFilter, page: PageRequest): Promise<Page<OrchestrationRunEntity>> {
+    return this.runs.list(organizationId, filter, page);
+  }
+
+  async status(organizationId: string, runId: string): Promise<RunStatusSummary> {
+    return summarize(await this.get(organizationId, runId));
+  }
+
+  async events(organizationId: string, runId: string, afterId: string | null, limit: number): Promise<EventRow[]> {
+    const run = await this.runs.findById(organizationId, runId);
+    if (!run) throw DomainError.notFound('Run', runId);
+    return runEvents(this.db.pool, organizationId, runId, afterId, limit);
+  }
+}
+
+export function summarize({ run, steps }: RunWithSteps): RunStatusSummary {
+  const counts: Partial<Record<StepStatus, number>> = {};
+  for (const step of steps) counts[step.status] = (counts[step.status] ?? 0) + 1;
+  const done = steps.filter((s) => FINISHED.includes(s.status)).length;
+  const retries = steps.filter((s) => s.status === 'ready' && s.attempt > 0 && s.nextAttemptAt).map((s) => (s.nextAttemptAt as Date).getTime());
+  return {
+    runId: run.id,
+    status: run.status,
+    definition: run.definitionSlug,
+    version: run.definitionVersion,
+    total: steps.length,
+    counts,
+    percent: steps.length === 0 ? 100 : Math.round((done / steps.length) * 1000) / 10,
+    runningSteps: steps.filter((s) => s.status === 'running').map((s) => s.stepKey),
+    awaitingApproval: steps.filter((s) => s.status === 'awaiting_approval').map((s) => s.stepKey),
+    nextRetryAt: retries.length > 0 ? new Date(Math.min(...retries)).toISOString() : null,
+    updatedAt: run.updatedAt.toISOString(),
+  };
+}

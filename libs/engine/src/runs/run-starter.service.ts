@@ -1,0 +1,87 @@
+/**
+ * Starts runs: resolves the definition version the run is pinned to, validates the input against its schema,
+ * honours idempotency keys (a repeat returns the first run, even under a race), and creates run, steps and
+ * first events in one transaction that also wakes the workers.
+ */
+import { Injectable } from '@nestjs/common';
+import { DomainError, type JsonValue } from '#core';
+import { WORK_CHANNEL } from '#events';
+import { DefinitionsRepository, RunsRepository, type OrchestrationRunEntity } from '#persistence';
+import { DefinitionCache, inputProblems } from '../compiled-definition.js';
+import { EngineDatabase } from '../store/engine-database.js';
+import { createRunRows } from '../store/run-creation.repository.js';
+import { notify } from '../store/step-transition.repository.js';
+
+export interface StartRunCommand {
+  organizationId: string;
+  definition: string;
+  version?: number;
+  input?: JsonValue;
+  idempotencyKey?: string | null;
+  priority?: number;
+  parentRunId?: string | null;
+  parentStepId?: string | null;
+  actorUserId?: string | null;
+}
+
+export interface StartedRun {
+  run: OrchestrationRunEntity;
+  created: boolean;
+}
+
+@Injectable()
+export class RunStarter {
+  constructor(
+    private readonly db: EngineDatabase,
+    private readonly definitions: DefinitionsRepository,
+    private readonly cache: DefinitionCache,
+    private readonly runs: RunsRepository,
+  ) {}
+
+  async start(command: StartRunCommand): Promise<StartedRun> {
+    const { organizationId } = command;
+    if (command.idempotencyKey) {
+      const existing = await this.existing(organizationId, command.idempotencyKey, command.definition);
+      if (existing) return { run: existing, created: false };
+    }
+    const row = command.version
+      ? await this.definitions.findVersion(organizationId, command.definition, command.version)
+      : await this.definitions.findLatestActive(organizationId, command.definition);
+    if (!row) throw DomainError.notFound('Orchestration definition', command.version ? `${command.definition} v${command.version}` : command.definition);
+    if (row.status !== 'active') throw DomainError.invalidState(`${row.slug} v${row.version} is ${row.status}: only active versions start runs`);
+    const definition = this.cache.put(row);
+    const input = command.input ?? {};
+    const problems = inputProblems(definition, input);
+    if (problems.length > 0) throw DomainError.validation(`Input does not match the input schema of ${row.slug} v${row.version}`, problems);
+
+    const inserted = await this.db.tx(async (client) => {
+      const created = await createRunRows(client, {
+        organizationId,
+        definition,
+        input,
+        priority: command.priority ?? 0,
+        idempotencyKey: command.idempotencyKey ?? null,
+        parentRunId: command.parentRunId ?? null,
+        parentStepId: command.parentStepId ?? null,
+        createdBy: command.actorUserId ?? null,
+      });
+      if (created) await notify(client, WORK_CHANNEL);
+      return created;
+    });
+    if (!inserted) {
+      // Lost an idempotency race: the winner's run is the answer.
+      const winner = await this.existing(organizationId, command.idempotencyKey as string, command.definition);
+      if (winner) return { run: winner, created: false };
+      throw DomainError.conflict('Idempotency key conflict');
+    }
+    return { run: (await this.runs.findById(organizationId, inserted.id)) as OrchestrationRunEntity, created: true };
+  }
+
+  private async existing(organizationId: string, key: string, definition: string): Promise<OrchestrationRunEntity | null> {
+    const run = await this.runs.findByIdempotencyKey(organizationId, key);
+    if (run && run.definitionSlug !== definition) {
+      throw DomainError.conflict(`Idempotency key ${key} was already used for a run of ${run.definitionSlug}`, { runId: run.id });
+    }
+    return run;
+  }
+}

@@ -1,0 +1,14 @@
+/** Reads of the event log: a run's history by seq, and the organization-wide tail by (tx_id, id). */
+import type { EventRow } from '#events';
+import type { Queryable } from './engine-database.js';
+
+export async function runEvents(client: Queryable, organizationId: string, runId: string, afterId: string | null, limit: number): Promise<EventRow[]> {
+  const { rows } = await client.query<EventRow>(
+    `SELECT id, organization_id, run_id, seq, type, step_key, payload, created_at FROM orchestration_events
+      WHERE organization_id = $1 AND run_id = $2
+        AND seq > coalesce((SELECT seq FROM orchestration_events WHERE id = $3::bigint AND run_id = $2), 0)
+      ORDER BY seq LIMIT $4`,
+    [organizationId, runId, afterId, limit],
+  );
+  return rows;
+}

@@ -1,0 +1,89 @@
+/**
+ * Creates a run, its steps and its first events in the caller's transaction. Steps without dependencies
+ * start `ready`; the rest wait with a pending-dependency counter that completions count down.
+ */
+import type { JsonValue } from '#core';
+import type { CompiledDefinition } from '../compiled-definition.js';
+import { appendEvents, type NewEvent } from './event-log.repository.js';
+import type { Queryable } from './engine-database.js';
+
+export interface NewRunRow {
+  organizationId: string;
+  definition: CompiledDefinition;
+  input: JsonValue;
+  priority: number;
+  idempotencyKey: string | null;
+  parentRunId: string | null;
+  parentStepId: string | null;
+  createdBy: string | null;
+}
+
+/** Inserts the run; returns null when the idempotency key is taken (the caller then reads the existing run). */
+export async function insertRun(client: Queryable, run: NewRunRow): Promise<{ id: string } | null> {
+  const { rows } = await client.query<{ id: string }>(
+    `INSERT INTO orchestration_runs (organization_id, definition_id, definition_slug, definition_version, parent_run_id, parent_step_id,
+        status, input, priority, idempotency_key, created_by, max_concurrency, steps_remaining, started_at)
+     VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10, $11, $12, now())
+     ON CONFLICT (organization_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+     RETURNING id`,
+    [
+      run.organizationId,
+      run.definition.id,
+      run.definition.slug,
+      run.definition.version,
+      run.parentRunId,
+      run.parentStepId,
+      JSON.stringify(run.input),
+      run.priority,
+      run.idempotencyKey,
+      run.createdBy,
+      run.definition.spec.concurrency ?? null,
+      run.definition.steps.size,
+    ],
+  );
+  return rows[0] ?? null;
+}
+
+export async function insertSteps(client: Queryable, runId: string, run: NewRunRow): Promise<string[]> {
+  const steps = [...run.definition.steps.values()];
+  const { rows } = await client.query<{ step_key: string; status: string }>(
+    `INSERT INTO orchestration_steps (run_id, organization_id, step_key, position, type, agent_slug, status, depends_on,
+        pending_dependencies, max_attempts, next_attempt_at, priority, timeout_ms, reversible, rollback)
+     SELECT $1, $2, s.key, s.position, s.type, s.agent, CASE WHEN s.deps = 0 THEN 'ready' ELSE 'pending' END,
+            ARRAY(SELECT jsonb_array_elements_text(s.depends_on)), s.deps, s.max_attempts,
+            CASE WHEN s.deps = 0 THEN now() END, $3, s.timeout_ms, s.reversible, s.rollback
+       FROM unnest($4::text[], $5::int[], $6::text[], $7::text[], $8::jsonb[], $9::int[], $10::int[], $11::int[], $12::bool[], $13::jsonb[])
+         AS s(key, position, type, agent, depends_on, deps, max_attempts, timeout_ms, reversible, rollback)
+     RETURNING step_key, status`,
+    [
+      runId,
+      run.organizationId,
+      run.priority,
+      steps.map((s) => s.spec.key),
+      steps.map((s) => s.position),
+      steps.map((s) => s.spec.type ?? 'agent'),
+      steps.map((s) => s.spec.agent ?? null),
+      steps.map((s) => JSON.stringify(s.dependsOn)),
+      steps.map((s) => s.dependsOn.length),
+      steps.map((s) => s.retry.maxAttempts),
+      steps.map((s) => s.timeoutMs),
+      steps.map((s) => s.spec.reversible ?? false),
+      steps.map((s) => (s.spec.rollback ? JSON.stringify(s.spec.rollback) : null)),
+    ],
+  );
+  return rows.filter((r) => r.status === 'ready').map((r) => r.step_key);
+}
+
+export async function createRunRows(client: Queryable, run: NewRunRow): Promise<{ id: string } | null> {
+  const inserted = await insertRun(client, run);
+  if (!inserted) return null;
+  const ready = await insertSteps(client, inserted.id, run);
+  const base = { runId: inserted.id, organizationId: run.organizationId };
+  const events: NewEvent[] = [
+    { ...base, type: 'run.created', payload: { definition: run.definition.slug, version: run.definition.version, input: run.input, parentRunId: run.parentRunId } },
+    { ...base, type: 'run.started', payload: {} },
+    ...ready.map((key): NewEvent => ({ ...base, type: 'step.ready', stepKey: key, payload: { attempt: 1 } })),
+  ];
+  await appendEvents(client, events);
+  return inserted;
+}

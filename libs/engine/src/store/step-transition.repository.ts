@@ -1,0 +1,156 @@
+/**
+ * SQL of step and run transitions after work finished (results, failures, lease expiry, manual actions).
+ * Every function expects the caller to hold the affected runs' row locks (lockRuns) for the transaction.
+ */
+import type { RunStatus, StepStatus } from '#core';
+import type { Queryable } from './engine-database.js';
+
+export interface RunRow {
+  id: string;
+  organization_id: string;
+  definition_id: string;
+  status: RunStatus;
+  input: unknown;
+  steps_remaining: number;
+  parent_run_id: string | null;
+}
+
+export async function lockRuns(client: Queryable, runIds: string[]): Promise<Map<string, RunRow>> {
+  const { rows } = await client.query<RunRow>(
+    `SELECT id, organization_id, definition_id, status, input, steps_remaining, parent_run_id FROM orchestration_runs
+      WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
+    [runIds],
+  );
+  return new Map(rows.map((r) => [r.id, r]));
+}
+
+export interface StepRow {
+  id: string;
+  run_id: string;
+  step_key: string;
+  status: StepStatus;
+  attempt: number;
+  max_attempts: number;
+  lease_owner: string | null;
+  lease_losses: number;
+  lease_expired: boolean;
+}
+
+export async function stepsById(client: Queryable, ids: string[]): Promise<Map<string, StepRow>> {
+  const { rows } = await client.query<StepRow>(
+    `SELECT id, run_id, step_key, status, attempt, max_attempts, lease_owner, lease_losses, coalesce(lease_expires_at < now(), false) AS lease_expired
+       FROM orchestration_steps WHERE id = ANY($1::uuid[])`,
+    [ids],
+  );
+  return new Map(rows.map((r) => [r.id, r]));
+}
+
+export interface StepUpdate {
+  id: string;
+  status: StepStatus;
+  attempt: number;
+  leaseLosses: number;
+  output: unknown;
+  error: unknown;
+  /** Delay before a retry becomes due (ready steps only). */
+  delayMs: number | null;
+}
+
+/** Applies per-step outcomes in one statement; terminal states release the lease and stamp completed_at. */
+export async function updateSteps(client: Queryable, updates: StepUpdate[]): Promise<void> {
+  if (updates.length === 0) return;
+  await client.query(
+    `UPDATE orchestration_steps s
+        SET status = v.status, attempt = v.attempt, lease_losses = v.lease_losses,
+            output = v.output, error = v.error,
+            next_attempt_at = CASE WHEN v.status = 'ready' THEN now() + make_interval(secs => coalesce(v.delay_ms, 0)::double precision / 1000) ELSE s.next_attempt_at END,
+            lease_owner = NULL, lease_expires_at = NULL,
+            completed_at = CASE WHEN v.status IN ('completed', 'failed', 'skipped', 'cancelled') THEN now() ELSE NULL END,
+            updated_at = now()
+       FROM unnest($1::uuid[], $2::text[], $3::int[], $4::int[], $5::jsonb[], $6::jsonb[], $7::int[])
+         AS v(id, status, attempt, lease_losses, output, error, delay_ms)
+      WHERE s.id = v.id`,
+    [
+      updates.map((u) => u.id),
+      updates.map((u) => u.status),
+      updates.map((u) => u.attempt),
+      updates.map((u) => u.leaseLosses),
+      updates.map((u) => (u.output === undefined ? null : JSON.stringify(u.output))),
+      updates.map((u) => (u.error === undefined || u.error === null ? null : JSON.stringify(u.error))),
+      updates.map((u) => u.delayMs),
+    ],
+  );
+}
+
+/**
+ * Counts down the pending dependencies of the given (run, step) pairs by n; steps that reach zero become
+ * ready at once, in this same transaction. Returns those.
+ */
+export async function releaseDependents(client: Queryable, releases: { runId: string; stepKey: string; n: number }[]): Promise<{ run_id: string; step_key: string }[]> {
+  if (releases.length === 0) return [];
+  const { rows } = await client.query<{ run_id: string; step_key: string; status: StepStatus }>(
+    `UPDATE orchestration_steps s
+        SET pending_dependencies = s.pending_dependencies - v.n,
+            status = CASE WHEN s.pending_dependencies - v.n <= 0 THEN 'ready' ELSE s.status END,
+            next_attempt_at = CASE WHEN s.pending_dependencies - v.n <= 0 THEN now() ELSE s.next_attempt_at END,
+            updated_at = now()
+       FROM unnest($1::uuid[], $2::text[], $3::int[]) AS v(run_id, step_key, n)
+      WHERE s.run_id = v.run_id AND s.step_key = v.step_key AND s.status = 'pending'
+      RETURNING s.run_id, s.step_key, s.status`,
+    [releases.map((r) => r.runId), releases.map((r) => r.stepKey), releases.map((r) => r.n)],
+  );
+  return rows.filter((r) => r.status === 'ready');
+}
+
+/** Cancels every unfinished step of the runs; returns them with whether each was running (to abort it). */
+export async function cancelOpenSteps(client: Queryable, runIds: string[]): Promise<{ run_id: string; step_key: string; was_running: boolean }[]> {
+  if (runIds.length === 0) return [];
+  const { rows } = await client.query<{ run_id: string; step_key: string; was_running: boolean }>(
+    `WITH open AS (
+       SELECT id, status = 'running' AS was_running FROM orchestration_steps
+        WHERE run_id = ANY($1::uuid[]) AND status IN ('pending', 'ready', 'running', 'waiting', 'awaiting_approval')
+        FOR UPDATE
+     )
+     UPDATE orchestration_steps s SET status = 'cancelled', lease_owner = NULL, lease_expires_at = NULL, completed_at = now(), updated_at = now()
+       FROM open WHERE s.id = open.id
+     RETURNING s.run_id, s.step_key, open.was_running`,
+    [runIds],
+  );
+  return rows;
+}
+
+/** Counts down steps_remaining; returns each run's new value. */
+export async function countDownRemaining(client: Queryable, counts: Map<string, number>): Promise<Map<string, number>> {
+  if (counts.size === 0) return new Map();
+  const { rows } = await client.query<{ id: string; steps_remaining: number }>(
+    `UPDATE orchestration_runs r SET steps_remaining = r.steps_remaining - v.n, updated_at = now()
+       FROM unnest($1::uuid[], $2::int[]) AS v(id, n) WHERE r.id = v.id
+     RETURNING r.id, r.steps_remaining`,
+    [[...counts.keys()], [...counts.values()]],
+  );
+  return new Map(rows.map((r) => [r.id, r.steps_remaining]));
+}
+
+export async function finishRuns(client: Queryable, runs: { id: string; status: RunStatus; output: unknown; error: unknown }[]): Promise<void> {
+  if (runs.length === 0) return;
+  await client.query(
+    `UPDATE orchestration_runs r
+        SET status = v.status, output = v.output, error = v.error, completed_at = now(), updated_at = now(),
+            steps_remaining = CASE WHEN v.status = 'completed' THEN r.steps_remaining ELSE 0 END
+       FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::jsonb[]) AS v(id, status, output, error)
+      WHERE r.id = v.id`,
+    [runs.map((r) => r.id), runs.map((r) => r.status), runs.map((r) => (r.output == null ? null : JSON.stringify(r.output))), runs.map((r) => (r.error == null ? null : JSON.stringify(r.error)))],
+  );
+}
+
+export async function stepOutputs(client: Queryable, runIds: string[]): Promise<{ run_id: string; step_key: string; status: StepStatus; output: unknown }[]> {
+  const { rows } = await client.query<{ run_id: string; step_key: string; status: StepStatus; output: unknown }>(
+    `SELECT run_id, step_key, status, output FROM orchestration_steps WHERE run_id = ANY($1::uuid[])`,
+    [runIds],
+  );
+  return rows;
+}
+
+export async function notify(client: Queryable, channel: string, payload = ''): Promise<void> {
+  await client.query('SELECT pg_notify($1, $2)', [channel, payload]);
+}

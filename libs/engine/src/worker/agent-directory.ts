@@ -1,0 +1,54 @@
+import { Injectable } from '@nestjs/common';
+import { isBuiltinAgent, type AgentType } from '#core';
+import { EngineDatabase } from '../store/engine-database.js';
+
+export interface AgentInfo {
+  type: AgentType;
+  config: Record<string, unknown>;
+  maxConcurrency: number | null;
+  status: 'active' | 'disabled';
+}
+
+const BUILTIN: AgentInfo = { type: 'tool', config: {}, maxConcurrency: null, status: 'active' };
+const TTL_MS = 5000;
+
+/**
+ * Agent type and config by (organization, slug), cached for a few seconds: the claim path asks for them on
+ * every batch, and an agent edit taking five seconds to reach workers is acceptable.
+ */
+@Injectable()
+export class AgentDirectory {
+  private readonly cache = new Map<string, { info: AgentInfo | null; at: number }>();
+
+  constructor(private readonly db: EngineDatabase) {}
+
+  async lookup(organizationId: string, slugs: string[]): Promise<Map<string, AgentInfo | null>> {
+    const out = new Map<string, AgentInfo | null>();
+    const missing: string[] = [];
+    const now = Date.now();
+    for (const slug of new Set(slugs)) {
+      const hit = this.cache.get(`${organizationId}:${slug}`);
+      if (hit && now - hit.at < TTL_MS) out.set(slug, hit.info);
+      else missing.push(slug);
+    }
+    if (missing.length > 0) {
+      const rows = await this.db.query<{ slug: string; type: AgentType; config: Record<string, unknown>; status: 'active' | 'disabled' }>(
+        `SELECT slug, type, config, status FROM agents WHERE organization_id = $1 AND slug = ANY($2::text[])`,
+        [organizationId, missing],
+      );
+      const found = new Map(rows.map((r) => [r.slug, r]));
+      for (const slug of missing) {
+        const row = found.get(slug);
+        const limit = row ? Number(row.config.maxConcurrency) : NaN;
+        const info: AgentInfo | null = row
+          ? { type: row.type, config: row.config, status: row.status, maxConcurrency: Number.isInteger(limit) && limit > 0 ? limit : null }
+          : isBuiltinAgent(slug)
+            ? BUILTIN
+            : null;
+        this.cache.set(`${organizationId}:${slug}`, { info, at: now });
+        out.set(slug, info);
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * One worker per process (BATON_ROLE all|worker). Keeps these promises:
+ * - it runs at most BATON_WORKER_CONCURRENCY steps at once and claims only while it has free slots;
+ * - results reach the database through the ResultApplier only (fenced by lease owner and attempt);
+ * - leases of running steps are renewed every third of the lease; a step whose lease was lost is aborted;
+ * - any instance's reaper returns expired leases (a dead worker's steps) to ready;
+ * - on shutdown it stops claiming, lets in-flight steps finish for up to 30 s, then releases their leases.
+ */
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { APP_CONFIG, type AppConfig } from '#config';
+import type { JsonValue } from '#core';
+import { CANCEL_CHANNEL, PgListener, WORK_CHANNEL } from '#events';
+import { EngineDatabase } from '../store/engine-database.js';
+import { findExpiredLeases, renewLeases } from '../store/step-claim.repository.js';
+import { ResultApplier } from './result-applier.js';
+import { WakeSignal } from './signal.js';
+import { StepClaimer, type ClaimedStep } from './step-claimer.js';
+import { StepExecutor } from './step-executor.js';
+import type { StepResult } from './step-outcome.js';
+
+const MAX_CLAIM_BATCH = 200;
+const MAX_FLUSH_BATCH = 1000;
+const SHUTDOWN_GRACE_MS = 30_000;
+
+interface InFlight {
+  step: ClaimedStep;
+  controller: AbortController;
+}
+
+@Injectable()
+export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(EngineWorker.name);
+  readonly workerId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  private readonly inFlight = new Map<string, InFlight>();
+  private readonly results: StepResult[] = [];
+  private readonly claimWake = new WakeSignal();
+  private readonly flushWake = new WakeSignal();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly unlisten: (() => void)[] = [];
+  private running = false;
+  private loops: Promise<void>[] = [];
+  /** Completed-step counter for benches and metrics. */
+  stepsFinished = 0;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly db: EngineDatabase,
+    private readonly claimer: StepClaimer,
+    private readonly executor: StepExecutor,
+    private readonly applier: ResultApplier,
+    private readonly listener: PgListener,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (this.config.role !== 'api') await this.start();
+  }
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    this.unlisten.push(await this.listener.listen(WORK_CHANNEL, () => this.claimWake.fire()));
+    this.unlisten.push(await this.listener.listen(CANCEL_CHANNEL, (runId) => this.abortRun(runId)));
+    const third = Math.max(200, Math.floor(this.config.leaseMs / 3));
+    this.timers.push(setInterval(() => void this.heartbeat(), third));
+    this.timers.push(setInterval(() => void this.reap(), third + Math.floor(Math.random() * 250)));
+    this.loops = [this.claimLoop(), this.flushLoop()];
+    this.logger.log(`worker ${this.workerId} started (concurrency ${this.config.workerConcurrency}, lease ${this.config.leaseMs} ms)`);
+  }
+
+  private async claimLoop(): Promise<void> {
+    while (this.running) {
+      const free = this.config.workerConcurrency - this.inFlight.size;
+      if (free > 0) {
+        const want = Math.min(free, MAX_CLAIM_BATCH);
+        let claimed: ClaimedStep[];
+        try {
+          claimed = await this.claimer.claim(this.workerId, want, this.config.leaseMs);
+        } catch (error) {
+          if (this.running) this.logger.error(`claim failed: ${(error as Error).message}`);
+          await this.claimWake.wait(500);
+          continue;
+        }
+        for (const step of claimed) this.run(step);
+        if (claimed.length === want) continue;
+      }
+      await this.claimWake.wait(this.config.pollIntervalMs);
+    }
+  }
+
+  private run(step: ClaimedStep): void {
+    const controller = new AbortController();
+    this.inFlight.set(step.id, { step, controller });
+    const report = (outcome: StepResult['outcome']) =>
+      this.results.push({ stepId: step.id, runId: step.runId, stepKey: step.stepKey, attempt: step.attempt, fenceOwner: this.workerId, outcome });
+    const onProgress = (progress: JsonValue) => {
+      report({ kind: 'progress', progress });
+      this.flushWake.fire();
+    };
+    void this.executor.execute(step, controller.signal, onProgress).then((outcome) => {
+      this.inFlight.delete(step.id);
+      // A cancelled or lease-lost step has nothing to report: the run moved on without it.
+      if (!controller.signal.aborted) report(outcome);
+      this.flushWake.fire();
+      this.claimWake.fire();
+    });
+  }
+
+  private async flushLoop(): Promise<void> {
+    while (this.running || this.results.length > 0 || this.inFlight.size > 0) {
+      if (this.results.length === 0) {
+        await this.flushWake.wait(this.running ? 1000 : 50);
+        continue;
+      }
+      const batch = this.results.splice(0, MAX_FLUSH_BATCH);
+      try {
+        const summary = await this.applier.apply(batch);
+        this.stepsFinished += summary.applied;
+        if (summary.nextRetryInMs !== null) {
+          const timer = setTimeout(() => this.claimWake.fire(), summary.nextRetryInMs + 5);
+          timer.unref();
+        }
+      } catch (error) {
+        // Nothing was committed: put the batch back and try again shortly (fencing makes a re-apply safe).
+        this.logger.error(`applying ${batch.length} results failed: ${(error as Error).message}`);
+        this.results.unshift(...batch);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+
+  private abortRun(runId: string): void {
+    for (const { step, controller } of this.inFlight.values()) if (step.runId === runId) controller.abort('cancelled');
+  }
+
+  private async heartbeat(): Promise<void> {
+    const ids = [...this.inFlight.keys()];
+    if (ids.length === 0) return;
+    try {
+      const held = await renewLeases(this.db.pool, this.workerId, this.config.leaseMs, ids);
+      for (const id of ids) if (!held.has(id)) this.inFlight.get(id)?.controller.abort('lease_lost');
+    } catch (error) {
+      this.logger.warn(`lease renewal failed: ${(error as Error).message}`);
+    }
+  }
+
+  /** Returns expired leases of any instance to ready (through the applier, fenced on the dead owner). */
+  private async reap(): Promise<void> {
+    if (!this.running) return;
+    try {
+      const expired = await findExpiredLeases(this.db.pool, 500);
+      if (expired.length === 0) return;
+      const summary = await this.applier.apply(
+        expired.map((e) => ({ stepId: e.id, runId: e.run_id, stepKey: '', attempt: e.attempt, fenceOwner: e.lease_owner, outcome: { kind: 'lease_lost' as const } })),
+      );
+      if (summary.applied > 0) this.logger.warn(`reclaimed ${summary.applied} steps whose lease expired`);
+    } catch (error) {
+      this.logger.warn(`reaper failed: ${(error as Error).message}`);
+    }
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.stop();
+  }
+
+  async stop(graceMs = SHUTDOWN_GRACE_MS): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    for (const timer of this.timers.splice(0)) clearInterval(timer);
+    for (const off of this.unlisten.splice(0)) off();
+    this.claimWake.fire();
+    const deadline = Date.now() + graceMs;
+    while (this.inFlight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const left = [...this.inFlight.values()];
+    for (const { controller } of left) controller.abort('shutdown');
+    if (left.length > 0) {
+      this.results.push(
+        ...left.map(({ step }) => ({ stepId: step.id, runId: step.runId, stepKey: step.stepKey, attempt: step.attempt, fenceOwner: this.workerId, outcome: { kind: 'released' as const } })),
+      );
+      this.inFlight.clear();
+    }
+    this.flushWake.fire();
+    await Promise.all(this.loops);
+    this.logger.log(`worker ${this.workerId} stopped`);
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * Applies a batch of step results in one transaction (one commit for many steps is where throughput comes from).
+ * Invariants:
+ * - fencing: an outcome is applied only if the step is still `running` under the same lease owner and attempt;
+ *   anything else (cancelled meanwhile, lease reclaimed, duplicate) is discarded;
+ * - dependents whose last dependency completes become ready in this same transaction;
+ * - a final failure fails the run and cancels its unfinished steps (running ones are told to abort);
+ * - every transition appends its event here, in the same transaction.
+ */
+import { Injectable } from '@nestjs/common';
+import { type JsonValue, type RunStatus, TERMINAL_RUN_STATUSES } from '#core';
+import { CANCEL_CHANNEL, WORK_CHANNEL } from '#events';
+import { retryDelayMs } from '../backoff.js';
+import { DefinitionCache } from '../compiled-definition.js';
+import { runOutput } from '../run-outcome.js';
+import { EngineDatabase, type Queryable } from '../store/engine-database.js';
+import { appendEvents, type NewEvent } from '../store/event-log.repository.js';
+import {
+  cancelOpenSteps,
+  countDownRemaining,
+  finishRuns,
+  lockRuns,
+  notify,
+  releaseDependents,
+  stepOutputs,
+  stepsById,
+  updateSteps,
+  type RunRow,
+  type StepUpdate,
+} from '../store/step-transition.repository.js';
+import { MAX_LEASE_LOSSES, type StepResult } from './step-outcome.js';
+
+export interface ApplySummary {
+  applied: number;
+  discarded: number;
+  /** Earliest delay of a retry scheduled by this batch, so the worker can wake up for it. */
+  nextRetryInMs: number | null;
+}
+
+@Injectable()
+export class ResultApplier {
+  constructor(
+    private readonly db: EngineDatabase,
+    private readonly definitions: DefinitionCache,
+  ) {}
+
+  apply(results: StepResult[]): Promise<ApplySummary> {
+    return this.db.tx((client) => this.applyIn(client, results));
+  }
+
+  async applyIn(client: Queryable, results: StepResult[]): Promise<ApplySummary> {
+    const runIds = [...new Set(results.map((r) => r.runId))];
+    const runs = await lockRuns(client, runIds);
+    const steps = await stepsById(client, [...new Set(results.map((r) => r.stepId))]);
+    const events: NewEvent[] = [];
+    const updates: StepUpdate[] = [];
+    const releases = new Map<string, { runId: string; stepKey: string; n: number }>();
+    const finished = new Map<string, number>();
+    const failedRuns = new Map<string, { stepKey: string; error: JsonValue }>();
+    const seen = new Set<string>();
+    let discarded = 0;
+    let nextRetryInMs: number | null = null;
+
+    for (const result of results) {
+      const run = runs.get(result.runId);
+      const step = steps.get(result.stepId);
+      const fenced =
+        run &&
+        step &&
+        step.status === 'running' &&
+        step.lease_owner === result.fenceOwner &&
+        step.attempt === result.attempt &&
+        !TERMINAL_RUN_STATUSES.includes(run.status) &&
+        // the reaper may only take a lease that is still expired now that it holds the run lock
+        (result.outcome.kind !== 'lease_lost' || step.lease_expired);
+      const once = result.outcome.kind === 'progress' || !seen.has(result.stepId);
+      if (!fenced || !once || !run || !step) {
+        discarded++;
+        continue;
+      }
+      const base = { runId: run.id, organizationId: run.organization_id, stepKey: step.step_key };
+      const outcome = result.outcome;
+      if (outcome.kind === 'progress') {
+        events.push({ ...base, type: 'step.progress', payload: { attempt: step.attempt, progress: outcome.progress } });
+        continue;
+      }
+      seen.add(result.stepId);
+      const definition = await this.definitions.get(run.definition_id);
+      const compiled = definition.steps.get(step.step_key);
+      if (outcome.kind === 'completed') {
+        updates.push({ id: step.id, status: 'completed', attempt: step.attempt, leaseLosses: step.lease_losses, output: outcome.output, error: null, delayMs: null });
+        events.push({ ...base, type: 'step.completed', payload: { attempt: step.attempt, output: outcome.output } });
+        finished.set(run.id, (finished.get(run.id) ?? 0) + 1);
+        for (const dependent of compiled?.dependents ?? []) {
+          const key = `${run.id}:${dependent}`;
+          const entry = releases.get(key) ?? { runId: run.id, stepKey: dependent, n: 0 };
+          entry.n++;
+          releases.set(key, entry);
+        }
+        continue;
+      }
+      if (outcome.kind === 'lease_lost' || outcome.kind === 'released') {
+        const losses = step.lease_losses + (outcome.kind === 'lease_lost' ? 1 : 0);
+        if (losses <= MAX_LEASE_LOSSES) {
+          // A crash or a shutdown is not a failed attempt: the attempt number is given back.
+          updates.push({ id: step.id, status: 'ready', attempt: step.attempt - 1, leaseLosses: losses, output: null, error: null, delayMs: 0 });
+          const reason = outcome.kind === 'lease_lost' ? 'lease_expired' : 'worker_shutdown';
+          events.push({ ...base, type: 'step.retrying', payload: { attempt: step.attempt, reason, delayMs: 0 } });
+          events.push({ ...base, type: 'step.ready', payload: { attempt: step.attempt } });
+          nextRetryInMs = 0;
+          continue;
+        }
+        const error = { code: 'LEASE_EXPIRED', message: `the step's worker lost its lease ${losses} times`, retryable: false };
+        updates.push({ id: step.id, status: 'failed', attempt: step.attempt, leaseLosses: losses, output: null, error, delayMs: null });
+        events.push({ ...base, type: 'step.failed', payload: { attempt: step.attempt, error } });
+        failedRuns.set(run.id, { stepKey: step.step_key, error });
+        continue;
+      }
+      const error = outcome.error;
+      const policy = compiled?.retry;
+      const retryable = error.retryable && !(policy?.nonRetryable ?? []).includes(error.code) && step.attempt < step.max_attempts;
+      if (retryable && policy) {
+        const delayMs = retryDelayMs(policy, step.attempt);
+        updates.push({ id: step.id, status: 'ready', attempt: step.attempt, leaseLosses: step.lease_losses, output: null, error: { ...error }, delayMs });
+        events.push({ ...base, type: 'step.retrying', payload: { attempt: step.attempt, nextAttempt: step.attempt + 1, delayMs, error: { ...error } } });
+        nextRetryInMs = nextRetryInMs === null ? delayMs : Math.min(nextRetryInMs, delayMs);
+        continue;
+      }
+      updates.push({ id: step.id, status: 'failed', attempt: step.attempt, leaseLosses: step.lease_losses, output: null, error: { ...error }, delayMs: null });
+      events.push({ ...base, type: 'step.failed', payload: { attempt: step.attempt, error: { ...error } } });
+      failedRuns.set(run.id, { stepKey: step.step_key, error: { ...error } });
+    }
+
+    await updateSteps(client, updates);
+    const live = [...releases.values()].filter((r) => !failedRuns.has(r.runId));
+    for (const ready of await releaseDependents(client, live)) {
+      const run = runs.get(ready.run_id) as RunRow;
+      events.push({ runId: run.id, organizationId: run.organization_id, type: 'step.ready', stepKey: ready.step_key, payload: { attempt: 1 } });
+    }
+    for (const runId of failedRuns.keys()) finished.delete(runId);
+    await this.failRuns(client, runs, failedRuns, events);
+    await this.completeFinishedRuns(client, runs, finished, events);
+    await appendEvents(client, events);
+    if (events.some((e) => e.type === 'step.ready') || nextRetryInMs !== null) await notify(client, WORK_CHANNEL);
+    return { applied: results.length - discarded, discarded, nextRetryInMs };
+  }
+
+  /** Fails each run, cancelling its unfinished steps; running ones are told to abort through NOTIFY. */
+  async failRuns(client: Queryable, runs: Map<string, RunRow>, failed: Map<string, { stepKey: string; error: JsonValue }>, events: NewEvent[]): Promise<void> {
+    if (failed.size === 0) return;
+    const cancelled = await cancelOpenSteps(client, [...failed.keys()]);
+    for (const step of cancelled) {
+      const run = runs.get(step.run_id) as RunRow;
+      events.push({ runId: run.id, organizationId: run.organization_id, type: 'step.cancelled', stepKey: step.step_key, payload: { reason: 'run_failed' } });
+    }
+    const finishing = [...failed].map(([id, f]) => ({ id, status: 'failed' as RunStatus, output: null, error: { step: f.stepKey, error: f.error } }));
+    await finishRuns(client, finishing);
+    for (const run of finishing) {
+      const row = runs.get(run.id) as RunRow;
+      row.status = 'failed';
+      events.push({ runId: run.id, organizationId: row.organization_id, type: 'run.failed', payload: { error: run.error } });
+    }
+    for (const runId of new Set(cancelled.filter((s) => s.was_running).map((s) => s.run_id))) await notify(client, CANCEL_CHANNEL, runId);
+  }
+
+  /** Counts finished steps down and completes the runs that reach zero, computing their output. */
+  async completeFinishedRuns(client: Queryable, runs: Map<string, RunRow>, finished: Map<string, number>, events: NewEvent[]): Promise<void> {
+    const remaining = await countDownRemaining(client, finished);
+    const done = [...remaining].filter(([, n]) => n <= 0).map(([id]) => id);
+    await this.completeRuns(client, runs, done, events);
+  }
+
+  async completeRuns(client: Queryable, runs: Map<string, RunRow>, runIds: string[], events: NewEvent[]): Promise<void> {
+    if (runIds.length === 0) return;
+    const outputs = new Map<string, Map<string, unknown>>();
+    for (const row of await stepOutputs(client, runIds)) {
+      const map = outputs.get(row.run_id) ?? new Map<string, unknown>();
+      map.set(row.step_key, row.status === 'completed' || row.status === 'skipped' ? row.output : null);
+      outputs.set(row.run_id, map);
+    }
+    const finishing: { id: string; status: RunStatus; output: unknown; error: unknown }[] = [];
+    for (const id of runIds) {
+      const run = runs.get(id) as RunRow;
+      const definition = await this.definitions.get(run.definition_id);
+      try {
+        finishing.push({ id, status: 'completed', output: runOutput(definition, run.input, outputs.get(id) ?? new Map()), error: null });
+      } catch (error) {
+        finishing.push({ id, status: 'failed', output: null, error: { code: 'OUTPUT_TEMPLATE', message: (error as Error).message } });
+      }
+    }
+    await finishRuns(client, finishing);
+    for (const run of finishing) {
+      const row = runs.get(run.id) as RunRow;
+      row.status = run.status;
+      events.push(
+        run.status === 'completed'
+          ? { runId: run.id, organizationId: row.organization_id, type: 'run.completed', payload: { output: run.output as JsonValue } }
+          : { runId: run.id, organizationId: row.organization_id, type: 'run.failed', payload: { error: run.error as JsonValue } },
+      );
+    }
+  }
+}
+

@@ -1,0 +1,173 @@
+/**
+ * Claims a batch of ready steps in one transaction: lock the candidate runs (SKIP LOCKED, so instances
+ * spread over runs instead of queueing), respect per-run `concurrency` and per-agent `maxConcurrency`,
+ * render each step's input from upstream outputs, mark the steps running under this worker's lease, and
+ * append their `step.started` events.
+ */
+import { Injectable } from '@nestjs/common';
+import { renderTemplate, TemplateError, type JsonValue } from '#core';
+import { DefinitionCache } from '../compiled-definition.js';
+import { EngineDatabase, type Queryable } from '../store/engine-database.js';
+import { appendEvents } from '../store/event-log.repository.js';
+import {
+  findReadyCandidates,
+  lockAndCountAgent,
+  lockRunsForClaim,
+  readySteps,
+  runningCountsByRun,
+  startSteps,
+  upstreamOutputs,
+  type ClaimableStep,
+  type LockedRun,
+} from '../store/step-claim.repository.js';
+import { AgentDirectory, type AgentInfo } from './agent-directory.js';
+
+export interface ClaimedStep {
+  id: string;
+  runId: string;
+  organizationId: string;
+  definitionId: string;
+  stepKey: string;
+  agentSlug: string;
+  agent: AgentInfo | null;
+  attempt: number;
+  timeoutMs: number | null;
+  input: JsonValue;
+  /** Set when the input could not be rendered: the step fails at once, without calling its agent. */
+  inputError: string | null;
+}
+
+@Injectable()
+export class StepClaimer {
+  constructor(
+    private readonly db: EngineDatabase,
+    private readonly definitions: DefinitionCache,
+    private readonly agents: AgentDirectory,
+  ) {}
+
+  async claim(workerId: string, limit: number, leaseMs: number): Promise<ClaimedStep[]> {
+    if (limit <= 0) return [];
+    const candidates = await findReadyCandidates(this.db.pool, limit * 2);
+    if (candidates.length === 0) return [];
+    return this.db.tx((client) => this.claimIn(client, workerId, limit, leaseMs, [...new Set(candidates.map((c) => c.run_id))]));
+  }
+
+  private async claimIn(client: Queryable, workerId: string, limit: number, leaseMs: number, runIds: string[]): Promise<ClaimedStep[]> {
+    const runs = new Map((await lockRunsForClaim(client, runIds)).map((r) => [r.id, r]));
+    if (runs.size === 0) return [];
+    const ready = await readySteps(client, [...runs.keys()]);
+    const chosen = await this.choose(client, runs, ready, limit);
+    if (chosen.length === 0) return [];
+
+    const rendered = await this.renderInputs(client, runs, chosen);
+    const started = await startSteps(client, workerId, leaseMs, chosen.map((s) => s.step.id), rendered.map((r) => r.input));
+    const attempts = new Map(started.map((s) => [s.id, s.attempt]));
+    const claimed: ClaimedStep[] = [];
+    chosen.forEach(({ step, agent }, i) => {
+      const attempt = attempts.get(step.id);
+      if (attempt === undefined) return;
+      const run = runs.get(step.run_id) as LockedRun;
+      claimed.push({
+        id: step.id,
+        runId: run.id,
+        organizationId: run.organization_id,
+        definitionId: run.definition_id,
+        stepKey: step.step_key,
+        agentSlug: step.agent_slug ?? '',
+        agent,
+        attempt,
+        timeoutMs: rendered[i].timeoutMs,
+        input: rendered[i].input,
+        inputError: rendered[i].error,
+      });
+    });
+    await appendEvents(
+      client,
+      claimed.map((s) => ({ runId: s.runId, organizationId: s.organizationId, type: 'step.started', stepKey: s.stepKey, payload: { attempt: s.attempt, worker: workerId } })),
+    );
+    return claimed;
+  }
+
+  /** Picks steps within the worker's, each run's and each agent's limits, in priority order. */
+  private async choose(client: Queryable, runs: Map<string, LockedRun>, ready: ClaimableStep[], limit: number): Promise<{ step: ClaimableStep; agent: AgentInfo | null }[]> {
+    const limitedRuns = [...runs.values()].filter((r) => r.max_concurrency !== null).map((r) => r.id);
+    const running = await runningCountsByRun(client, limitedRuns);
+    const agentsByOrg = new Map<string, Map<string, AgentInfo | null>>();
+    for (const [org, slugs] of groupBy(ready, (s) => (runs.get(s.run_id) as LockedRun).organization_id, (s) => s.agent_slug ?? '')) {
+      agentsByOrg.set(org, await this.agents.lookup(org, slugs));
+    }
+    const agentRunning = new Map<string, number>();
+    const chosen: { step: ClaimableStep; agent: AgentInfo | null }[] = [];
+    for (const step of ready) {
+      if (chosen.length >= limit) break;
+      const run = runs.get(step.run_id) as LockedRun;
+      if (run.max_concurrency !== null) {
+        const n = running.get(run.id) ?? 0;
+        if (n >= run.max_concurrency) continue;
+        running.set(run.id, n + 1);
+      }
+      const agent = agentsByOrg.get(run.organization_id)?.get(step.agent_slug ?? '') ?? null;
+      if (agent?.maxConcurrency) {
+        const key = `${run.organization_id}:${step.agent_slug}`;
+        const n = agentRunning.get(key) ?? (await lockAndCountAgent(client, run.organization_id, step.agent_slug ?? ''));
+        if (n >= agent.maxConcurrency) {
+          agentRunning.set(key, n);
+          continue;
+        }
+        agentRunning.set(key, n + 1);
+      }
+      chosen.push({ step, agent });
+    }
+    return chosen;
+  }
+
+  private async renderInputs(
+    client: Queryable,
+    runs: Map<string, LockedRun>,
+    chosen: { step: ClaimableStep }[],
+  ): Promise<{ input: JsonValue; error: string | null; timeoutMs: number | null }[]> {
+    const needRuns: string[] = [];
+    const needKeys: string[] = [];
+    const compiled = await Promise.all(chosen.map(({ step }) => this.definitions.get((runs.get(step.run_id) as LockedRun).definition_id)));
+    chosen.forEach(({ step }, i) => {
+      for (const key of compiled[i].steps.get(step.step_key)?.upstream ?? []) {
+        needRuns.push(step.run_id);
+        needKeys.push(key);
+      }
+    });
+    const outputs = new Map<string, Record<string, { output: JsonValue }>>();
+    for (const row of await upstreamOutputs(client, needRuns, needKeys)) {
+      const steps = outputs.get(row.run_id) ?? {};
+      steps[row.step_key] = { output: (row.output ?? null) as JsonValue };
+      outputs.set(row.run_id, steps);
+    }
+    return chosen.map(({ step }, i) => {
+      const spec = compiled[i].steps.get(step.step_key);
+      const timeoutMs = spec?.timeoutMs ?? null;
+      if (step.manual_input !== null && step.manual_input !== undefined) return { input: step.manual_input as JsonValue, error: null, timeoutMs };
+      const run = runs.get(step.run_id) as LockedRun;
+      try {
+        const input = renderTemplate(spec?.spec.input ?? null, {
+          input: (run.input ?? null) as JsonValue,
+          steps: outputs.get(step.run_id) ?? {},
+          run: { id: run.id, organizationId: run.organization_id },
+        });
+        return { input, error: null, timeoutMs };
+      } catch (error) {
+        const detail = error instanceof TemplateError ? `${error.path}: ${error.message}` : (error as Error).message;
+        return { input: null, error: `step ${step.step_key}: input template failed at ${detail}`, timeoutMs };
+      }
+    });
+  }
+}
+
+function groupBy<T>(items: T[], key: (t: T) => string, value: (t: T) => string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = out.get(k) ?? [];
+    list.push(value(item));
+    out.set(k, list);
+  }
+  return out;
+}

@@ -1,0 +1,68 @@
+/**
+ * Runs one claimed step's agent: builds the A2A task, wires cancellation (AbortSignal) and the step's
+ * timeout, and turns whatever happens into a StepOutcome. It never touches the database.
+ */
+import { Injectable } from '@nestjs/common';
+import { dataPart, taskOutput, userMessage, type TaskRequestDto } from '#a2a';
+import { ABORTED_ERROR, AgentError, AgentRunnerRegistry, TIMEOUT_ERROR } from '#agents';
+import type { JsonValue } from '#core';
+import type { ClaimedStep } from './step-claimer.js';
+import type { StepOutcome } from './step-outcome.js';
+
+@Injectable()
+export class StepExecutor {
+  constructor(private readonly registry: AgentRunnerRegistry) {}
+
+  async execute(step: ClaimedStep, signal: AbortSignal, onProgress: (progress: JsonValue) => void): Promise<StepOutcome> {
+    if (step.inputError) return { kind: 'failed', error: { code: 'INPUT_TEMPLATE', message: step.inputError, retryable: false } };
+    if (step.agent?.status === 'disabled') return { kind: 'failed', error: { code: 'AGENT_DISABLED', message: `agent ${step.agentSlug} is disabled`, retryable: false } };
+    const timeout = step.timeoutMs ? AbortSignal.timeout(step.timeoutMs) : null;
+    const combined = timeout ? AbortSignal.any([signal, timeout]) : signal;
+    const request: TaskRequestDto = {
+      contextId: step.runId,
+      message: userMessage([dataPart(step.input)], undefined, step.runId),
+      metadata: { runId: step.runId, stepKey: step.stepKey, attempt: step.attempt },
+    };
+    try {
+      const runner = this.registry.resolve(step.agentSlug, step.agent?.type);
+      const response = await raceAbort(
+        runner.execute(request, {
+          organizationId: step.organizationId,
+          agentSlug: step.agentSlug,
+          config: step.agent?.config ?? {},
+          attempt: step.attempt,
+          signal: combined,
+          onProgress,
+        }),
+        combined,
+      );
+      const state = response.status.state;
+      if (state === 'TASK_STATE_COMPLETED') return { kind: 'completed', output: taskOutput(response) };
+      const message = response.status.message?.parts.find((p) => p.text)?.text ?? `agent answered ${state}`;
+      return { kind: 'failed', error: { code: state, message, retryable: state === 'TASK_STATE_FAILED' } };
+    } catch (error) {
+      if (timeout?.aborted) return { kind: 'failed', error: { code: TIMEOUT_ERROR, message: `step timed out after ${step.timeoutMs} ms`, retryable: true } };
+      if (error instanceof AgentError) return { kind: 'failed', error: { code: error.code, message: error.message, retryable: error.retryable } };
+      return { kind: 'failed', error: { code: 'AGENT_ERROR', message: error instanceof Error ? error.message : String(error), retryable: true } };
+    }
+  }
+}
+
+/** Rejects as soon as the signal fires, even if the agent ignores it: a stuck agent must not hold the slot. */
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new AgentError(ABORTED_ERROR, 'aborted', false));
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(new AgentError(ABORTED_ERROR, 'aborted', false));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}

@@ -1,0 +1,30 @@
+import type { JsonValue } from '#core';
+
+export interface StepFailure {
+  code: string;
+  message: string;
+  retryable: boolean;
+}
+
+/** What became of one attempt of one step, as reported by whoever held (or took over) its lease. */
+export type StepOutcome =
+  | { kind: 'completed'; output: JsonValue }
+  | { kind: 'failed'; error: StepFailure }
+  /** The reaper found the lease expired (the worker died or stalled). */
+  | { kind: 'lease_lost' }
+  /** The worker gave the step back while shutting down. */
+  | { kind: 'released' }
+  | { kind: 'progress'; progress: JsonValue };
+
+export interface StepResult {
+  stepId: string;
+  runId: string;
+  stepKey: string;
+  /** The attempt the outcome belongs to, and the lease owner it was produced under: both must still match (fencing). */
+  attempt: number;
+  fenceOwner: string;
+  outcome: StepOutcome;
+}
+
+/** A crashed or stalled worker's step goes back to ready this many times before the step fails for good. */
+export const MAX_LEASE_LOSSES = 3;
