@@ -1,3 +1,5 @@
 export * from './test-database.js';
 export * from './test-app.js';
 export * from './catalog-dump.js';
+export * from './engine-helpers.js';
+export * from './worker-process.js';

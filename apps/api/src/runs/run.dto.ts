@@ -1,0 +1,189 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { Allow, IsDateString, IsIn, IsInt, IsOptional, IsString, IsUUID, Length, Matches, Max, Min } from 'class-validator';
+import { RUN_STATUSES, STEP_STATUSES, type JsonValue, type RunStatus, type StepStatus } from '#core';
+import type { OrchestrationRunEntity, OrchestrationStepEntity } from '#persistence';
+import type { EventRecord } from '#events';
+import type { RunStatusSummary } from '#engine';
+import { PageMetaDto, PaginationQueryDto } from '../common/pagination.dto.js';
+
+export class StartRunDto {
+  @ApiProperty({ example: 'kpi-tracking', description: 'Definition slug' })
+  @IsString()
+  @Matches(/^[a-z0-9][a-z0-9-]{0,99}$/)
+  definition: string;
+
+  @ApiPropertyOptional({ example: 2, description: 'Pin a version; default: the latest active one' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  version?: number;
+
+  @ApiPropertyOptional({ example: { quarter: '2026-Q3' }, description: "Run input, validated against the definition's input schema" })
+  @Allow()
+  input?: JsonValue;
+
+  @ApiPropertyOptional({ example: 'kpi-2026-Q3', description: 'Repeating a start with the same key returns the first run' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  idempotencyKey?: string;
+
+  @ApiPropertyOptional({ example: 0, description: 'Higher runs are claimed first', minimum: -1000, maximum: 1000 })
+  @IsOptional()
+  @IsInt()
+  @Min(-1000)
+  @Max(1000)
+  priority?: number;
+}
+
+export class ListRunsQueryDto extends PaginationQueryDto {
+  @ApiPropertyOptional({ enum: RUN_STATUSES }) @IsOptional() @IsIn(RUN_STATUSES) status?: RunStatus;
+  @ApiPropertyOptional({ description: 'Definition slug' }) @IsOptional() @IsString() definition?: string;
+  @ApiPropertyOptional({ format: 'uuid' }) @IsOptional() @IsUUID() parentRunId?: string;
+  @ApiPropertyOptional({ format: 'date-time', description: 'Created at or after' }) @IsOptional() @IsDateString() from?: string;
+  @ApiPropertyOptional({ format: 'date-time', description: 'Created before' }) @IsOptional() @IsDateString() to?: string;
+}
+
+export class EventsQueryDto {
+  @ApiPropertyOptional({ description: 'Only events after this event id', example: '1042' })
+  @IsOptional()
+  @Matches(/^\d{1,19}$/)
+  after?: string;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 1000, default: 500 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  limit?: number;
+}
+
+export class RetryStepDto {
+  @ApiPropertyOptional({ description: 'Edited input to run the step with instead of its rendered template', example: { query: 'kpi_by_quarter' } })
+  @Allow()
+  input?: JsonValue;
+}
+
+export class SkipStepDto {
+  @ApiPropertyOptional({ description: 'Substitute output that dependents receive (null when absent)', example: { rows: [] } })
+  @Allow()
+  output?: JsonValue;
+}
+
+export class CancelRunDto {
+  @ApiPropertyOptional({ example: 'wrong quarter' }) @IsOptional() @IsString() @Length(1, 500) reason?: string;
+}
+
+export class StepDto {
+  @ApiProperty() key: string;
+  @ApiProperty({ enum: STEP_STATUSES }) status: StepStatus;
+  @ApiProperty({ example: 'agent' }) type: string;
+  @ApiPropertyOptional({ nullable: true, type: String }) agent: string | null;
+  @ApiProperty({ type: [String] }) dependsOn: string[];
+  @ApiProperty() attempt: number;
+  @ApiProperty() maxAttempts: number;
+  @ApiPropertyOptional({ nullable: true, type: String, format: 'date-time' }) nextAttemptAt: string | null;
+  @ApiPropertyOptional({ description: 'Input the last attempt ran with' }) input: unknown;
+  @ApiPropertyOptional() output: unknown;
+  @ApiPropertyOptional({ example: { code: 'TIMEOUT', message: 'step timed out after 5000 ms', retryable: true } }) error: unknown;
+  @ApiPropertyOptional({ nullable: true, type: String, format: 'date-time' }) startedAt: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String, format: 'date-time' }) completedAt: string | null;
+}
+
+export class RunDto {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ example: 'kpi-tracking' }) definition: string;
+  @ApiProperty({ example: 1 }) version: number;
+  @ApiProperty({ enum: RUN_STATUSES }) status: RunStatus;
+  @ApiProperty({ example: { quarter: '2026-Q3' } }) input: unknown;
+  @ApiPropertyOptional({ description: 'Sink step outputs keyed by step, or the definition output mapping' }) output: unknown;
+  @ApiPropertyOptional() error: unknown;
+  @ApiProperty() priority: number;
+  @ApiPropertyOptional({ nullable: true, type: String }) idempotencyKey: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String, format: 'uuid' }) parentRunId: string | null;
+  @ApiProperty({ type: String, format: 'date-time' }) createdAt: string;
+  @ApiPropertyOptional({ nullable: true, type: String, format: 'date-time' }) startedAt: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String, format: 'date-time' }) completedAt: string | null;
+  @ApiPropertyOptional({ type: [StepDto], description: 'Present on GET /orchestrations/runs/:id' }) steps?: StepDto[];
+}
+
+export class RunPageDto extends PageMetaDto {
+  @ApiProperty({ type: [RunDto] }) items: RunDto[];
+}
+
+export class RunStatusDto {
+  @ApiProperty({ format: 'uuid' }) runId: string;
+  @ApiProperty({ enum: RUN_STATUSES }) status: RunStatus;
+  @ApiProperty() definition: string;
+  @ApiProperty() version: number;
+  @ApiProperty({ example: 20 }) total: number;
+  @ApiProperty({ example: { completed: 12, running: 4, pending: 4 } }) counts: Record<string, number>;
+  @ApiProperty({ example: 60 }) percent: number;
+  @ApiProperty({ type: [String] }) runningSteps: string[];
+  @ApiProperty({ type: [String] }) awaitingApproval: string[];
+  @ApiPropertyOptional({ nullable: true, type: String, format: 'date-time' }) nextRetryAt: string | null;
+  @ApiProperty({ type: String, format: 'date-time' }) updatedAt: string;
+}
+
+export class EventDto {
+  @ApiProperty({ example: '1042', description: 'Event id (same as the SSE id)' }) id: string;
+  @ApiProperty({ format: 'uuid' }) runId: string;
+  @ApiProperty({ example: 7, description: 'Position in the run, gap-free from 1' }) seq: number;
+  @ApiProperty({ example: 'step.completed' }) type: string;
+  @ApiPropertyOptional({ nullable: true, type: String }) stepKey: string | null;
+  @ApiProperty({ example: { attempt: 1, output: { rows: 3 } } }) payload: unknown;
+  @ApiProperty({ type: String, format: 'date-time' }) createdAt: string;
+}
+
+export class EventPageDto {
+  @ApiProperty({ type: [EventDto] }) items: EventDto[];
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export function toStepDto(step: OrchestrationStepEntity): StepDto {
+  return {
+    key: step.stepKey,
+    status: step.status,
+    type: step.type,
+    agent: step.agentSlug,
+    dependsOn: step.dependsOn,
+    attempt: step.attempt,
+    maxAttempts: step.maxAttempts,
+    nextAttemptAt: iso(step.nextAttemptAt),
+    input: step.input,
+    output: step.output,
+    error: step.error,
+    startedAt: iso(step.startedAt),
+    completedAt: iso(step.completedAt),
+  };
+}
+
+export function toRunDto(run: OrchestrationRunEntity, steps?: OrchestrationStepEntity[]): RunDto {
+  return {
+    id: run.id,
+    definition: run.definitionSlug,
+    version: run.definitionVersion,
+    status: run.status,
+    input: run.input,
+    output: run.output,
+    error: run.error,
+    priority: run.priority,
+    idempotencyKey: run.idempotencyKey,
+    parentRunId: run.parentRunId,
+    createdAt: run.createdAt.toISOString(),
+    startedAt: iso(run.startedAt),
+    completedAt: iso(run.completedAt),
+    ...(steps ? { steps: steps.map(toStepDto) } : {}),
+  };
+}
+
+export function toEventDto(event: EventRecord): EventDto {
+  return { id: event.id, runId: event.runId, seq: event.seq, type: event.type, stepKey: event.stepKey, payload: event.payload, createdAt: event.createdAt };
+}
+
+export function toStatusDto(summary: RunStatusSummary): RunStatusDto {
+  return { ...summary, counts: summary.counts as Record<string, number> };
+}
