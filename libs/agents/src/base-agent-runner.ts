@@ -13,6 +13,8 @@ export interface AgentExecutionContext {
   /** Fires on cancellation, timeout, lost lease or shutdown: stop and throw. */
   signal: AbortSignal;
   onProgress(progress: JsonValue): void;
+  /** Who asked, when a person or the system did (REST, CLI, timers); absent for steps run by the engine. */
+  actor?: { type: 'user' | 'api_key' | 'system'; id: string | null; userId: string | null; role: string | null; email?: string | null };
 }
 
 /** Every agent type implements this: a task in, a task out (A2A). */

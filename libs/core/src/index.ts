@@ -4,3 +4,4 @@ export * from './definition-spec.js';
 export * from './pagination.js';
 export * from './builtin-agents.js';
 export * from './template.js';
+export * from './json-merge.js';

@@ -1,4 +1,8 @@
 import { Module } from '@nestjs/common';
+import { ApprovalQueryService } from './approvals/approval-queries.service.js';
+import { ApprovalTimer } from './approvals/approval-timer.js';
+import { ApprovalService } from './approvals/approval.service.js';
+import { CheckpointOpener } from './approvals/checkpoint-opener.js';
 import { DefinitionCache } from './compiled-definition.js';
 import { OrchestrationRunner } from './orchestration-runner.js';
 import { RunControlService } from './runs/run-control.service.js';
@@ -27,7 +31,11 @@ import { StepExecutor } from './worker/step-executor.js';
     RunQueryService,
     TaskStatusService,
     OrchestrationRunner,
+    CheckpointOpener,
+    ApprovalService,
+    ApprovalQueryService,
+    ApprovalTimer,
   ],
-  exports: [RunStarter, RunControlService, RunQueryService, TaskStatusService, OrchestrationRunner, EngineWorker, EngineDatabase, DefinitionCache],
+  exports: [ApprovalQueryService, RunStarter, RunControlService, RunQueryService, TaskStatusService, OrchestrationRunner, EngineWorker, EngineDatabase, DefinitionCache],
 })
 export class EngineModule {}

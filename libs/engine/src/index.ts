@@ -9,3 +9,5 @@ export * from './runs/run-task.mapper.js';
 export * from './runs/task-status.service.js';
 export * from './store/engine-database.js';
 export * from './worker/engine-worker.js';
+export * from './approvals/approval-queries.service.js';
+export * from './approvals/approval.service.js';

@@ -17,6 +17,7 @@ export const EVENT_TYPES = [
   'step.cancelled',
   'checkpoint.requested',
   'checkpoint.resolved',
+  'checkpoint.escalated',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -45,7 +45,7 @@ export class AuthService {
     }
     const user = await this.users.findById(claims.org, claims.sub);
     if (!user || user.disabledAt) throw UNAUTHENTICATED();
-    return { kind: 'user', id: user.id, userId: user.id, organizationId: user.organizationId, role: user.role };
+    return { kind: 'user', id: user.id, userId: user.id, organizationId: user.organizationId, role: user.role, email: user.email };
   }
 
   private async authenticateApiKey(token: string, prefix: string): Promise<Principal> {

@@ -9,6 +9,8 @@ export interface Principal {
   userId: string | null;
   organizationId: string;
   role: Role;
+  /** The user's email (JWT callers), used to match approval assignees. */
+  email?: string;
 }
 
 export interface AccessTokenClaims {

@@ -12,6 +12,7 @@ import { EngineDatabase, type Queryable } from '../store/engine-database.js';
 import { appendEvents, type NewEvent } from '../store/event-log.repository.js';
 import { markSkipped, prepareRetry, recomputePending, recountRemaining, reviveCancelledSteps, reviveRun, stepByKey } from '../store/run-control.repository.js';
 import { cancelOpenSteps, finishRuns, lockRuns, notify, type RunRow } from '../store/step-transition.repository.js';
+import { expireApprovalsOfRuns } from '../store/approval.repository.js';
 import { ResultApplier } from '../worker/result-applier.js';
 
 export interface Actor {
@@ -33,6 +34,7 @@ export class RunControlService {
       const { run } = await this.lock(client, organizationId, runId);
       if (['completed', 'failed', 'cancelled'].includes(run.status)) throw DomainError.invalidState(`Run ${runId} is already ${run.status}`);
       const cancelled = await cancelOpenSteps(client, [runId]);
+      await expireApprovalsOfRuns(client, [runId]);
       await finishRuns(client, [{ id: runId, status: 'cancelled', output: null, error: reason ? { reason } : null }]);
       const base = { runId, organizationId };
       const events: NewEvent[] = cancelled.map((s) => ({ ...base, type: 'step.cancelled', stepKey: s.step_key, payload: { reason: 'run_cancelled' } }));

@@ -28,6 +28,8 @@ import {
   type RunRow,
   type StepUpdate,
 } from '../store/step-transition.repository.js';
+import { CheckpointOpener, type OpeningCheckpoint } from '../approvals/checkpoint-opener.js';
+import { expireApprovalsOfRuns } from '../store/approval.repository.js';
 import { MAX_LEASE_LOSSES, type StepResult } from './step-outcome.js';
 
 export interface ApplySummary {
@@ -42,6 +44,7 @@ export class ResultApplier {
   constructor(
     private readonly db: EngineDatabase,
     private readonly definitions: DefinitionCache,
+    private readonly checkpoints: CheckpointOpener,
   ) {}
 
   apply(results: StepResult[]): Promise<ApplySummary> {
@@ -58,6 +61,7 @@ export class ResultApplier {
     const finished = new Map<string, number>();
     const failedRuns = new Map<string, { stepKey: string; error: JsonValue }>();
     const seen = new Set<string>();
+    const opening: OpeningCheckpoint[] = [];
     let discarded = 0;
     let nextRetryInMs: number | null = null;
 
@@ -87,6 +91,12 @@ export class ResultApplier {
       seen.add(result.stepId);
       const definition = await this.definitions.get(run.definition_id);
       const compiled = definition.steps.get(step.step_key);
+      if (outcome.kind === 'completed' && compiled && (compiled.spec.approval || compiled.spec.type === 'approval')) {
+        // A checkpoint: the output is kept, but the step completes only when a human (or the timeout) decides.
+        updates.push({ id: step.id, status: 'awaiting_approval', attempt: step.attempt, leaseLosses: step.lease_losses, output: outcome.output, error: null, delayMs: null });
+        opening.push({ run, stepId: step.id, stepKey: step.step_key, attempt: step.attempt, output: outcome.output, spec: compiled.spec });
+        continue;
+      }
       if (outcome.kind === 'completed') {
         updates.push({ id: step.id, status: 'completed', attempt: step.attempt, leaseLosses: step.lease_losses, output: outcome.output, error: null, delayMs: null });
         events.push({ ...base, type: 'step.completed', payload: { attempt: step.attempt, output: outcome.output } });
@@ -132,6 +142,7 @@ export class ResultApplier {
     }
 
     await updateSteps(client, updates);
+    await this.checkpoints.open(client, opening, events);
     const live = [...releases.values()].filter((r) => !failedRuns.has(r.runId));
     for (const ready of await releaseDependents(client, live)) {
       const run = runs.get(ready.run_id) as RunRow;
@@ -149,6 +160,7 @@ export class ResultApplier {
   async failRuns(client: Queryable, runs: Map<string, RunRow>, failed: Map<string, { stepKey: string; error: JsonValue }>, events: NewEvent[]): Promise<void> {
     if (failed.size === 0) return;
     const cancelled = await cancelOpenSteps(client, [...failed.keys()]);
+    await expireApprovalsOfRuns(client, [...failed.keys()]);
     for (const step of cancelled) {
       const run = runs.get(step.run_id) as RunRow;
       events.push({ runId: run.id, organizationId: run.organization_id, type: 'step.cancelled', stepKey: step.step_key, payload: { reason: 'run_failed' } });

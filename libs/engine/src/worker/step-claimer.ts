@@ -28,6 +28,8 @@ export interface ClaimedStep {
   organizationId: string;
   definitionId: string;
   stepKey: string;
+  /** agent | orchestration | approval (a gate: it calls nothing and waits for a decision). */
+  stepType: string;
   agentSlug: string;
   agent: AgentInfo | null;
   attempt: number;
@@ -73,6 +75,7 @@ export class StepClaimer {
         organizationId: run.organization_id,
         definitionId: run.definition_id,
         stepKey: step.step_key,
+        stepType: step.type,
         agentSlug: step.agent_slug ?? '',
         agent,
         attempt,

@@ -15,6 +15,7 @@ export class StepExecutor {
 
   async execute(step: ClaimedStep, signal: AbortSignal, onProgress: (progress: JsonValue) => void): Promise<StepOutcome> {
     if (step.inputError) return { kind: 'failed', error: { code: 'INPUT_TEMPLATE', message: step.inputError, retryable: false } };
+    if (step.stepType === 'approval') return { kind: 'completed', output: step.input };
     if (step.agent?.status === 'disabled') return { kind: 'failed', error: { code: 'AGENT_DISABLED', message: `agent ${step.agentSlug} is disabled`, retryable: false } };
     const timeout = step.timeoutMs ? AbortSignal.timeout(step.timeoutMs) : null;
     const combined = timeout ? AbortSignal.any([signal, timeout]) : signal;

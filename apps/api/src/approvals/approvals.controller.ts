@@ -1,0 +1,65 @@
+import { Body, Controller, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { dataPart, userMessage } from '#a2a';
+import { AgentRunnerRegistry } from '#agents';
+import type { JsonValue } from '#core';
+import { ApprovalQueryService } from '#engine';
+import type { Principal } from '#identity';
+import { Authenticated, CurrentPrincipal, Roles } from '../common/auth.decorators.js';
+import { ErrorResponseDto } from '../common/error-response.dto.js';
+import { pageRequest } from '../common/pagination.dto.js';
+import { ApprovalDetailDto, ApprovalPageDto, DecisionDto, DecisionResultDto, ListApprovalsQueryDto } from './approval.dto.js';
+
+@ApiTags('approvals')
+@Authenticated()
+@ApiNotFoundResponse({ type: ErrorResponseDto, description: 'No such approval in your organization' })
+@Controller('orchestrations/approvals')
+export class ApprovalsController {
+  constructor(
+    private readonly queries: ApprovalQueryService,
+    private readonly registry: AgentRunnerRegistry,
+  ) {}
+
+  @Get()
+  @ApiOperation({ summary: 'List approvals (newest first); filter by status, definition and run' })
+  @ApiOkResponse({ type: ApprovalPageDto })
+  list(@CurrentPrincipal() principal: Principal, @Query() query: ListApprovalsQueryDto): Promise<ApprovalPageDto> {
+    return this.queries.list(principal.organizationId, { status: query.status, definition: query.definition, runId: query.run }, pageRequest(query));
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'An approval with its full decision history (who decided what, when, what they saw and changed)' })
+  @ApiOkResponse({ type: ApprovalDetailDto })
+  get(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string): Promise<ApprovalDetailDto> {
+    return this.queries.get(principal.organizationId, id);
+  }
+
+  /** Builds the A2A resume request and hands it to the orchestration runner: the one path that resumes runs. */
+  @Post(':id/decision')
+  @Roles('approver')
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({ summary: 'Decide a checkpoint: continue, retry, skip or abort (approver or admin; assignees and quorum apply)' })
+  @ApiOkResponse({ type: DecisionResultDto })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Decision not allowed, or modifications fail the modificationsSchema (details carry paths)' })
+  @ApiConflictResponse({ type: ErrorResponseDto, description: 'Already resolved or expired, or this user already voted' })
+  async decide(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string, @Body() body: DecisionDto): Promise<DecisionResultDto> {
+    const approval = await this.queries.get(principal.organizationId, id);
+    const data: { [key: string]: JsonValue } = { approvalId: id, decision: body.decision };
+    if (body.modifications !== undefined) data.modifications = body.modifications;
+    if (body.comment !== undefined) data.comment = body.comment;
+    const task = await this.registry.forType('orchestrator').execute(
+      { taskId: approval.runId, contextId: approval.runId, message: userMessage([dataPart(data)], approval.runId, approval.runId) },
+      {
+        organizationId: principal.organizationId,
+        agentSlug: approval.definition,
+        config: {},
+        attempt: 1,
+        signal: new AbortController().signal,
+        onProgress: () => undefined,
+        actor: { type: principal.kind, id: principal.id, userId: principal.userId, role: principal.role, email: principal.email ?? null },
+      },
+    );
+    const outcome = task.metadata?.decision as { resolved?: boolean } | undefined;
+    return { resolved: outcome?.resolved ?? true, approval: await this.queries.get(principal.organizationId, id), task };
+  }
+}
