@@ -3,7 +3,7 @@
  * that need services). Both turn "cannot connect" into one clear message and exit code 3, never a stack trace,
  * and never print credentials.
  */
-import { type INestApplicationContext, type LogLevel as NestLogLevel } from '@nestjs/common';
+import { type DynamicModule, type INestApplicationContext, type LogLevel as NestLogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { DataSource } from 'typeorm';
 import type { AppConfig, LogLevel } from '#config';
@@ -60,10 +60,12 @@ export async function withAppContext<T>(
   config: AppConfig,
   logLevel: LogLevel,
   work: (app: INestApplicationContext) => Promise<T>,
+  /** The context's root module: CliModule unless a command needs more (the engine, see cli-engine.ts). */
+  module: DynamicModule = CliModule.forRoot(config),
 ): Promise<T> {
   let app: INestApplicationContext;
   try {
-    app = await NestFactory.createApplicationContext(CliModule.forRoot(config), { logger: new CliLogger(logLevel), abortOnError: false });
+    app = await NestFactory.createApplicationContext(module, { logger: new CliLogger(logLevel), abortOnError: false });
   } catch (error) {
     if (isConnectionError(error) || /embedded PostgreSQL/.test(errorReason(error))) throw unreachable(config, error);
     throw error;

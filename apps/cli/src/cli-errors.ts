@@ -10,6 +10,8 @@ export const ExitCode = {
   Usage: 2,
   /** The database could not be reached (or the embedded one could not start). */
   DatabaseUnreachable: 3,
+  /** Stopped by Ctrl-C (128 + SIGINT, as shells report it). */
+  Interrupted: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 

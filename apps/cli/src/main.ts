@@ -15,10 +15,14 @@ import { registerDbSeed } from './commands/db-seed.command.js';
 import { registerDefinitionsApply } from './commands/definitions-apply.command.js';
 import { registerDefinitionsValidate } from './commands/definitions-validate.command.js';
 import { registerUsersCreate } from './commands/users-create.command.js';
+import { registerRunsCancel } from './commands/runs-cancel.command.js';
+import { registerRunsGet } from './commands/runs-get.command.js';
+import { registerRunsList } from './commands/runs-list.command.js';
+import { registerRunsStart } from './commands/runs-start.command.js';
 
 function buildProgram(): Command {
   const program = new Command('baton')
-    .description('Baton: migrations, seeds, definitions and users')
+    .description('Baton: migrations, seeds, definitions, users and runs')
     .option('-v, --verbose', 'show debug logs (default: warnings and errors only, or LOG_LEVEL when set)')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
@@ -30,6 +34,10 @@ function buildProgram(): Command {
     registerDefinitionsValidate,
     registerDefinitionsApply,
     registerUsersCreate,
+    registerRunsStart,
+    registerRunsList,
+    registerRunsGet,
+    registerRunsCancel,
   ]) {
     register(program);
   }

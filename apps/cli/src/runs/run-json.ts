@@ -1,0 +1,44 @@
+/**
+ * Runs as the CLI prints them with runs:get: the same fields as the API's run resource
+ * (GET /orchestrations/runs/:id), so a script can switch between the two without remapping.
+ */
+import type { OrchestrationRunEntity, OrchestrationStepEntity } from '#persistence';
+
+const iso = (date: Date | null) => (date ? date.toISOString() : null);
+
+export function stepJson(step: OrchestrationStepEntity) {
+  return {
+    key: step.stepKey,
+    status: step.status,
+    type: step.type,
+    agent: step.agentSlug,
+    dependsOn: step.dependsOn,
+    attempt: step.attempt,
+    maxAttempts: step.maxAttempts,
+    nextAttemptAt: iso(step.nextAttemptAt),
+    input: step.input,
+    output: step.output,
+    error: step.error,
+    startedAt: iso(step.startedAt),
+    completedAt: iso(step.completedAt),
+  };
+}
+
+export function runJson(run: OrchestrationRunEntity, steps?: OrchestrationStepEntity[]) {
+  return {
+    id: run.id,
+    definition: run.definitionSlug,
+    version: run.definitionVersion,
+    status: run.status,
+    input: run.input,
+    output: run.output,
+    error: run.error,
+    priority: run.priority,
+    idempotencyKey: run.idempotencyKey,
+    parentRunId: run.parentRunId,
+    createdAt: run.createdAt.toISOString(),
+    startedAt: iso(run.startedAt),
+    completedAt: iso(run.completedAt),
+    ...(steps ? { steps: steps.map(stepJson) } : {}),
+  };
+}
