@@ -52,13 +52,16 @@ export interface ClaimableStep {
   depends_on: string[];
 }
 
-/** Ready, due steps of the locked runs (now stable: nobody else can change them while we hold the runs). */
-export async function readySteps(client: Queryable, runIds: string[]): Promise<ClaimableStep[]> {
+/**
+ * Ready, due steps of the locked runs (now stable: nobody else can change them while we hold the runs),
+ * optionally only the given step ids.
+ */
+export async function readySteps(client: Queryable, runIds: string[], stepIds?: string[]): Promise<ClaimableStep[]> {
   const { rows } = await client.query<ClaimableStep>(
     `SELECT id, run_id, step_key, agent_slug, type, attempt, manual_input, depends_on FROM orchestration_steps
-      WHERE run_id = ANY($1::uuid[]) AND status = 'ready' AND next_attempt_at <= now()
+      WHERE run_id = ANY($1::uuid[]) AND status = 'ready' AND next_attempt_at <= now() AND ($2::uuid[] IS NULL OR id = ANY($2::uuid[]))
       ORDER BY priority DESC, next_attempt_at, position`,
-    [runIds],
+    [runIds, stepIds ?? null],
   );
   return rows;
 }

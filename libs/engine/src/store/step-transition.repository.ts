@@ -13,11 +13,12 @@ export interface RunRow {
   input: unknown;
   steps_remaining: number;
   parent_run_id: string | null;
+  max_concurrency: number | null;
 }
 
 export async function lockRuns(client: Queryable, runIds: string[]): Promise<Map<string, RunRow>> {
   const { rows } = await client.query<RunRow>(
-    `SELECT id, organization_id, definition_id, status, input, steps_remaining, parent_run_id FROM orchestration_runs
+    `SELECT id, organization_id, definition_id, status, input, steps_remaining, parent_run_id, max_concurrency FROM orchestration_runs
       WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
     [runIds],
   );
@@ -86,9 +87,9 @@ export async function updateSteps(client: Queryable, updates: StepUpdate[]): Pro
  * Counts down the pending dependencies of the given (run, step) pairs by n; steps that reach zero become
  * ready at once, in this same transaction. Returns those.
  */
-export async function releaseDependents(client: Queryable, releases: { runId: string; stepKey: string; n: number }[]): Promise<{ run_id: string; step_key: string }[]> {
+export async function releaseDependents(client: Queryable, releases: { runId: string; stepKey: string; n: number }[]): Promise<{ id: string; run_id: string; step_key: string }[]> {
   if (releases.length === 0) return [];
-  const { rows } = await client.query<{ run_id: string; step_key: string; status: StepStatus }>(
+  const { rows } = await client.query<{ id: string; run_id: string; step_key: string; status: StepStatus }>(
     `UPDATE orchestration_steps s
         SET pending_dependencies = s.pending_dependencies - v.n,
             status = CASE WHEN s.pending_dependencies - v.n <= 0 THEN 'ready' ELSE s.status END,
@@ -96,7 +97,7 @@ export async function releaseDependents(client: Queryable, releases: { runId: st
             updated_at = now()
        FROM unnest($1::uuid[], $2::text[], $3::int[]) AS v(run_id, step_key, n)
       WHERE s.run_id = v.run_id AND s.step_key = v.step_key AND s.status = 'pending'
-      RETURNING s.run_id, s.step_key, s.status`,
+      RETURNING s.id, s.run_id, s.step_key, s.status`,
     [releases.map((r) => r.runId), releases.map((r) => r.stepKey), releases.map((r) => r.n)],
   );
   return rows.filter((r) => r.status === 'ready');

@@ -40,6 +40,8 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly unlisten: (() => void)[] = [];
   private running = false;
+  /** Slots promised to a claim or a result batch in progress, so the two never overfill the worker together. */
+  private reserved = 0;
   private loops: Promise<void>[] = [];
   /** Completed-step counter for benches and metrics. */
   stepsFinished = 0;
@@ -75,22 +77,29 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
 
   private async claimLoop(): Promise<void> {
     while (this.running) {
-      const free = this.config.workerConcurrency - this.inFlight.size;
+      const free = this.freeSlots();
       if (free > 0) {
         const want = Math.min(free, MAX_CLAIM_BATCH);
         let claimed: ClaimedStep[];
+        this.reserved += want;
         try {
           claimed = await this.claimer.claim(this.workerId, want, this.config.leaseMs);
         } catch (error) {
           if (this.running) this.logger.error(`claim failed: ${(error as Error).message}`);
           await this.claimWake.wait(500);
           continue;
+        } finally {
+          this.reserved -= want;
         }
         for (const step of claimed) this.run(step);
         if (claimed.length === want) continue;
       }
       await this.claimWake.wait(this.config.pollIntervalMs);
     }
+  }
+
+  private freeSlots(): number {
+    return this.config.workerConcurrency - this.inFlight.size - this.reserved;
   }
 
   private run(step: ClaimedStep): void {
@@ -118,8 +127,11 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
         continue;
       }
       const batch = this.results.splice(0, MAX_FLUSH_BATCH);
+      const fastLimit = this.running ? Math.max(0, Math.min(this.freeSlots(), MAX_CLAIM_BATCH)) : 0;
+      this.reserved += fastLimit;
       try {
-        const summary = await this.applier.apply(batch);
+        const summary = await this.applier.apply(batch, { workerId: this.workerId, leaseMs: this.config.leaseMs, limit: fastLimit });
+        for (const step of summary.claimed) this.run(step);
         this.stepsFinished += summary.applied;
         if (summary.nextRetryInMs !== null) {
           const timer = setTimeout(() => this.claimWake.fire(), summary.nextRetryInMs + 5);
@@ -130,6 +142,8 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
         this.logger.error(`applying ${batch.length} results failed: ${(error as Error).message}`);
         this.results.unshift(...batch);
         await new Promise((r) => setTimeout(r, 200));
+      } finally {
+        this.reserved -= fastLimit;
       }
     }
   }

@@ -8,7 +8,7 @@ import { Injectable } from '@nestjs/common';
 import { renderTemplate, TemplateError, type JsonValue } from '#core';
 import { DefinitionCache } from '../compiled-definition.js';
 import { EngineDatabase, type Queryable } from '../store/engine-database.js';
-import { appendEvents } from '../store/event-log.repository.js';
+import { appendEvents, type NewEvent } from '../store/event-log.repository.js';
 import {
   findReadyCandidates,
   lockAndCountAgent,
@@ -57,10 +57,28 @@ export class StepClaimer {
   private async claimIn(client: Queryable, workerId: string, limit: number, leaseMs: number, runIds: string[]): Promise<ClaimedStep[]> {
     const runs = new Map((await lockRunsForClaim(client, runIds)).map((r) => [r.id, r]));
     if (runs.size === 0) return [];
-    const ready = await readySteps(client, [...runs.keys()]);
+    const events: NewEvent[] = [];
+    const claimed = await this.claimLocked(client, workerId, limit, leaseMs, runs, await readySteps(client, [...runs.keys()]), events);
+    await appendEvents(client, events);
+    return claimed;
+  }
+
+  /**
+   * Starts up to `limit` of `ready` (steps of `runs`, whose row locks the caller holds) under this worker's
+   * lease, pushing their `step.started` events onto `events` for the caller to append. Also used by the result
+   * applier to hand a completed step's dependents straight to the same worker (no second transaction).
+   */
+  async claimLocked(
+    client: Queryable,
+    workerId: string,
+    limit: number,
+    leaseMs: number,
+    runs: Map<string, LockedRun>,
+    ready: ClaimableStep[],
+    events: NewEvent[],
+  ): Promise<ClaimedStep[]> {
     const chosen = await this.choose(client, runs, ready, limit);
     if (chosen.length === 0) return [];
-
     const rendered = await this.renderInputs(client, runs, chosen);
     const started = await startSteps(client, workerId, leaseMs, chosen.map((s) => s.step.id), rendered.map((r) => r.input));
     const attempts = new Map(started.map((s) => [s.id, s.attempt]));
@@ -83,11 +101,8 @@ export class StepClaimer {
         input: rendered[i].input,
         inputError: rendered[i].error,
       });
+      events.push({ runId: run.id, organizationId: run.organization_id, type: 'step.started', stepKey: step.step_key, payload: { attempt, worker: workerId } });
     });
-    await appendEvents(
-      client,
-      claimed.map((s) => ({ runId: s.runId, organizationId: s.organizationId, type: 'step.started', stepKey: s.stepKey, payload: { attempt: s.attempt, worker: workerId } })),
-    );
     return claimed;
   }
 
