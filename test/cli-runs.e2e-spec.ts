@@ -3,24 +3,15 @@
  * output. They run on a scratch database of their own, because `--work` starts a real worker that would claim
  * the ready steps of every other suite sharing the run's test database.
  */
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
-import { projectRoot } from '#config';
 import type { DefinitionSpec } from '#core';
 import { createDataSource, databaseName, dropDatabase } from '#persistence';
-import { createScratchDatabase, insertDefinition, TEST_ADMIN_URL_ENV } from '#testing';
+import { createScratchDatabase, insertDefinition, runCli, TEST_ADMIN_URL_ENV, type CliResult } from '#testing';
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-const CLI = join(projectRoot(), 'dist', 'apps', 'cli', 'src', 'main.js');
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
 const EVENT_LINE = /^\d\d:\d\d:\d\d\.\d{3} {2}#(\d+)\s+(\S+)\s+(\S+)/;
 
@@ -52,19 +43,7 @@ describe('cli runs commands (e2e)', () => {
   let org: string;
   let dir: string;
 
-  const cli = (...args: string[]): Promise<CliResult> =>
-    new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [CLI, ...args], {
-        env: { ...process.env, LOG_LEVEL: '', DATABASE_URL: url },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
+  const cli = (...args: string[]): Promise<CliResult> => runCli(args, { DATABASE_URL: url });
   const inOrg = (...args: string[]) => cli(...args, '--org', org);
   const runIdOf = (result: CliResult) => (result.stdout.match(new RegExp(`Started run (${UUID.source})`)) ?? [])[1];
 

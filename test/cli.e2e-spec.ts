@@ -3,39 +3,16 @@
  * commands run against a scratch database (they drop tables); the others use the run's test database with an
  * organization of their own.
  */
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
-import { projectRoot } from '#config';
 import { createDataSource, databaseName, dropDatabase } from '#persistence';
-import { createScratchDatabase, freePort, openTestDataSource, TEST_ADMIN_URL_ENV, testDatabaseUrl } from '#testing';
+import { createScratchDatabase, freePort, openTestDataSource, runCli, TEST_ADMIN_URL_ENV, testDatabaseUrl } from '#testing';
 import { MIGRATIONS } from '../migrations/index.js';
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-const CLI = join(projectRoot(), 'dist', 'apps', 'cli', 'src', 'main.js');
-
-function cli(args: string[], env: Record<string, string>): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, LOG_LEVEL: '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = runCli;
 
 const migrationNames = MIGRATIONS.map((m) => m.name);
 

@@ -19,6 +19,8 @@ import { registerRunsCancel } from './commands/runs-cancel.command.js';
 import { registerRunsGet } from './commands/runs-get.command.js';
 import { registerRunsList } from './commands/runs-list.command.js';
 import { registerRunsStart } from './commands/runs-start.command.js';
+import { registerApprovalsDecide } from './commands/approvals-decide.command.js';
+import { registerApprovalsList } from './commands/approvals-list.command.js';
 
 function buildProgram(): Command {
   const program = new Command('baton')
@@ -38,6 +40,8 @@ function buildProgram(): Command {
     registerRunsList,
     registerRunsGet,
     registerRunsCancel,
+    registerApprovalsList,
+    registerApprovalsDecide,
   ]) {
     register(program);
   }
