@@ -3,3 +3,4 @@ export * from './test-app.js';
 export * from './catalog-dump.js';
 export * from './engine-helpers.js';
 export * from './worker-process.js';
+export * from './cli-process.js';
