@@ -145,4 +145,30 @@ describe('durable engine across processes (e2e)', () => {
     expect(reclaimed[0].n).toBeGreaterThan(0);
     expect(await survivor.stop()).toBe(0);
   });
+
+  it('SIGTERM drains: the in-flight step finishes and is applied, the worker exits 0, nothing is claimed after', async () => {
+    await insertDefinition(ds, org.id, {
+      slug: 'mp-drain',
+      name: 'mp drain',
+      steps: [
+        { key: 'slow', agent: 'sleep', input: { ms: 1500 } },
+        { key: 'after', agent: 'echo', dependsOn: ['slow'] },
+      ],
+    });
+    const worker = await startWorkerProcess(url, { BATON_LEASE_MS: '10000' });
+    workers.push(worker);
+    const [runId] = await startRuns('mp-drain', 1);
+    await waitFor(
+      async () => (await ds.query(`SELECT 1 FROM orchestration_steps WHERE run_id = $1 AND step_key = 'slow' AND status = 'running'`, [runId])).length > 0,
+      20_000,
+      'the slow step to start',
+    );
+    expect(await worker.stop()).toBe(0);
+    const steps = await ds.query(`SELECT step_key, status, lease_owner FROM orchestration_steps WHERE run_id = $1 ORDER BY position`, [runId]);
+    // The drained step completed; its dependent became ready but was not claimed by a worker that was stopping.
+    expect(steps).toEqual([
+      { step_key: 'slow', status: 'completed', lease_owner: null },
+      { step_key: 'after', status: 'ready', lease_owner: null },
+    ]);
+  });
 });
