@@ -18,20 +18,10 @@ export const PHASE2_UP = [
   `ALTER TABLE orchestration_events ADD COLUMN tx_id xid8 NOT NULL DEFAULT pg_current_xact_id()`,
   `CREATE INDEX orchestration_events_tx_idx ON orchestration_events (tx_id, id)`,
   `CREATE TABLE rate_limits (key varchar(255) PRIMARY KEY, points integer NOT NULL DEFAULT 0, expire bigint)`,
-  // One notification per statement that writes events: listeners (SSE, status cache) then read the rows.
-  `CREATE FUNCTION baton_notify_events() RETURNS trigger LANGUAGE plpgsql AS $$
-  BEGIN
-    PERFORM pg_notify('baton_events', '');
-    RETURN NULL;
-  END $$`,
-  `CREATE TRIGGER orchestration_events_notify AFTER INSERT ON orchestration_events
-    FOR EACH STATEMENT EXECUTE FUNCTION baton_notify_events()`,
 ];
 
 export const PHASE2_DOWN = [
   `DROP TABLE rate_limits`,
-  `DROP TRIGGER orchestration_events_notify ON orchestration_events`,
-  `DROP FUNCTION baton_notify_events()`,
   `DROP INDEX orchestration_events_tx_idx`,
   `ALTER TABLE orchestration_events DROP COLUMN tx_id`,
   `DROP INDEX orchestration_steps_running_agent_idx`,

@@ -16,12 +16,3 @@ ALTER TABLE orchestration_events ADD COLUMN tx_id xid8 NOT NULL DEFAULT pg_curre
 CREATE INDEX orchestration_events_tx_idx ON orchestration_events (tx_id, id);
 
 CREATE TABLE rate_limits (key varchar(255) PRIMARY KEY, points integer NOT NULL DEFAULT 0, expire bigint);
-
-CREATE FUNCTION baton_notify_events() RETURNS trigger LANGUAGE plpgsql AS $$
-  BEGIN
-    PERFORM pg_notify('baton_events', '');
-    RETURN NULL;
-  END $$;
-
-CREATE TRIGGER orchestration_events_notify AFTER INSERT ON orchestration_events
-    FOR EACH STATEMENT EXECUTE FUNCTION baton_notify_events();

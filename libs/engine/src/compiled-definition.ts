@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import Ajv, { type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { DataSource } from 'typeorm';
-import { DomainError, type DefinitionSpec, type ProblemDetail, type StepSpec } from '#core';
+import { DomainError, extractTemplateReferences, type DefinitionSpec, type ProblemDetail, type StepSpec } from '#core';
 import { DATA_SOURCE, OrchestrationDefinitionEntity } from '#persistence';
 import { resolveRetryPolicy, type ResolvedRetryPolicy } from './backoff.js';
 
@@ -25,6 +25,8 @@ export interface CompiledStep {
   dependents: string[];
   /** Every transitive dependency: the only steps whose outputs a template of this step may read. */
   upstream: string[];
+  /** Steps whose outputs this step's input templates read (only these are loaded to render it). */
+  reads: string[];
   retry: ResolvedRetryPolicy;
   timeoutMs: number | null;
 }
@@ -42,6 +44,7 @@ export function compileDefinition(row: Pick<OrchestrationDefinitionEntity, 'id' 
       dependsOn: step.dependsOn ?? [],
       dependents: [],
       upstream: [],
+      reads: [...new Set(extractTemplateReferences(step.input ?? null).references.flatMap((r) => (r.stepKey ? [r.stepKey] : [])))],
       retry: resolveRetryPolicy(step.retry, spec.defaults?.retry),
       timeoutMs: step.timeoutMs ?? spec.defaults?.timeoutMs ?? null,
     });

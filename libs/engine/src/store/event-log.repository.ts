@@ -5,7 +5,8 @@
  */
 import type { JsonValue } from '#core';
 import type { EventType } from '#events';
-import type { Queryable } from './engine-database.js';
+import { EVENTS_CHANNEL } from '#events';
+import { notifyAfterCommit, type Queryable } from './engine-database.js';
 
 export interface NewEvent {
   runId: string;
@@ -24,6 +25,7 @@ export interface AppendedEvent {
 
 export async function appendEvents(client: Queryable, events: NewEvent[]): Promise<AppendedEvent[]> {
   if (events.length === 0) return [];
+  notifyAfterCommit(client, EVENTS_CHANNEL);
   const result = await client.query<AppendedEvent>(
     `WITH ev AS (
        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::jsonb[]) WITH ORDINALITY

@@ -56,12 +56,23 @@ export interface ClaimableStep {
  * Ready, due steps of the locked runs (now stable: nobody else can change them while we hold the runs),
  * optionally only the given step ids.
  */
-export async function readySteps(client: Queryable, runIds: string[], stepIds?: string[]): Promise<ClaimableStep[]> {
+export async function readySteps(client: Queryable, runIds: string[]): Promise<ClaimableStep[]> {
   const { rows } = await client.query<ClaimableStep>(
     `SELECT id, run_id, step_key, agent_slug, type, attempt, manual_input, depends_on FROM orchestration_steps
-      WHERE run_id = ANY($1::uuid[]) AND status = 'ready' AND next_attempt_at <= now() AND ($2::uuid[] IS NULL OR id = ANY($2::uuid[]))
+      WHERE run_id = ANY($1::uuid[]) AND status = 'ready' AND next_attempt_at <= now()
       ORDER BY priority DESC, next_attempt_at, position`,
-    [runIds, stepIds ?? null],
+    [runIds],
+  );
+  return rows;
+}
+
+/** The given steps whose dependencies are all met (ready, or pending with none left: see releaseDependents). */
+export async function unblockedSteps(client: Queryable, stepIds: string[]): Promise<ClaimableStep[]> {
+  const { rows } = await client.query<ClaimableStep>(
+    `SELECT id, run_id, step_key, agent_slug, type, attempt, manual_input, depends_on FROM orchestration_steps
+      WHERE id = ANY($1::uuid[]) AND (status = 'ready' OR (status = 'pending' AND pending_dependencies <= 0))
+      ORDER BY priority DESC, position`,
+    [stepIds],
   );
   return rows;
 }
@@ -113,7 +124,7 @@ export async function startSteps(client: Queryable, workerId: string, leaseMs: n
             lease_expires_at = now() + make_interval(secs => $2::double precision / 1000),
             started_at = now(), updated_at = now(), input = v.input
        FROM unnest($3::uuid[], $4::jsonb[]) AS v(id, input)
-      WHERE s.id = v.id AND s.status = 'ready'
+      WHERE s.id = v.id AND (s.status = 'ready' OR (s.status = 'pending' AND s.pending_dependencies <= 0))
       RETURNING s.id, s.attempt`,
     [workerId, leaseMs, ids, inputs.map((i) => JSON.stringify(i ?? null))],
   );

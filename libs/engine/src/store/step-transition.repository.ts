@@ -3,7 +3,7 @@
  * Every function expects the caller to hold the affected runs' row locks (lockRuns) for the transaction.
  */
 import type { RunStatus, StepStatus } from '#core';
-import type { Queryable } from './engine-database.js';
+import { notifyAfterCommit, type Queryable } from './engine-database.js';
 
 export interface RunRow {
   id: string;
@@ -84,23 +84,38 @@ export async function updateSteps(client: Queryable, updates: StepUpdate[]): Pro
 }
 
 /**
- * Counts down the pending dependencies of the given (run, step) pairs by n; steps that reach zero become
- * ready at once, in this same transaction. Returns those.
+ * Counts down the pending dependencies of the given (run, step) pairs by n and returns the steps that reach
+ * zero. With `promote`, those become ready at once (same transaction); without, they stay pending with no
+ * dependency left, for the caller to start directly (skipping a row version) and promote the rest.
  */
-export async function releaseDependents(client: Queryable, releases: { runId: string; stepKey: string; n: number }[]): Promise<{ id: string; run_id: string; step_key: string }[]> {
+export async function releaseDependents(
+  client: Queryable,
+  releases: { runId: string; stepKey: string; n: number }[],
+  promote = true,
+): Promise<{ id: string; run_id: string; step_key: string }[]> {
   if (releases.length === 0) return [];
-  const { rows } = await client.query<{ id: string; run_id: string; step_key: string; status: StepStatus }>(
+  const { rows } = await client.query<{ id: string; run_id: string; step_key: string; pending_dependencies: number }>(
     `UPDATE orchestration_steps s
         SET pending_dependencies = s.pending_dependencies - v.n,
-            status = CASE WHEN s.pending_dependencies - v.n <= 0 THEN 'ready' ELSE s.status END,
+            status = CASE WHEN $4 AND s.pending_dependencies - v.n <= 0 THEN 'ready' ELSE s.status END,
             next_attempt_at = CASE WHEN s.pending_dependencies - v.n <= 0 THEN now() ELSE s.next_attempt_at END,
             updated_at = now()
        FROM unnest($1::uuid[], $2::text[], $3::int[]) AS v(run_id, step_key, n)
       WHERE s.run_id = v.run_id AND s.step_key = v.step_key AND s.status = 'pending'
-      RETURNING s.id, s.run_id, s.step_key, s.status`,
-    [releases.map((r) => r.runId), releases.map((r) => r.stepKey), releases.map((r) => r.n)],
+      RETURNING s.id, s.run_id, s.step_key, s.pending_dependencies`,
+    [releases.map((r) => r.runId), releases.map((r) => r.stepKey), releases.map((r) => r.n), promote],
   );
-  return rows.filter((r) => r.status === 'ready');
+  return rows.filter((r) => r.pending_dependencies <= 0);
+}
+
+/** Makes unblocked pending steps ready (the ones a fast claim did not start). */
+export async function promoteReady(client: Queryable, stepIds: string[]): Promise<void> {
+  if (stepIds.length === 0) return;
+  await client.query(
+    `UPDATE orchestration_steps SET status = 'ready', next_attempt_at = now(), updated_at = now()
+      WHERE id = ANY($1::uuid[]) AND status = 'pending' AND pending_dependencies <= 0`,
+    [stepIds],
+  );
 }
 
 /** Cancels every unfinished step of the runs; returns them with whether each was running (to abort it). */
@@ -152,6 +167,7 @@ export async function stepOutputs(client: Queryable, runIds: string[]): Promise<
   return rows;
 }
 
+/** Asks for a NOTIFY once the caller's transaction commits (see EngineDatabase.tx for why not inside it). */
 export async function notify(client: Queryable, channel: string, payload = ''): Promise<void> {
-  await client.query('SELECT pg_notify($1, $2)', [channel, payload]);
+  notifyAfterCommit(client, channel, payload);
 }

@@ -22,6 +22,16 @@ import type { StepResult } from './step-outcome.js';
 
 const MAX_CLAIM_BATCH = 200;
 const MAX_FLUSH_BATCH = 1000;
+/**
+ * Result batches are applied by this many lanes at once, each owning the runs that hash to it: lanes never
+ * contend for a run lock, and the database works on several transactions while each waits on round trips.
+ */
+const FLUSH_LANES = 4;
+
+interface Lane {
+  results: StepResult[];
+  wake: WakeSignal;
+}
 const SHUTDOWN_GRACE_MS = 30_000;
 
 interface InFlight {
@@ -34,9 +44,8 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
   private readonly logger = new Logger(EngineWorker.name);
   readonly workerId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   private readonly inFlight = new Map<string, InFlight>();
-  private readonly results: StepResult[] = [];
+  private readonly lanes: Lane[] = Array.from({ length: FLUSH_LANES }, () => ({ results: [], wake: new WakeSignal() }));
   private readonly claimWake = new WakeSignal();
-  private readonly flushWake = new WakeSignal();
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly unlisten: (() => void)[] = [];
   private running = false;
@@ -71,7 +80,7 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
     const third = Math.max(200, Math.floor(this.config.leaseMs / 3));
     this.timers.push(setInterval(() => void this.heartbeat(), third));
     this.timers.push(setInterval(() => void this.reap(), third + Math.floor(Math.random() * 250)));
-    this.loops = [this.claimLoop(), this.flushLoop()];
+    this.loops = [this.claimLoop(), ...this.lanes.map((lane) => this.flushLoop(lane))];
     this.logger.log(`worker ${this.workerId} started (concurrency ${this.config.workerConcurrency}, lease ${this.config.leaseMs} ms)`);
   }
 
@@ -106,27 +115,39 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
     const controller = new AbortController();
     this.inFlight.set(step.id, { step, controller });
     const report = (outcome: StepResult['outcome']) =>
-      this.results.push({ stepId: step.id, runId: step.runId, stepKey: step.stepKey, attempt: step.attempt, fenceOwner: this.workerId, outcome });
-    const onProgress = (progress: JsonValue) => {
-      report({ kind: 'progress', progress });
-      this.flushWake.fire();
-    };
+      this.submit({ stepId: step.id, runId: step.runId, stepKey: step.stepKey, attempt: step.attempt, fenceOwner: this.workerId, outcome });
+    const onProgress = (progress: JsonValue) => report({ kind: 'progress', progress });
     void this.executor.execute(step, controller.signal, onProgress).then((outcome) => {
       this.inFlight.delete(step.id);
       // A cancelled or lease-lost step has nothing to report: the run moved on without it.
       if (!controller.signal.aborted) report(outcome);
-      this.flushWake.fire();
       this.claimWake.fire();
     });
   }
 
-  private async flushLoop(): Promise<void> {
-    while (this.running || this.results.length > 0 || this.inFlight.size > 0) {
-      if (this.results.length === 0) {
-        await this.flushWake.wait(this.running ? 1000 : 50);
+  private laneOf(runId: string): Lane {
+    let hash = 0;
+    for (let i = 0; i < runId.length; i++) hash = (hash * 31 + runId.charCodeAt(i)) | 0;
+    return this.lanes[Math.abs(hash) % this.lanes.length];
+  }
+
+  private submit(result: StepResult): void {
+    const lane = this.laneOf(result.runId);
+    lane.results.push(result);
+    lane.wake.fire();
+  }
+
+  private pendingResults(): number {
+    return this.lanes.reduce((n, lane) => n + lane.results.length, 0);
+  }
+
+  private async flushLoop(lane: Lane): Promise<void> {
+    while (this.running || lane.results.length > 0 || this.inFlight.size > 0) {
+      if (lane.results.length === 0) {
+        await lane.wake.wait(this.running ? 1000 : 50);
         continue;
       }
-      const batch = this.results.splice(0, MAX_FLUSH_BATCH);
+      const batch = lane.results.splice(0, MAX_FLUSH_BATCH);
       const fastLimit = this.running ? Math.max(0, Math.min(this.freeSlots(), MAX_CLAIM_BATCH)) : 0;
       this.reserved += fastLimit;
       try {
@@ -140,7 +161,7 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
       } catch (error) {
         // Nothing was committed: put the batch back and try again shortly (fencing makes a re-apply safe).
         this.logger.error(`applying ${batch.length} results failed: ${(error as Error).message}`);
-        this.results.unshift(...batch);
+        lane.results.unshift(...batch);
         await new Promise((r) => setTimeout(r, 200));
       } finally {
         this.reserved -= fastLimit;
@@ -193,12 +214,12 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
     const left = [...this.inFlight.values()];
     for (const { controller } of left) controller.abort('shutdown');
     if (left.length > 0) {
-      this.results.push(
-        ...left.map(({ step }) => ({ stepId: step.id, runId: step.runId, stepKey: step.stepKey, attempt: step.attempt, fenceOwner: this.workerId, outcome: { kind: 'released' as const } })),
-      );
+      for (const { step } of left) {
+        this.submit({ stepId: step.id, runId: step.runId, stepKey: step.stepKey, attempt: step.attempt, fenceOwner: this.workerId, outcome: { kind: 'released' } });
+      }
       this.inFlight.clear();
     }
-    this.flushWake.fire();
+    for (const lane of this.lanes) lane.wake.fire();
     await Promise.all(this.loops);
     this.logger.log(`worker ${this.workerId} stopped`);
   }

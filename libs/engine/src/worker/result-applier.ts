@@ -21,6 +21,7 @@ import {
   finishRuns,
   lockRuns,
   notify,
+  promoteReady,
   releaseDependents,
   stepOutputs,
   stepsById,
@@ -30,7 +31,7 @@ import {
 } from '../store/step-transition.repository.js';
 import { CheckpointOpener, type OpeningCheckpoint } from '../approvals/checkpoint-opener.js';
 import { expireApprovalsOfRuns } from '../store/approval.repository.js';
-import { readySteps } from '../store/step-claim.repository.js';
+import { unblockedSteps } from '../store/step-claim.repository.js';
 import { StepClaimer, type ClaimedStep } from './step-claimer.js';
 import { MAX_LEASE_LOSSES, type StepResult } from './step-outcome.js';
 
@@ -159,7 +160,8 @@ export class ResultApplier {
     await updateSteps(client, updates);
     await this.checkpoints.open(client, opening, events);
     const live = [...releases.values()].filter((r) => !failedRuns.has(r.runId));
-    const released = await releaseDependents(client, live);
+    const fastClaim = fast && fast.limit > 0 ? fast : null;
+    const released = await releaseDependents(client, live, !fastClaim);
     for (const ready of released) {
       const run = runs.get(ready.run_id) as RunRow;
       events.push({ runId: run.id, organizationId: run.organization_id, type: 'step.ready', stepKey: ready.step_key, payload: { attempt: 1 } });
@@ -167,7 +169,11 @@ export class ResultApplier {
     for (const runId of failedRuns.keys()) finished.delete(runId);
     await this.failRuns(client, runs, failedRuns, events);
     await this.completeFinishedRuns(client, runs, finished, events);
-    const claimed = fast && fast.limit > 0 && released.length > 0 ? await this.claimReleased(client, runs, released, fast, events) : [];
+    const claimed = fastClaim && released.length > 0 ? await this.claimReleased(client, runs, released, fastClaim, events) : [];
+    if (fastClaim) {
+      const started = new Set(claimed.map((c) => c.id));
+      await promoteReady(client, released.filter((r) => !started.has(r.id)).map((r) => r.id));
+    }
     await appendEvents(client, events);
     if (released.length > claimed.length || nextRetryInMs !== null) await notify(client, WORK_CHANNEL);
     return { applied: results.length - discarded, discarded, nextRetryInMs, claimed };
@@ -177,7 +183,7 @@ export class ResultApplier {
     const live = new Map([...runs].filter(([, r]) => r.status === 'running' || r.status === 'awaiting_approval'));
     const ids = released.filter((r) => live.has(r.run_id)).map((r) => r.id);
     if (ids.length === 0) return [];
-    const ready = await readySteps(client, [...live.keys()], ids);
+    const ready = await unblockedSteps(client, ids);
     return this.claimer.claimLocked(client, fast.workerId, fast.limit, fast.leaseMs, live, ready, events);
   }
 

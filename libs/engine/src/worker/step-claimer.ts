@@ -148,7 +148,7 @@ export class StepClaimer {
     const needKeys: string[] = [];
     const compiled = await Promise.all(chosen.map(({ step }) => this.definitions.get((runs.get(step.run_id) as LockedRun).definition_id)));
     chosen.forEach(({ step }, i) => {
-      for (const key of compiled[i].steps.get(step.step_key)?.upstream ?? []) {
+      for (const key of compiled[i].steps.get(step.step_key)?.reads ?? []) {
         needRuns.push(step.run_id);
         needKeys.push(key);
       }
