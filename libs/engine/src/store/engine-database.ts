@@ -30,18 +30,26 @@ export function notifyAfterCommit(client: object, channel: string, payload = '')
 export class EngineDatabase implements OnApplicationShutdown {
   readonly pool: pg.Pool;
 
+  /**
+   * The worker's own connections (claims, result lanes, heartbeats, reaping): a burst of API requests on the
+   * general pool can never starve the worker of the connections it needs to finish work.
+   */
+  readonly workerPool: pg.Pool;
+
   constructor(@Inject(DATABASE_HANDLE) database: DatabaseHandle, @Inject(APP_CONFIG) config: AppConfig) {
-    this.pool = new pg.Pool({ connectionString: database.url, max: Math.max(4, Math.min(20, Math.ceil(config.workerConcurrency / 10) + 4)), application_name: 'baton-engine' });
-    this.pool.on('error', () => undefined); // idle client errors surface on the next query
+    void config;
+    this.pool = new pg.Pool({ connectionString: database.url, max: 10, application_name: 'baton-engine' });
+    this.workerPool = new pg.Pool({ connectionString: database.url, max: 8, application_name: 'baton-worker' });
+    for (const pool of [this.pool, this.workerPool]) pool.on('error', () => undefined); // idle client errors surface on the next query
   }
 
   async query<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R[]> {
     return (await this.pool.query<R>(sql, params)).rows;
   }
 
-  async tx<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  async tx<T>(fn: (client: pg.PoolClient) => Promise<T>, pool: pg.Pool = this.pool): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const client = await this.pool.connect();
+      const client = await pool.connect();
       try {
         await client.query('BEGIN');
         const result = await fn(client);
@@ -82,6 +90,7 @@ export class EngineDatabase implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    await this.workerPool.end().catch(() => undefined);
     await this.pool.end().catch(() => undefined);
   }
 }

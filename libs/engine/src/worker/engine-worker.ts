@@ -177,7 +177,7 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
     const ids = [...this.inFlight.keys()];
     if (ids.length === 0) return;
     try {
-      const held = await renewLeases(this.db.pool, this.workerId, this.config.leaseMs, ids);
+      const held = await renewLeases(this.db.workerPool, this.workerId, this.config.leaseMs, ids);
       for (const id of ids) if (!held.has(id)) this.inFlight.get(id)?.controller.abort('lease_lost');
     } catch (error) {
       this.logger.warn(`lease renewal failed: ${(error as Error).message}`);
@@ -188,7 +188,7 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
   private async reap(): Promise<void> {
     if (!this.running) return;
     try {
-      const expired = await findExpiredLeases(this.db.pool, 500);
+      const expired = await findExpiredLeases(this.db.workerPool, 500);
       if (expired.length === 0) return;
       const summary = await this.applier.apply(
         expired.map((e) => ({ stepId: e.id, runId: e.run_id, stepKey: '', attempt: e.attempt, fenceOwner: e.lease_owner, outcome: { kind: 'lease_lost' as const } })),

@@ -63,8 +63,9 @@ export class ResultApplier {
     private readonly claimer: StepClaimer,
   ) {}
 
+  /** Applies a worker's (or the reaper's) batch on the worker connections. */
   apply(results: StepResult[], fast?: FastClaim): Promise<ApplySummary> {
-    return this.db.tx((client) => this.applyIn(client, results, fast));
+    return this.db.tx((client) => this.applyIn(client, results, fast), this.db.workerPool);
   }
 
   async applyIn(client: Queryable, results: StepResult[], fast?: FastClaim): Promise<ApplySummary> {

@@ -49,9 +49,9 @@ export class StepClaimer {
 
   async claim(workerId: string, limit: number, leaseMs: number): Promise<ClaimedStep[]> {
     if (limit <= 0) return [];
-    const candidates = await findReadyCandidates(this.db.pool, limit * 2);
+    const candidates = await findReadyCandidates(this.db.workerPool, limit * 2);
     if (candidates.length === 0) return [];
-    return this.db.tx((client) => this.claimIn(client, workerId, limit, leaseMs, [...new Set(candidates.map((c) => c.run_id))]));
+    return this.db.tx((client) => this.claimIn(client, workerId, limit, leaseMs, [...new Set(candidates.map((c) => c.run_id))]), this.db.workerPool);
   }
 
   private async claimIn(client: Queryable, workerId: string, limit: number, leaseMs: number, runIds: string[]): Promise<ClaimedStep[]> {
