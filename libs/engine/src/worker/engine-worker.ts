@@ -20,7 +20,11 @@ import { StepClaimer, type ClaimedStep } from './step-claimer.js';
 import { StepExecutor } from './step-executor.js';
 import type { StepResult } from './step-outcome.js';
 
-const MAX_CLAIM_BATCH = 200;
+/**
+ * Most slots one claim (or one lane's fast claim) reserves: reserving all free slots for one transaction
+ * would leave the other lanes none, pushing their dependents through a separate claim transaction.
+ */
+const MAX_CLAIM_BATCH = 64;
 const MAX_FLUSH_BATCH = 1000;
 /**
  * Result batches are applied by this many lanes at once, each owning the runs that hash to it: lanes never
