@@ -21,6 +21,14 @@ export interface AppConfig {
   leaseMs: number;
   pollIntervalMs: number;
   runRateLimit: number;
+  sseHeartbeatMs: number;
+  sseMaxQueue: number;
+  webhookMaxAttempts: number;
+  webhookTimeoutMs: number;
+  webhookRetryDelayMs: number;
+  webhookMaxRetryDelayMs: number;
+  webhookConcurrency: number;
+  webhookSecretKey: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -77,8 +85,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     leaseMs: positiveInt(raw(env, 'BATON_LEASE_MS'), 'BATON_LEASE_MS', problems),
     pollIntervalMs: positiveInt(raw(env, 'BATON_POLL_INTERVAL_MS'), 'BATON_POLL_INTERVAL_MS', problems),
     runRateLimit: positiveInt(raw(env, 'BATON_RUN_RATE_LIMIT'), 'BATON_RUN_RATE_LIMIT', problems),
+    sseHeartbeatMs: positiveInt(raw(env, 'BATON_SSE_HEARTBEAT_MS'), 'BATON_SSE_HEARTBEAT_MS', problems),
+    sseMaxQueue: positiveInt(raw(env, 'BATON_SSE_MAX_QUEUE'), 'BATON_SSE_MAX_QUEUE', problems),
+    webhookMaxAttempts: positiveInt(raw(env, 'BATON_WEBHOOK_MAX_ATTEMPTS'), 'BATON_WEBHOOK_MAX_ATTEMPTS', problems),
+    webhookTimeoutMs: positiveInt(raw(env, 'BATON_WEBHOOK_TIMEOUT_MS'), 'BATON_WEBHOOK_TIMEOUT_MS', problems),
+    webhookRetryDelayMs: positiveInt(raw(env, 'BATON_WEBHOOK_RETRY_DELAY_MS'), 'BATON_WEBHOOK_RETRY_DELAY_MS', problems),
+    webhookMaxRetryDelayMs: positiveInt(raw(env, 'BATON_WEBHOOK_MAX_RETRY_DELAY_MS'), 'BATON_WEBHOOK_MAX_RETRY_DELAY_MS', problems),
+    webhookConcurrency: positiveInt(raw(env, 'BATON_WEBHOOK_CONCURRENCY'), 'BATON_WEBHOOK_CONCURRENCY', problems),
+    webhookSecretKey: raw(env, 'BATON_WEBHOOK_SECRET_KEY'),
   };
   if (config.jwtSecret !== undefined && config.jwtSecret.length < 32) problems.push('JWT_SECRET must be at least 32 characters');
+  if (config.webhookSecretKey !== undefined && config.webhookSecretKey.length < 32) problems.push('BATON_WEBHOOK_SECRET_KEY must be at least 32 characters');
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

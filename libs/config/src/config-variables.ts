@@ -58,6 +58,33 @@ export const CONFIG_VARIABLES = [
     sensitive: false,
     default: '600',
   },
+  {
+    name: 'BATON_SSE_HEARTBEAT_MS',
+    description: 'Interval of the SSE heartbeat comment (`: ping`) that keeps idle streams open through proxies.',
+    sensitive: false,
+    default: '15000',
+  },
+  {
+    name: 'BATON_SSE_MAX_QUEUE',
+    description: 'Events buffered per SSE client; a client further behind is disconnected and resumes with Last-Event-ID.',
+    sensitive: false,
+    default: '1000',
+  },
+  { name: 'BATON_WEBHOOK_MAX_ATTEMPTS', description: 'Delivery attempts of one webhook event before it goes to the dead-letter state.', sensitive: false, default: '12' },
+  { name: 'BATON_WEBHOOK_TIMEOUT_MS', description: 'Time a webhook receiver has to answer one delivery attempt.', sensitive: false, default: '10000' },
+  {
+    name: 'BATON_WEBHOOK_RETRY_DELAY_MS',
+    description: 'Delay before the second webhook attempt; doubles with each failure (with jitter) up to BATON_WEBHOOK_MAX_RETRY_DELAY_MS.',
+    sensitive: false,
+    default: '5000',
+  },
+  { name: 'BATON_WEBHOOK_MAX_RETRY_DELAY_MS', description: 'Longest delay between two webhook attempts.', sensitive: false, default: '3600000' },
+  { name: 'BATON_WEBHOOK_CONCURRENCY', description: 'Webhook deliveries one worker process sends at once.', sensitive: false, default: '16' },
+  {
+    name: 'BATON_WEBHOOK_SECRET_KEY',
+    description: 'Key that encrypts webhook signing secrets at rest. Unset: derived from the JWT secret (set it in production, so rotating JWT_SECRET keeps webhooks working).',
+    sensitive: true,
+  },
   { name: 'NODE_ENV', description: 'development | test | production. `db:reset` refuses in production.', sensitive: false, default: 'development' },
 ] as const satisfies readonly ConfigVariable[];
 
