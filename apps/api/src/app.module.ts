@@ -13,13 +13,14 @@ import { ApprovalsModule } from './approvals/approvals.module.js';
 import { DefinitionsApiModule } from './definitions/definitions-api.module.js';
 import { AgentsModule } from '#agents';
 import { EventsModule } from '#events';
+import { StreamsModule } from './streams/streams.module.js';
 
 @Module({})
 export class AppModule implements NestModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(config), IdentityModule.forRoot(config), EventsModule, AgentsModule, RunsModule, ApprovalsModule, DefinitionsApiModule],
+      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(config), IdentityModule.forRoot(config), EventsModule, AgentsModule, RunsModule, ApprovalsModule, DefinitionsApiModule, StreamsModule],
       controllers: [HealthController, AuthController],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },

@@ -11,6 +11,8 @@ export interface EventRecord {
   stepKey: string | null;
   payload: JsonValue;
   createdAt: string;
+  /** The writing transaction (xid8 as a string), present on rows read in commit-safe order; streams merge on (txId, id). */
+  txId?: string;
 }
 
 export interface EventRow {
@@ -22,6 +24,7 @@ export interface EventRow {
   step_key: string | null;
   payload: unknown;
   created_at: Date;
+  tx_id?: string;
 }
 
 export function toEventRecord(row: EventRow): EventRecord {
@@ -34,5 +37,6 @@ export function toEventRecord(row: EventRow): EventRecord {
     stepKey: row.step_key,
     payload: (row.payload ?? {}) as JsonValue,
     createdAt: row.created_at instanceof Date ? row.created_at.toISOString() : String(row.created_at),
+    ...(row.tx_id === undefined ? {} : { txId: String(row.tx_id) }),
   };
 }

@@ -4,3 +4,4 @@ export * from './catalog-dump.js';
 export * from './engine-helpers.js';
 export * from './worker-process.js';
 export * from './cli-process.js';
+export * from './sse-client.js';

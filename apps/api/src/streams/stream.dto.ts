@@ -1,0 +1,72 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { EVENT_TYPES, type EventType } from '#events';
+
+export class StreamQueryDto {
+  @ApiPropertyOptional({
+    description: 'Only these event types: comma-separated names, or `<category>.*` (run, step, checkpoint). Default: all.',
+    example: 'step.completed,run.*',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(2000)
+  types?: string;
+
+  @ApiPropertyOptional({
+    description: 'Resume right after this event id, for clients that cannot send the `Last-Event-ID` header (the header wins).',
+    example: '1042',
+  })
+  @IsOptional()
+  @Matches(/^\d{1,19}$/, { message: 'lastEventId must be an event id (digits)' })
+  lastEventId?: string;
+}
+
+/** The `data:` of each SSE message: the event exactly as GET /orchestrations/runs/:id/events returns it. */
+export class StreamEventDto {
+  @ApiProperty({ example: '1042', description: 'Event id; also the SSE `id:` field, to send back as Last-Event-ID' }) id: string;
+  @ApiProperty({ format: 'uuid' }) runId: string;
+  @ApiProperty({ example: 7, description: 'Position in the run, gap-free from 1' }) seq: number;
+  @ApiProperty({ enum: EVENT_TYPES, example: 'step.completed', description: 'Also the SSE `event:` field' }) type: EventType;
+  @ApiPropertyOptional({ nullable: true, type: String, example: 'analyze' }) stepKey: string | null;
+  @ApiProperty({ example: { attempt: 1, output: { rows: 3 } }, description: 'Depends on the type: see the operation description' })
+  payload: unknown;
+  @ApiProperty({ type: String, format: 'date-time' }) createdAt: string;
+}
+
+/** Payload of each event type (exhaustive: a new event type must be documented here to compile). */
+export const EVENT_PAYLOADS: Record<EventType, string> = {
+  'run.created': '`{ definition, version, input, parentRunId }`',
+  'run.started': '`{}`',
+  'run.resumed': '`{}`: a decision or a manual retry revived the run',
+  'run.awaiting_approval': '`{}`: a checkpoint paused the run',
+  'run.completed': '`{ output }`; terminal: a run stream ends after it',
+  'run.failed': '`{ error: { code, message } }`; terminal',
+  'run.cancelled': '`{ by?, reason }`; terminal',
+  'step.ready': '`{ attempt?, reason? }`',
+  'step.started': '`{ attempt, worker }`',
+  'step.progress': '`{ attempt, progress }`',
+  'step.completed': '`{ attempt, output, approved? }`',
+  'step.failed': '`{ attempt, error: { code, message, retryable } }`',
+  'step.retrying': '`{ attempt, nextAttempt?, delayMs, error?, reason? }`',
+  'step.skipped': '`{ output, by, approvalId? }`',
+  'step.cancelled': '`{ reason }`',
+  'checkpoint.requested': '`{ approvalId, prompt, payload, decisions, quorum, expiresAt }`',
+  'checkpoint.resolved': '`{ approvalId, decision, by, reason: human | timeout, modifications }`',
+  'checkpoint.escalated': '`{ approvalId, prompt, assignees }`',
+};
+
+export const SSE_FORMAT_DOC = [
+  'A `text/event-stream`. Each message is one event of the log:',
+  '```',
+  'id: 1042',
+  'event: step.completed',
+  'data: {"id":"1042","runId":"…","seq":7,"type":"step.completed","stepKey":"analyze","payload":{…},"createdAt":"…"}',
+  '```',
+  'Reconnect with the `Last-Event-ID` header (EventSource does it by itself) or `?lastEventId=`: everything after that event is',
+  'replayed from the log, then the stream goes on live, with no gap and no duplicate. A `: ping` comment comes every 15 s.',
+  'A client that falls too far behind is disconnected and simply resumes with Last-Event-ID.',
+  '',
+  '| event | payload |',
+  '| --- | --- |',
+  ...EVENT_TYPES.map((type) => `| \`${type}\` | ${EVENT_PAYLOADS[type]} |`),
+].join('\n');
