@@ -11,3 +11,4 @@ export * from './store/engine-database.js';
 export * from './worker/engine-worker.js';
 export * from './approvals/approval-queries.service.js';
 export * from './approvals/approval.service.js';
+export * from './runs/run-view.js';

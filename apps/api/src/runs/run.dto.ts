@@ -4,7 +4,7 @@ import { Allow, IsDateString, IsIn, IsInt, IsOptional, IsString, IsUUID, Length,
 import { RUN_STATUSES, STEP_STATUSES, type JsonValue, type RunStatus, type StepStatus } from '#core';
 import type { OrchestrationRunEntity, OrchestrationStepEntity } from '#persistence';
 import type { EventRecord } from '#events';
-import type { RunStatusSummary } from '#engine';
+import { runView, stepView, type RunStatusSummary } from '#engine';
 import { PageMetaDto, PaginationQueryDto } from '../common/pagination.dto.js';
 
 export class StartRunDto {
@@ -141,44 +141,9 @@ export class EventPageDto {
   @ApiProperty({ type: [EventDto] }) items: EventDto[];
 }
 
-const iso = (d: Date | null) => (d ? d.toISOString() : null);
-
-export function toStepDto(step: OrchestrationStepEntity): StepDto {
-  return {
-    key: step.stepKey,
-    status: step.status,
-    type: step.type,
-    agent: step.agentSlug,
-    dependsOn: step.dependsOn,
-    attempt: step.attempt,
-    maxAttempts: step.maxAttempts,
-    nextAttemptAt: iso(step.nextAttemptAt),
-    input: step.input,
-    output: step.output,
-    error: step.error,
-    startedAt: iso(step.startedAt),
-    completedAt: iso(step.completedAt),
-  };
-}
-
-export function toRunDto(run: OrchestrationRunEntity, steps?: OrchestrationStepEntity[]): RunDto {
-  return {
-    id: run.id,
-    definition: run.definitionSlug,
-    version: run.definitionVersion,
-    status: run.status,
-    input: run.input,
-    output: run.output,
-    error: run.error,
-    priority: run.priority,
-    idempotencyKey: run.idempotencyKey,
-    parentRunId: run.parentRunId,
-    createdAt: run.createdAt.toISOString(),
-    startedAt: iso(run.startedAt),
-    completedAt: iso(run.completedAt),
-    ...(steps ? { steps: steps.map(toStepDto) } : {}),
-  };
-}
+/** The run resource is the engine's run view (shared with the CLI), typed for Swagger. */
+export const toStepDto = (step: OrchestrationStepEntity): StepDto => stepView(step);
+export const toRunDto = (run: OrchestrationRunEntity, steps?: OrchestrationStepEntity[]): RunDto => runView(run, steps);
 
 export function toEventDto(event: EventRecord): EventDto {
   return { id: event.id, runId: event.runId, seq: event.seq, type: event.type, stepKey: event.stepKey, payload: event.payload, createdAt: event.createdAt };

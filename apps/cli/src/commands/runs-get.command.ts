@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
-import { RunQueryService } from '#engine';
+import { RunQueryService, runView } from '#engine';
 import { withEngineContext } from '../cli-engine.js';
 import { findOrganization } from '../cli-organization.js';
 import { cliSettings, out } from '../cli-settings.js';
 import { parseRunId } from '../runs/run-arguments.js';
-import { runJson } from '../runs/run-json.js';
 
 export function registerRunsGet(program: Command): void {
   program
@@ -19,6 +18,6 @@ export function registerRunsGet(program: Command): void {
         const organization = await findOrganization(app, options.org);
         return app.get(RunQueryService, { strict: false }).get(organization.id, runId);
       });
-      out(JSON.stringify(runJson(run, steps), null, 2));
+      out(JSON.stringify(runView(run, steps), null, 2));
     });
 }

@@ -1,11 +1,10 @@
 import { Option, type Command } from 'commander';
 import { RUN_STATUSES, type RunStatus } from '#core';
-import { RunQueryService } from '#engine';
+import { RunQueryService, runView } from '#engine';
 import { withEngineContext } from '../cli-engine.js';
 import { findOrganization } from '../cli-organization.js';
 import { cliSettings, out } from '../cli-settings.js';
 import { parsePositiveInt } from '../runs/run-arguments.js';
-import { runJson } from '../runs/run-json.js';
 
 interface RunsListOptions {
   status?: RunStatus;
@@ -39,7 +38,7 @@ export function registerRunsList(program: Command): void {
           .list(organization.id, { status: options.status, definition: options.definition }, { limit, offset });
       });
       if (options.json) {
-        out(JSON.stringify({ ...page, items: page.items.map((run) => runJson(run)) }, null, 2));
+        out(JSON.stringify({ ...page, items: page.items.map((run) => runView(run)) }, null, 2));
         return;
       }
       if (page.items.length === 0) {

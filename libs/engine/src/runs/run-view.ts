@@ -1,12 +1,12 @@
 /**
- * Runs as the CLI prints them with runs:get: the same fields as the API's run resource
- * (GET /orchestrations/runs/:id), so a script can switch between the two without remapping.
+ * A run and its steps as clients see them: the API's run resource (GET /orchestrations/runs/:id) and the CLI's
+ * runs:get / runs:list --json print exactly this, so a script can switch between the two without remapping.
  */
 import type { OrchestrationRunEntity, OrchestrationStepEntity } from '#persistence';
 
 const iso = (date: Date | null) => (date ? date.toISOString() : null);
 
-export function stepJson(step: OrchestrationStepEntity) {
+export function stepView(step: OrchestrationStepEntity) {
   return {
     key: step.stepKey,
     status: step.status,
@@ -24,7 +24,7 @@ export function stepJson(step: OrchestrationStepEntity) {
   };
 }
 
-export function runJson(run: OrchestrationRunEntity, steps?: OrchestrationStepEntity[]) {
+export function runView(run: OrchestrationRunEntity, steps?: OrchestrationStepEntity[]) {
   return {
     id: run.id,
     definition: run.definitionSlug,
@@ -39,6 +39,6 @@ export function runJson(run: OrchestrationRunEntity, steps?: OrchestrationStepEn
     createdAt: run.createdAt.toISOString(),
     startedAt: iso(run.startedAt),
     completedAt: iso(run.completedAt),
-    ...(steps ? { steps: steps.map(stepJson) } : {}),
+    ...(steps ? { steps: steps.map(stepView) } : {}),
   };
 }
