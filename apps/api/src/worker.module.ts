@@ -4,11 +4,12 @@ import { ConfigModule, type AppConfig } from '#config';
 import { EngineModule } from '#engine';
 import { EventsModule } from '#events';
 import { DatabaseModule } from '#persistence';
+import { WebhooksModule } from '#webhooks';
 
 /** What a BATON_ROLE=worker process runs: the engine and its dependencies, no HTTP. */
 @Module({})
 export class WorkerModule {
   static forRoot(config: AppConfig): DynamicModule {
-    return { module: WorkerModule, imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(config), EventsModule, AgentsModule, EngineModule] };
+    return { module: WorkerModule, imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(config), EventsModule, AgentsModule, EngineModule, WebhooksModule] };
   }
 }

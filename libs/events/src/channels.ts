@@ -2,3 +2,4 @@
 export const WORK_CHANNEL = 'baton_work';
 export const CANCEL_CHANNEL = 'baton_cancel';
 export const EVENTS_CHANNEL = 'baton_events';
+export const WEBHOOKS_CHANNEL = 'baton_webhooks';

@@ -1,0 +1,132 @@
+/**
+ * The dispatcher's side of the outbox (not scoped to an organization: workers serve every tenant).
+ * Invariants:
+ * - a delivery is claimed by one worker at a time (FOR UPDATE SKIP LOCKED), under a lease; a worker that dies
+ *   mid-attempt leaves a `delivering` row whose lease expires and any worker claims it again (at least once);
+ * - claiming bumps `attempts`, and an outcome is applied only while the row is still `delivering` with that same
+ *   attempt number, so a late answer to an attempt whose lease was lost cannot overwrite a newer attempt's result;
+ * - every attempt that reached the network is logged in webhook_delivery_attempts, applied or not.
+ */
+import { Inject, Injectable } from '@nestjs/common';
+import type { DataSource } from 'typeorm';
+import { DATA_SOURCE } from '#persistence';
+
+export interface ClaimedDelivery {
+  id: string;
+  attempt: number;
+  attemptBase: number;
+  url: string;
+  secretEncrypted: string;
+  event: {
+    id: string;
+    type: string;
+    runId: string;
+    seq: number;
+    stepKey: string | null;
+    payload: unknown;
+    createdAt: Date;
+  };
+}
+
+interface ClaimRow {
+  id: string;
+  attempts: number;
+  attempt_base: number;
+  url: string;
+  secret_encrypted: string;
+  event_id: string;
+  type: string;
+  run_id: string;
+  seq: number;
+  step_key: string | null;
+  payload: unknown;
+  created_at: Date;
+}
+
+export interface AttemptOutcome {
+  statusCode: number | null;
+  error: string | null;
+  responseBody: string | null;
+  durationMs: number;
+}
+
+/** What to do with the delivery after the attempt: done, try again at a time, or dead-letter it. */
+export type NextStep = { status: 'delivered' } | { status: 'pending'; delayMs: number } | { status: 'dead' };
+
+@Injectable()
+export class DeliveryOutboxRepository {
+  constructor(@Inject(DATA_SOURCE) private readonly dataSource: DataSource) {}
+
+  async claimDue(limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+    const rows: ClaimRow[] = await this.dataSource.query(
+      `WITH due AS (
+         SELECT id FROM webhook_deliveries
+          WHERE (status = 'pending' AND next_attempt_at <= now())
+             OR (status = 'delivering' AND lease_expires_at < now())
+          ORDER BY next_attempt_at
+          LIMIT $1
+          FOR UPDATE SKIP LOCKED
+       ), claimed AS (
+         UPDATE webhook_deliveries d
+            SET status = 'delivering', attempts = d.attempts + 1, lease_expires_at = now() + $2::float8 * interval '1 millisecond',
+                last_attempt_at = now(), updated_at = now()
+           FROM due WHERE d.id = due.id
+         RETURNING d.id, d.subscription_id, d.event_id, d.attempts, d.attempt_base
+       )
+       SELECT c.id, c.attempts, c.attempt_base, s.url, s.secret_encrypted, e.id::text AS event_id, e.type, e.run_id, e.seq,
+              e.step_key, e.payload, e.created_at
+         FROM claimed c
+         JOIN webhook_subscriptions s ON s.id = c.subscription_id
+         JOIN orchestration_events e ON e.id = c.event_id`,
+      [limit, leaseMs],
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      attempt: r.attempts,
+      attemptBase: r.attempt_base,
+      url: r.url,
+      secretEncrypted: r.secret_encrypted,
+      event: {
+        id: String(r.event_id),
+        type: r.type,
+        runId: r.run_id,
+        seq: r.seq,
+        stepKey: r.step_key,
+        payload: r.payload,
+        createdAt: r.created_at,
+      },
+    }));
+  }
+
+  /** Logs the attempt and applies its outcome if this worker still holds that attempt; false when it did not. */
+  async record(deliveryId: string, attempt: number, outcome: AttemptOutcome, next: NextStep): Promise<boolean> {
+    const rows: { id: string }[] = await this.dataSource.query(
+      `WITH logged AS (
+         INSERT INTO webhook_delivery_attempts (delivery_id, attempt, status_code, error, response_body, duration_ms)
+         SELECT $1::uuid, $2::int, $3::int, $4::text, $5::text, $6::int WHERE EXISTS (SELECT 1 FROM webhook_deliveries WHERE id = $1::uuid)
+         ON CONFLICT ON CONSTRAINT webhook_delivery_attempts_delivery_attempt_uq DO NOTHING
+       ), applied AS (
+         UPDATE webhook_deliveries
+            SET status = $7::text,
+                next_attempt_at = CASE WHEN $7::text = 'pending' THEN now() + $8::float8 * interval '1 millisecond' ELSE next_attempt_at END,
+                delivered_at = CASE WHEN $7::text = 'delivered' THEN now() ELSE delivered_at END,
+                dead_at = CASE WHEN $7::text = 'dead' THEN now() ELSE NULL END,
+                lease_expires_at = NULL, last_status_code = $3::int, last_error = $4::text, last_response = $5::text, updated_at = now()
+          WHERE id = $1::uuid AND attempts = $2::int AND status = 'delivering'
+          RETURNING id
+       )
+       SELECT id FROM applied`,
+      [
+        deliveryId,
+        attempt,
+        outcome.statusCode,
+        outcome.error,
+        outcome.responseBody,
+        outcome.durationMs,
+        next.status,
+        next.status === 'pending' ? next.delayMs : 0,
+      ],
+    );
+    return rows.length > 0;
+  }
+}

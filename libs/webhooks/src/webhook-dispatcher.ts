@@ -1,0 +1,231 @@
+/**
+ * Sends the outbox (BATON_ROLE all|worker). Keeps these promises:
+ * - at least once: a delivery leaves the outbox only when a receiver answered 2xx, or as `dead` after
+ *   BATON_WEBHOOK_MAX_ATTEMPTS failures; retries back off exponentially with jitter; a crash mid-attempt is
+ *   recovered by the claim lease (any instance);
+ * - one attempt = one POST of the event JSON with the X-Orchestration-* headers, signed with the subscription's
+ *   secret; a fresh timestamp (and so signature) per attempt, the same body and event id every time, so receivers
+ *   deduplicate on the event id;
+ * - a slow or dead receiver costs at most BATON_WEBHOOK_TIMEOUT_MS of one of BATON_WEBHOOK_CONCURRENCY slots,
+ *   never the engine's time: the outbox rows were written by the event's own transaction.
+ * Woken by NOTIFY baton_webhooks (the outbox trigger), with polling as a fallback and for scheduled retries.
+ */
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '#config';
+import { PgListener, WEBHOOKS_CHANNEL } from '#events';
+import { webhookRetryDelayMs, type WebhookRetryPolicy } from './webhook-backoff.js';
+import { DeliveryOutboxRepository, type AttemptOutcome, type ClaimedDelivery, type NextStep } from './delivery-outbox.repository.js';
+import { WebhookSecretCipher } from './webhook-secret-cipher.js';
+import { signWebhook, WEBHOOK_HEADERS } from './webhook-signature.js';
+
+const MAX_RESPONSE_CHARS = 2048;
+const USER_AGENT = 'Baton-Webhooks/0.1';
+
+/** The POSTed body: the event as the log holds it. */
+export function webhookBody(event: ClaimedDelivery['event']): string {
+  return JSON.stringify({
+    id: event.id,
+    type: event.type,
+    runId: event.runId,
+    seq: event.seq,
+    stepKey: event.stepKey,
+    payload: event.payload,
+    createdAt: event.createdAt instanceof Date ? event.createdAt.toISOString() : String(event.createdAt),
+  });
+}
+
+async function readLimited(response: Response): Promise<string> {
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  try {
+    while (text.length < MAX_RESPONSE_CHARS) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+  return text.slice(0, MAX_RESPONSE_CHARS);
+}
+
+/** A short reason for a failed request ("fetch failed: ECONNREFUSED", "timed out"). Duck-typed: fetch's errors may come from another realm. */
+function describe(error: unknown): string {
+  if (typeof error !== 'object' || error === null) return String(error);
+  const { name, message, cause } = error as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (name === 'TimeoutError') return 'timed out';
+  const detail = cause?.code ?? cause?.message;
+  return detail ? `${message ?? name}: ${detail}` : (message ?? String(error));
+}
+
+class Wake {
+  private resolve: (() => void) | null = null;
+  private pending = false;
+
+  fire(): void {
+    this.pending = true;
+    this.resolve?.();
+  }
+
+  wait(ms: number): Promise<void> {
+    if (this.pending) {
+      this.pending = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.resolve = null;
+        this.pending = false;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.resolve = done;
+    });
+  }
+}
+
+@Injectable()
+export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(WebhookDispatcher.name);
+  private readonly wake = new Wake();
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly policy: WebhookRetryPolicy;
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private unlisten: (() => void) | null = null;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly outbox: DeliveryOutboxRepository,
+    private readonly cipher: WebhookSecretCipher,
+    private readonly listener: PgListener,
+  ) {
+    this.policy = {
+      maxAttempts: config.webhookMaxAttempts,
+      initialDelayMs: config.webhookRetryDelayMs,
+      maxDelayMs: config.webhookMaxRetryDelayMs,
+    };
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (this.config.role !== 'api') await this.start();
+  }
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    this.unlisten = await this.listener.listen(WEBHOOKS_CHANNEL, () => this.wake.fire());
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
+    // A claim outlives the attempt's timeout, so a live attempt is never claimed twice.
+    const leaseMs = this.config.webhookTimeoutMs + 30_000;
+    while (this.running) {
+      const free = this.config.webhookConcurrency - this.inFlight.size;
+      let claimed: ClaimedDelivery[] = [];
+      if (free > 0) {
+        try {
+          claimed = await this.outbox.claimDue(free, leaseMs);
+        } catch (error) {
+          if (this.running) this.logger.warn(`claiming webhook deliveries failed: ${(error as Error).message}`);
+        }
+      }
+      for (const delivery of claimed) {
+        const task = this.deliver(delivery).finally(() => {
+          this.inFlight.delete(task);
+          this.wake.fire();
+        });
+        this.inFlight.add(task);
+      }
+      // A full batch means more may be due: claim again at once; otherwise sleep until a wake-up or the poll.
+      if (free > 0 && claimed.length === free) continue;
+      await this.wake.wait(this.config.pollIntervalMs);
+    }
+  }
+
+  private async deliver(delivery: ClaimedDelivery): Promise<void> {
+    const outcome = await this.attempt(delivery);
+    const next = this.nextStep(delivery, outcome);
+    try {
+      const applied = await this.outbox.record(delivery.id, delivery.attempt, outcome, next);
+      if (!applied)
+        this.logger.warn(
+          `delivery ${delivery.id} attempt ${delivery.attempt} finished after its lease was taken over; outcome logged only`,
+        );
+      else if (next.status === 'dead')
+        this.logger.warn(`delivery ${delivery.id} of event ${delivery.event.id} is dead after ${delivery.attempt} attempts`);
+    } catch (error) {
+      // The lease expires and another attempt follows: at least once still holds.
+      this.logger.warn(`recording delivery ${delivery.id} failed: ${(error as Error).message}`);
+    }
+  }
+
+  private async attempt(delivery: ClaimedDelivery): Promise<AttemptOutcome> {
+    const started = Date.now();
+    const elapsed = () => Date.now() - started;
+    let secret: string;
+    try {
+      secret = this.cipher.decrypt(delivery.secretEncrypted);
+    } catch {
+      return {
+        statusCode: null,
+        error: 'the signing secret cannot be decrypted (was BATON_WEBHOOK_SECRET_KEY or JWT_SECRET changed?)',
+        responseBody: null,
+        durationMs: 0,
+      };
+    }
+    const body = webhookBody(delivery.event);
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    try {
+      const response = await fetch(delivery.url, {
+        method: 'POST',
+        redirect: 'manual', // a redirect is a failure: following it would send the event where the admin did not say
+        signal: AbortSignal.timeout(this.config.webhookTimeoutMs),
+        headers: {
+          'Content-Type': 'application/json',
+          'User-Agent': USER_AGENT,
+          [WEBHOOK_HEADERS.event]: delivery.event.type,
+          [WEBHOOK_HEADERS.eventId]: delivery.event.id,
+          [WEBHOOK_HEADERS.timestamp]: timestamp,
+          [WEBHOOK_HEADERS.signature]: signWebhook(secret, timestamp, body),
+        },
+        body,
+      });
+      const text = await readLimited(response).catch(() => '');
+      const ok = response.status >= 200 && response.status < 300;
+      return {
+        statusCode: response.status,
+        error: ok ? null : `receiver answered ${response.status}`,
+        responseBody: text,
+        durationMs: elapsed(),
+      };
+    } catch (error) {
+      return { statusCode: null, error: describe(error), responseBody: null, durationMs: elapsed() };
+    }
+  }
+
+  private nextStep(delivery: ClaimedDelivery, outcome: AttemptOutcome): NextStep {
+    if (outcome.error === null) return { status: 'delivered' };
+    const failures = delivery.attempt - delivery.attemptBase;
+    if (failures >= this.policy.maxAttempts) return { status: 'dead' };
+    return { status: 'pending', delayMs: webhookRetryDelayMs(this.policy, failures) };
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.unlisten?.();
+    this.wake.fire();
+    await this.loop;
+    // In-flight attempts end within the timeout; their outcomes are recorded before the pool closes.
+    await Promise.allSettled([...this.inFlight]);
+  }
+}
