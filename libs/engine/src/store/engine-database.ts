@@ -7,8 +7,17 @@
  * transactions that notify (a global lock held across the commit's WAL flush), which would cap the engine at
  * one commit per fsync. Notifications are wake-up hints (every listener also polls), so sending them just after
  * the commit loses nothing but a few milliseconds if the process dies in between. Bursts are coalesced.
+ *
+ * Statements inside transactions are sent as named prepared statements (see `prepared`): the engine repeats a few
+ * dozen statement texts, and PostgreSQL then parses and plans each once per connection instead of on every call.
+ *
+ * The connections run in pg's pipeline mode: statements issued without awaiting the previous one are written at
+ * once and answered in order. The server still executes them one after another in the order sent, so a caller may
+ * issue statements that do not need each other's results together (Promise.all) and pay one round trip for all;
+ * BEGIN always travels with the transaction's first statements.
  */
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { APP_CONFIG, type AppConfig } from '#config';
 import { DATABASE_HANDLE, type DatabaseHandle } from '#persistence';
@@ -17,6 +26,33 @@ export type Queryable = Pick<pg.PoolClient, 'query'>;
 
 const RETRYABLE = new Set(['40P01', '40001']);
 
+/**
+ * Statement text -> prepared statement name. Bounded, so a statement whose text varies per call (none should) can
+ * never grow every connection's set of prepared statements without limit: past the bound, texts run unnamed.
+ */
+const statementNames = new Map<string, string>();
+const MAX_PREPARED = 500;
+
+function prepared(text: string, values: unknown[] | undefined): pg.QueryConfig | null {
+  if (values === undefined) return null; // BEGIN, COMMIT and friends
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    if (statementNames.size >= MAX_PREPARED) return null;
+    name = `baton_${createHash('sha1').update(text).digest('base64url')}`;
+    statementNames.set(text, name);
+  }
+  return { name, text, values };
+}
+
+/** The transaction's connection as the engine's SQL sees it: every parameterized statement goes prepared. */
+function preparing(client: pg.PoolClient): Queryable {
+  const query = (text: string | pg.QueryConfig, values?: unknown[]) => {
+    const config = typeof text === 'string' ? prepared(text, values) : null;
+    return config ? client.query(config) : client.query(text as string, values);
+  };
+  return { query: query as Queryable['query'] };
+}
+
 const requested = new WeakMap<object, Set<string>>();
 
 /** Registers a NOTIFY to send once the transaction of `client` commits (dropped if it rolls back). */
@@ -24,6 +60,17 @@ export function notifyAfterCommit(client: object, channel: string, payload = '')
   let set = requested.get(client);
   if (!set) requested.set(client, (set = new Set()));
   set.add(`${channel}\u0000${payload}`);
+}
+
+/**
+ * Awaits statements issued together on one transaction's connection (pipelined). When one fails, the transaction
+ * is aborted and the ones after it fail too; the error thrown is that of the first in issue order, the cause.
+ */
+export async function together<T extends readonly unknown[] | []>(statements: T): Promise<{ -readonly [P in keyof T]: Awaited<T[P]> }> {
+  const settled: PromiseSettledResult<unknown>[] = await Promise.allSettled(statements as readonly unknown[]);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as { -readonly [P in keyof T]: Awaited<T[P]> };
 }
 
 @Injectable()
@@ -38,8 +85,8 @@ export class EngineDatabase implements OnApplicationShutdown {
 
   constructor(@Inject(DATABASE_HANDLE) database: DatabaseHandle, @Inject(APP_CONFIG) config: AppConfig) {
     void config;
-    this.pool = new pg.Pool({ connectionString: database.url, max: 10, application_name: 'baton-engine' });
-    this.workerPool = new pg.Pool({ connectionString: database.url, max: 8, application_name: 'baton-worker' });
+    this.pool = new pg.Pool({ connectionString: database.url, max: 10, application_name: 'baton-engine', pipeline: true });
+    this.workerPool = new pg.Pool({ connectionString: database.url, max: 8, application_name: 'baton-worker', pipeline: true });
     for (const pool of [this.pool, this.workerPool]) pool.on('error', () => undefined); // idle client errors surface on the next query
   }
 
@@ -47,19 +94,22 @@ export class EngineDatabase implements OnApplicationShutdown {
     return (await this.pool.query<R>(sql, params)).rows;
   }
 
-  async tx<T>(fn: (client: pg.PoolClient) => Promise<T>, pool: pg.Pool = this.pool): Promise<T> {
+  async tx<T>(fn: (client: Queryable) => Promise<T>, pool: pg.Pool = this.pool): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const client = await pool.connect();
+      const statements = preparing(client);
+      const begin = client.query('BEGIN');
       try {
-        await client.query('BEGIN');
-        const result = await fn(client);
+        const result = await fn(statements);
+        await begin;
         await client.query('COMMIT');
-        const notes = requested.get(client);
-        requested.delete(client);
+        const notes = requested.get(statements);
+        requested.delete(statements);
         for (const note of notes ?? []) this.send(note);
         return result;
       } catch (error) {
-        requested.delete(client);
+        await begin.catch(() => undefined);
+        requested.delete(statements);
         await client.query('ROLLBACK').catch(() => undefined);
         if (attempt < 5 && RETRYABLE.has((error as { code?: string }).code ?? '')) continue;
         throw error;

@@ -52,27 +52,21 @@ export interface ClaimableStep {
   depends_on: string[];
 }
 
+/** The columns of a ClaimableStep of steps aliased `alias`, for statements that hand steps to a claim (RETURNING). */
+export function claimableColumns(alias: string): string {
+  return ['id', 'run_id', 'step_key', 'agent_slug', 'type', 'attempt', 'manual_input', 'depends_on'].map((c) => `${alias}.${c}`).join(', ');
+}
+
 /**
  * Ready, due steps of the locked runs (now stable: nobody else can change them while we hold the runs),
  * optionally only the given step ids.
  */
 export async function readySteps(client: Queryable, runIds: string[]): Promise<ClaimableStep[]> {
   const { rows } = await client.query<ClaimableStep>(
-    `SELECT id, run_id, step_key, agent_slug, type, attempt, manual_input, depends_on FROM orchestration_steps
+    `SELECT ${claimableColumns('s')} FROM orchestration_steps s
       WHERE run_id = ANY($1::uuid[]) AND status = 'ready' AND next_attempt_at <= now()
       ORDER BY priority DESC, next_attempt_at, position`,
     [runIds],
-  );
-  return rows;
-}
-
-/** The given steps whose dependencies are all met (ready, or pending with none left: see releaseDependents). */
-export async function unblockedSteps(client: Queryable, stepIds: string[]): Promise<ClaimableStep[]> {
-  const { rows } = await client.query<ClaimableStep>(
-    `SELECT id, run_id, step_key, agent_slug, type, attempt, manual_input, depends_on FROM orchestration_steps
-      WHERE id = ANY($1::uuid[]) AND (status = 'ready' OR (status = 'pending' AND pending_dependencies <= 0))
-      ORDER BY priority DESC, position`,
-    [stepIds],
   );
   return rows;
 }
@@ -100,7 +94,11 @@ export async function lockAndCountAgent(client: Queryable, organizationId: strin
 }
 
 /** Outputs of finished steps that templates of the claimed steps may read. */
-export async function upstreamOutputs(client: Queryable, runIds: string[], stepKeys: string[]): Promise<{ run_id: string; step_key: string; output: unknown }[]> {
+export async function upstreamOutputs(
+  client: Queryable,
+  runIds: string[],
+  stepKeys: string[],
+): Promise<{ run_id: string; step_key: string; output: unknown }[]> {
   if (runIds.length === 0) return [];
   const { rows } = await client.query<{ run_id: string; step_key: string; output: unknown }>(
     `SELECT s.run_id, s.step_key, s.output FROM orchestration_steps s
@@ -117,7 +115,13 @@ export interface StartedStep {
 }
 
 /** Marks the chosen steps running under this worker's lease, storing the input each is run with. */
-export async function startSteps(client: Queryable, workerId: string, leaseMs: number, ids: string[], inputs: unknown[]): Promise<StartedStep[]> {
+export async function startSteps(
+  client: Queryable,
+  workerId: string,
+  leaseMs: number,
+  ids: string[],
+  inputs: unknown[],
+): Promise<StartedStep[]> {
   const { rows } = await client.query<StartedStep>(
     `UPDATE orchestration_steps s
         SET status = 'running', attempt = s.attempt + 1, lease_owner = $1,

@@ -4,6 +4,7 @@
  */
 import type { RunStatus, StepStatus } from '#core';
 import { notifyAfterCommit, type Queryable } from './engine-database.js';
+import { claimableColumns, type ClaimableStep } from './step-claim.repository.js';
 
 export interface RunRow {
   id: string;
@@ -16,9 +17,12 @@ export interface RunRow {
   max_concurrency: number | null;
 }
 
+/** The columns of a RunRow, for every statement that locks runs. */
+export const RUN_ROW_COLUMNS = 'id, organization_id, definition_id, status, input, steps_remaining, parent_run_id, max_concurrency';
+
 export async function lockRuns(client: Queryable, runIds: string[]): Promise<Map<string, RunRow>> {
   const { rows } = await client.query<RunRow>(
-    `SELECT id, organization_id, definition_id, status, input, steps_remaining, parent_run_id, max_concurrency FROM orchestration_runs
+    `SELECT ${RUN_ROW_COLUMNS} FROM orchestration_runs
       WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
     [runIds],
   );
@@ -83,29 +87,36 @@ export async function updateSteps(client: Queryable, updates: StepUpdate[]): Pro
   );
 }
 
+/** A step whose last dependency was just released: what a claim needs to start it, in claim order. */
+export type ReleasedStep = ClaimableStep;
+
 /**
  * Counts down the pending dependencies of the given (run, step) pairs by n and returns the steps that reach
- * zero. With `promote`, those become ready at once (same transaction); without, they stay pending with no
- * dependency left, for the caller to start directly (skipping a row version) and promote the rest.
+ * zero, best first (priority, then position), with what a claim needs to start them. With `promote`, those become
+ * ready at once (same transaction); without, they stay pending with no dependency left, for the caller to start
+ * directly (skipping a row version) and promote the rest.
  */
 export async function releaseDependents(
   client: Queryable,
   releases: { runId: string; stepKey: string; n: number }[],
   promote = true,
-): Promise<{ id: string; run_id: string; step_key: string }[]> {
+): Promise<ReleasedStep[]> {
   if (releases.length === 0) return [];
-  const { rows } = await client.query<{ id: string; run_id: string; step_key: string; pending_dependencies: number }>(
-    `UPDATE orchestration_steps s
-        SET pending_dependencies = s.pending_dependencies - v.n,
-            status = CASE WHEN $4 AND s.pending_dependencies - v.n <= 0 THEN 'ready' ELSE s.status END,
-            next_attempt_at = CASE WHEN s.pending_dependencies - v.n <= 0 THEN now() ELSE s.next_attempt_at END,
-            updated_at = now()
-       FROM unnest($1::uuid[], $2::text[], $3::int[]) AS v(run_id, step_key, n)
-      WHERE s.run_id = v.run_id AND s.step_key = v.step_key AND s.status = 'pending'
-      RETURNING s.id, s.run_id, s.step_key, s.pending_dependencies`,
+  const { rows } = await client.query<ReleasedStep>(
+    `WITH released AS (
+       UPDATE orchestration_steps s
+          SET pending_dependencies = s.pending_dependencies - v.n,
+              status = CASE WHEN $4 AND s.pending_dependencies - v.n <= 0 THEN 'ready' ELSE s.status END,
+              next_attempt_at = CASE WHEN s.pending_dependencies - v.n <= 0 THEN now() ELSE s.next_attempt_at END,
+              updated_at = now()
+         FROM unnest($1::uuid[], $2::text[], $3::int[]) AS v(run_id, step_key, n)
+        WHERE s.run_id = v.run_id AND s.step_key = v.step_key AND s.status = 'pending'
+        RETURNING ${claimableColumns('s')}, s.pending_dependencies, s.priority, s.position
+     )
+     SELECT ${claimableColumns('r')} FROM released r WHERE r.pending_dependencies <= 0 ORDER BY r.priority DESC, r.position`,
     [releases.map((r) => r.runId), releases.map((r) => r.stepKey), releases.map((r) => r.n), promote],
   );
-  return rows.filter((r) => r.pending_dependencies <= 0);
+  return rows;
 }
 
 /** Makes unblocked pending steps ready (the ones a fast claim did not start). */
@@ -119,7 +130,10 @@ export async function promoteReady(client: Queryable, stepIds: string[]): Promis
 }
 
 /** Cancels every unfinished step of the runs; returns them with whether each was running (to abort it). */
-export async function cancelOpenSteps(client: Queryable, runIds: string[]): Promise<{ run_id: string; step_key: string; was_running: boolean }[]> {
+export async function cancelOpenSteps(
+  client: Queryable,
+  runIds: string[],
+): Promise<{ run_id: string; step_key: string; was_running: boolean }[]> {
   if (runIds.length === 0) return [];
   const { rows } = await client.query<{ run_id: string; step_key: string; was_running: boolean }>(
     `WITH open AS (
@@ -147,7 +161,10 @@ export async function countDownRemaining(client: Queryable, counts: Map<string, 
   return new Map(rows.map((r) => [r.id, r.steps_remaining]));
 }
 
-export async function finishRuns(client: Queryable, runs: { id: string; status: RunStatus; output: unknown; error: unknown }[]): Promise<void> {
+export async function finishRuns(
+  client: Queryable,
+  runs: { id: string; status: RunStatus; output: unknown; error: unknown }[],
+): Promise<void> {
   if (runs.length === 0) return;
   await client.query(
     `UPDATE orchestration_runs r
@@ -155,11 +172,19 @@ export async function finishRuns(client: Queryable, runs: { id: string; status: 
             steps_remaining = CASE WHEN v.status = 'completed' THEN r.steps_remaining ELSE 0 END
        FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::jsonb[]) AS v(id, status, output, error)
       WHERE r.id = v.id`,
-    [runs.map((r) => r.id), runs.map((r) => r.status), runs.map((r) => (r.output == null ? null : JSON.stringify(r.output))), runs.map((r) => (r.error == null ? null : JSON.stringify(r.error)))],
+    [
+      runs.map((r) => r.id),
+      runs.map((r) => r.status),
+      runs.map((r) => (r.output == null ? null : JSON.stringify(r.output))),
+      runs.map((r) => (r.error == null ? null : JSON.stringify(r.error))),
+    ],
   );
 }
 
-export async function stepOutputs(client: Queryable, runIds: string[]): Promise<{ run_id: string; step_key: string; status: StepStatus; output: unknown }[]> {
+export async function stepOutputs(
+  client: Queryable,
+  runIds: string[],
+): Promise<{ run_id: string; step_key: string; status: StepStatus; output: unknown }[]> {
   const { rows } = await client.query<{ run_id: string; step_key: string; status: StepStatus; output: unknown }>(
     `SELECT run_id, step_key, status, output FROM orchestration_steps WHERE run_id = ANY($1::uuid[])`,
     [runIds],

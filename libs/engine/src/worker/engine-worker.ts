@@ -14,7 +14,7 @@ import type { JsonValue } from '#core';
 import { CANCEL_CHANNEL, PgListener, WORK_CHANNEL } from '#events';
 import { EngineDatabase } from '../store/engine-database.js';
 import { findExpiredLeases, renewLeases } from '../store/step-claim.repository.js';
-import { ResultApplier } from './result-applier.js';
+import { ResultApplier, type FastClaim } from './result-applier.js';
 import { WakeSignal } from './signal.js';
 import { StepClaimer, type ClaimedStep } from './step-claimer.js';
 import { StepExecutor } from './step-executor.js';
@@ -111,6 +111,24 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
     }
   }
 
+  /**
+   * Lets a transaction outside the worker's loops (a checkpoint decision) start the steps it makes ready on this
+   * worker, inside that same transaction: `work` is given up to MAX_CLAIM_BATCH free slots (null when this process
+   * runs no worker or has none free), must commit before it returns, and returns the steps it claimed, which run
+   * only then. Saves the NOTIFY, the claim loop's wake-up and a second committing transaction per hand-over.
+   */
+  async lendSlots<T>(work: (fast: FastClaim | null) => Promise<{ value: T; claimed: ClaimedStep[] }>): Promise<T> {
+    const limit = this.running ? Math.max(0, Math.min(this.freeSlots(), MAX_CLAIM_BATCH)) : 0;
+    this.reserved += limit;
+    try {
+      const { value, claimed } = await work(limit > 0 ? { workerId: this.workerId, leaseMs: this.config.leaseMs, limit } : null);
+      for (const step of claimed) this.run(step);
+      return value;
+    } finally {
+      this.reserved -= limit;
+    }
+  }
+
   private freeSlots(): number {
     return this.config.workerConcurrency - this.inFlight.size - this.reserved;
   }
@@ -152,23 +170,21 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
         continue;
       }
       const batch = lane.results.splice(0, MAX_FLUSH_BATCH);
-      const fastLimit = this.running ? Math.max(0, Math.min(this.freeSlots(), MAX_CLAIM_BATCH)) : 0;
-      this.reserved += fastLimit;
       try {
-        const summary = await this.applier.apply(batch, { workerId: this.workerId, leaseMs: this.config.leaseMs, limit: fastLimit });
-        for (const step of summary.claimed) this.run(step);
-        this.stepsFinished += summary.applied;
-        if (summary.nextRetryInMs !== null) {
-          const timer = setTimeout(() => this.claimWake.fire(), summary.nextRetryInMs + 5);
-          timer.unref();
-        }
+        await this.lendSlots(async (fast) => {
+          const summary = await this.applier.apply(batch, fast);
+          this.stepsFinished += summary.applied;
+          if (summary.nextRetryInMs !== null) {
+            const timer = setTimeout(() => this.claimWake.fire(), summary.nextRetryInMs + 5);
+            timer.unref();
+          }
+          return { value: undefined, claimed: summary.claimed };
+        });
       } catch (error) {
         // Nothing was committed: put the batch back and try again shortly (fencing makes a re-apply safe).
         this.logger.error(`applying ${batch.length} results failed: ${(error as Error).message}`);
         lane.results.unshift(...batch);
         await new Promise((r) => setTimeout(r, 200));
-      } finally {
-        this.reserved -= fastLimit;
       }
     }
   }
@@ -195,7 +211,14 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
       const expired = await findExpiredLeases(this.db.workerPool, 500);
       if (expired.length === 0) return;
       const summary = await this.applier.apply(
-        expired.map((e) => ({ stepId: e.id, runId: e.run_id, stepKey: '', attempt: e.attempt, fenceOwner: e.lease_owner, outcome: { kind: 'lease_lost' as const } })),
+        expired.map((e) => ({
+          stepId: e.id,
+          runId: e.run_id,
+          stepKey: '',
+          attempt: e.attempt,
+          fenceOwner: e.lease_owner,
+          outcome: { kind: 'lease_lost' as const },
+        })),
       );
       if (summary.applied > 0) this.logger.warn(`reclaimed ${summary.applied} steps whose lease expired`);
     } catch (error) {
@@ -219,7 +242,14 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
     for (const { controller } of left) controller.abort('shutdown');
     if (left.length > 0) {
       for (const { step } of left) {
-        this.submit({ stepId: step.id, runId: step.runId, stepKey: step.stepKey, attempt: step.attempt, fenceOwner: this.workerId, outcome: { kind: 'released' } });
+        this.submit({
+          stepId: step.id,
+          runId: step.runId,
+          stepKey: step.stepKey,
+          attempt: step.attempt,
+          fenceOwner: this.workerId,
+          outcome: { kind: 'released' },
+        });
       }
       this.inFlight.clear();
     }

@@ -26,13 +26,13 @@ import {
   stepOutputs,
   stepsById,
   updateSteps,
+  type ReleasedStep,
   type RunRow,
   type StepUpdate,
 } from '../store/step-transition.repository.js';
 import { CheckpointOpener, type OpeningCheckpoint } from '../approvals/checkpoint-opener.js';
 import { expireApprovalsOfRuns } from '../store/approval.repository.js';
-import { unblockedSteps } from '../store/step-claim.repository.js';
-import { StepClaimer, type ClaimedStep } from './step-claimer.js';
+import { StepClaimer, type ClaimedStep, type KnownOutputs } from './step-claimer.js';
 import { MAX_LEASE_LOSSES, type StepResult } from './step-outcome.js';
 
 export interface ApplySummary {
@@ -64,11 +64,11 @@ export class ResultApplier {
   ) {}
 
   /** Applies a worker's (or the reaper's) batch on the worker connections. */
-  apply(results: StepResult[], fast?: FastClaim): Promise<ApplySummary> {
+  apply(results: StepResult[], fast?: FastClaim | null): Promise<ApplySummary> {
     return this.db.tx((client) => this.applyIn(client, results, fast), this.db.workerPool);
   }
 
-  async applyIn(client: Queryable, results: StepResult[], fast?: FastClaim): Promise<ApplySummary> {
+  async applyIn(client: Queryable, results: StepResult[], fast?: FastClaim | null): Promise<ApplySummary> {
     const runIds = [...new Set(results.map((r) => r.runId))];
     const runs = await lockRuns(client, runIds);
     const steps = await stepsById(client, [...new Set(results.map((r) => r.stepId))]);
@@ -79,6 +79,7 @@ export class ResultApplier {
     const failedRuns = new Map<string, { stepKey: string; error: JsonValue }>();
     const seen = new Set<string>();
     const opening: OpeningCheckpoint[] = [];
+    const known: KnownOutputs = new Map();
     let discarded = 0;
     let nextRetryInMs: number | null = null;
 
@@ -110,12 +111,29 @@ export class ResultApplier {
       const compiled = definition.steps.get(step.step_key);
       if (outcome.kind === 'completed' && compiled && (compiled.spec.approval || compiled.spec.type === 'approval')) {
         // A checkpoint: the output is kept, but the step completes only when a human (or the timeout) decides.
-        updates.push({ id: step.id, status: 'awaiting_approval', attempt: step.attempt, leaseLosses: step.lease_losses, output: outcome.output, error: null, delayMs: null });
+        updates.push({
+          id: step.id,
+          status: 'awaiting_approval',
+          attempt: step.attempt,
+          leaseLosses: step.lease_losses,
+          output: outcome.output,
+          error: null,
+          delayMs: null,
+        });
         opening.push({ run, stepId: step.id, stepKey: step.step_key, attempt: step.attempt, output: outcome.output, spec: compiled.spec });
         continue;
       }
       if (outcome.kind === 'completed') {
-        updates.push({ id: step.id, status: 'completed', attempt: step.attempt, leaseLosses: step.lease_losses, output: outcome.output, error: null, delayMs: null });
+        updates.push({
+          id: step.id,
+          status: 'completed',
+          attempt: step.attempt,
+          leaseLosses: step.lease_losses,
+          output: outcome.output,
+          error: null,
+          delayMs: null,
+        });
+        known.set(run.id, (known.get(run.id) ?? new Map()).set(step.step_key, outcome.output));
         events.push({ ...base, type: 'step.completed', payload: { attempt: step.attempt, output: outcome.output } });
         finished.set(run.id, (finished.get(run.id) ?? 0) + 1);
         for (const dependent of compiled?.dependents ?? []) {
@@ -130,7 +148,15 @@ export class ResultApplier {
         const losses = step.lease_losses + (outcome.kind === 'lease_lost' ? 1 : 0);
         if (losses <= MAX_LEASE_LOSSES) {
           // A crash or a shutdown is not a failed attempt: the attempt number is given back.
-          updates.push({ id: step.id, status: 'ready', attempt: step.attempt - 1, leaseLosses: losses, output: null, error: null, delayMs: 0 });
+          updates.push({
+            id: step.id,
+            status: 'ready',
+            attempt: step.attempt - 1,
+            leaseLosses: losses,
+            output: null,
+            error: null,
+            delayMs: 0,
+          });
           const reason = outcome.kind === 'lease_lost' ? 'lease_expired' : 'worker_shutdown';
           events.push({ ...base, type: 'step.retrying', payload: { attempt: step.attempt, reason, delayMs: 0 } });
           events.push({ ...base, type: 'step.ready', payload: { attempt: step.attempt } });
@@ -148,12 +174,32 @@ export class ResultApplier {
       const retryable = error.retryable && !(policy?.nonRetryable ?? []).includes(error.code) && step.attempt < step.max_attempts;
       if (retryable && policy) {
         const delayMs = retryDelayMs(policy, step.attempt);
-        updates.push({ id: step.id, status: 'ready', attempt: step.attempt, leaseLosses: step.lease_losses, output: null, error: { ...error }, delayMs });
-        events.push({ ...base, type: 'step.retrying', payload: { attempt: step.attempt, nextAttempt: step.attempt + 1, delayMs, error: { ...error } } });
+        updates.push({
+          id: step.id,
+          status: 'ready',
+          attempt: step.attempt,
+          leaseLosses: step.lease_losses,
+          output: null,
+          error: { ...error },
+          delayMs,
+        });
+        events.push({
+          ...base,
+          type: 'step.retrying',
+          payload: { attempt: step.attempt, nextAttempt: step.attempt + 1, delayMs, error: { ...error } },
+        });
         nextRetryInMs = nextRetryInMs === null ? delayMs : Math.min(nextRetryInMs, delayMs);
         continue;
       }
-      updates.push({ id: step.id, status: 'failed', attempt: step.attempt, leaseLosses: step.lease_losses, output: null, error: { ...error }, delayMs: null });
+      updates.push({
+        id: step.id,
+        status: 'failed',
+        attempt: step.attempt,
+        leaseLosses: step.lease_losses,
+        output: null,
+        error: { ...error },
+        delayMs: null,
+      });
       events.push({ ...base, type: 'step.failed', payload: { attempt: step.attempt, error: { ...error } } });
       failedRuns.set(run.id, { stepKey: step.step_key, error: { ...error } });
     }
@@ -165,39 +211,77 @@ export class ResultApplier {
     const released = await releaseDependents(client, live, !fastClaim);
     for (const ready of released) {
       const run = runs.get(ready.run_id) as RunRow;
-      events.push({ runId: run.id, organizationId: run.organization_id, type: 'step.ready', stepKey: ready.step_key, payload: { attempt: 1 } });
+      events.push({
+        runId: run.id,
+        organizationId: run.organization_id,
+        type: 'step.ready',
+        stepKey: ready.step_key,
+        payload: { attempt: 1 },
+      });
     }
     for (const runId of failedRuns.keys()) finished.delete(runId);
     await this.failRuns(client, runs, failedRuns, events);
     await this.completeFinishedRuns(client, runs, finished, events);
-    const claimed = fastClaim && released.length > 0 ? await this.claimReleased(client, runs, released, fastClaim, events) : [];
-    if (fastClaim) {
-      const started = new Set(claimed.map((c) => c.id));
-      await promoteReady(client, released.filter((r) => !started.has(r.id)).map((r) => r.id));
-    }
+    const claimed = await this.startReleased(client, runs, released, fastClaim, events, known);
     await appendEvents(client, events);
     if (released.length > claimed.length || nextRetryInMs !== null) await notify(client, WORK_CHANNEL);
     return { applied: results.length - discarded, discarded, nextRetryInMs, claimed };
   }
 
-  private async claimReleased(client: Queryable, runs: Map<string, RunRow>, released: { id: string; run_id: string }[], fast: FastClaim, events: NewEvent[]): Promise<ClaimedStep[]> {
+  /**
+   * Steps released without promotion (see releaseDependents), or made ready, of locked `runs`, best first: with
+   * `fast`, starts as many as it allows for the calling worker in this transaction and makes the rest ready;
+   * without, does nothing (they are ready already). Returns the steps started, to be run once the transaction commits.
+   */
+  async startReleased(
+    client: Queryable,
+    runs: Map<string, RunRow>,
+    released: ReleasedStep[],
+    fast: FastClaim | null,
+    events: NewEvent[],
+    known?: KnownOutputs,
+  ): Promise<ClaimedStep[]> {
+    if (!fast || released.length === 0) return [];
     const live = new Map([...runs].filter(([, r]) => r.status === 'running' || r.status === 'awaiting_approval'));
-    const ids = released.filter((r) => live.has(r.run_id)).map((r) => r.id);
-    if (ids.length === 0) return [];
-    const ready = await unblockedSteps(client, ids);
-    return this.claimer.claimLocked(client, fast.workerId, fast.limit, fast.leaseMs, live, ready, events);
+    const startable = released.filter((r) => live.has(r.run_id));
+    const claimed =
+      startable.length === 0
+        ? []
+        : await this.claimer.claimLocked(client, fast.workerId, fast.limit, fast.leaseMs, live, startable, events, known);
+    const started = new Set(claimed.map((c) => c.id));
+    await promoteReady(
+      client,
+      released.filter((r) => !started.has(r.id)).map((r) => r.id),
+    );
+    return claimed;
   }
 
   /** Fails each run, cancelling its unfinished steps; running ones are told to abort through NOTIFY. */
-  async failRuns(client: Queryable, runs: Map<string, RunRow>, failed: Map<string, { stepKey: string; error: JsonValue }>, events: NewEvent[]): Promise<void> {
+  async failRuns(
+    client: Queryable,
+    runs: Map<string, RunRow>,
+    failed: Map<string, { stepKey: string; error: JsonValue }>,
+    events: NewEvent[],
+  ): Promise<void> {
     if (failed.size === 0) return;
     const cancelled = await cancelOpenSteps(client, [...failed.keys()]);
     await expireApprovalsOfRuns(client, [...failed.keys()]);
     for (const step of cancelled) {
       const run = runs.get(step.run_id) as RunRow;
-      events.push({ runId: run.id, organizationId: run.organization_id, type: 'step.cancelled', stepKey: step.step_key, payload: { reason: 'run_failed' } });
+      events.push({
+        runId: run.id,
+        organizationId: run.organization_id,
+        type: 'step.cancelled',
+        stepKey: step.step_key,
+        payload: { reason: 'run_failed' },
+      });
     }
-    const finishing = [...failed].map(([id, f]) => ({ id, status: 'failed' as RunStatus, output: null, error: { step: f.stepKey, error: f.error } }));
+    const finishing = [...failed].map(([id, f]) => ({
+      id,
+      status: 'failed' as RunStatus,
+      output: null,
+      error: { step: f.stepKey, error: f.error },
+    }));
     await finishRuns(client, finishing);
     for (const run of finishing) {
       const row = runs.get(run.id) as RunRow;
@@ -208,7 +292,12 @@ export class ResultApplier {
   }
 
   /** Counts finished steps down and completes the runs that reach zero, computing their output. */
-  async completeFinishedRuns(client: Queryable, runs: Map<string, RunRow>, finished: Map<string, number>, events: NewEvent[]): Promise<void> {
+  async completeFinishedRuns(
+    client: Queryable,
+    runs: Map<string, RunRow>,
+    finished: Map<string, number>,
+    events: NewEvent[],
+  ): Promise<void> {
     const remaining = await countDownRemaining(client, finished);
     const done = [...remaining].filter(([, n]) => n <= 0).map(([id]) => id);
     await this.completeRuns(client, runs, done, events);
@@ -244,4 +333,3 @@ export class ResultApplier {
     }
   }
 }
-

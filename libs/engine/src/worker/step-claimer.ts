@@ -22,6 +22,12 @@ import {
 } from '../store/step-claim.repository.js';
 import { AgentDirectory, type AgentInfo } from './agent-directory.js';
 
+/**
+ * Outputs the calling transaction has just written (run id -> step key -> output): a claim in the same transaction
+ * renders its templates from these instead of reading them back.
+ */
+export type KnownOutputs = Map<string, Map<string, JsonValue>>;
+
 export interface ClaimedStep {
   id: string;
   runId: string;
@@ -51,7 +57,10 @@ export class StepClaimer {
     if (limit <= 0) return [];
     const candidates = await findReadyCandidates(this.db.workerPool, limit * 2);
     if (candidates.length === 0) return [];
-    return this.db.tx((client) => this.claimIn(client, workerId, limit, leaseMs, [...new Set(candidates.map((c) => c.run_id))]), this.db.workerPool);
+    return this.db.tx(
+      (client) => this.claimIn(client, workerId, limit, leaseMs, [...new Set(candidates.map((c) => c.run_id))]),
+      this.db.workerPool,
+    );
   }
 
   private async claimIn(client: Queryable, workerId: string, limit: number, leaseMs: number, runIds: string[]): Promise<ClaimedStep[]> {
@@ -76,11 +85,18 @@ export class StepClaimer {
     runs: Map<string, LockedRun>,
     ready: ClaimableStep[],
     events: NewEvent[],
+    known?: KnownOutputs,
   ): Promise<ClaimedStep[]> {
     const chosen = await this.choose(client, runs, ready, limit);
     if (chosen.length === 0) return [];
-    const rendered = await this.renderInputs(client, runs, chosen);
-    const started = await startSteps(client, workerId, leaseMs, chosen.map((s) => s.step.id), rendered.map((r) => r.input));
+    const rendered = await this.renderInputs(client, runs, chosen, known);
+    const started = await startSteps(
+      client,
+      workerId,
+      leaseMs,
+      chosen.map((s) => s.step.id),
+      rendered.map((r) => r.input),
+    );
     const attempts = new Map(started.map((s) => [s.id, s.attempt]));
     const claimed: ClaimedStep[] = [];
     chosen.forEach(({ step, agent }, i) => {
@@ -101,17 +117,32 @@ export class StepClaimer {
         input: rendered[i].input,
         inputError: rendered[i].error,
       });
-      events.push({ runId: run.id, organizationId: run.organization_id, type: 'step.started', stepKey: step.step_key, payload: { attempt, worker: workerId } });
+      events.push({
+        runId: run.id,
+        organizationId: run.organization_id,
+        type: 'step.started',
+        stepKey: step.step_key,
+        payload: { attempt, worker: workerId },
+      });
     });
     return claimed;
   }
 
   /** Picks steps within the worker's, each run's and each agent's limits, in priority order. */
-  private async choose(client: Queryable, runs: Map<string, LockedRun>, ready: ClaimableStep[], limit: number): Promise<{ step: ClaimableStep; agent: AgentInfo | null }[]> {
+  private async choose(
+    client: Queryable,
+    runs: Map<string, LockedRun>,
+    ready: ClaimableStep[],
+    limit: number,
+  ): Promise<{ step: ClaimableStep; agent: AgentInfo | null }[]> {
     const limitedRuns = [...runs.values()].filter((r) => r.max_concurrency !== null).map((r) => r.id);
     const running = await runningCountsByRun(client, limitedRuns);
     const agentsByOrg = new Map<string, Map<string, AgentInfo | null>>();
-    for (const [org, slugs] of groupBy(ready, (s) => (runs.get(s.run_id) as LockedRun).organization_id, (s) => s.agent_slug ?? '')) {
+    for (const [org, slugs] of groupBy(
+      ready,
+      (s) => (runs.get(s.run_id) as LockedRun).organization_id,
+      (s) => s.agent_slug ?? '',
+    )) {
       agentsByOrg.set(org, await this.agents.lookup(org, slugs));
     }
     const agentRunning = new Map<string, number>();
@@ -143,17 +174,25 @@ export class StepClaimer {
     client: Queryable,
     runs: Map<string, LockedRun>,
     chosen: { step: ClaimableStep }[],
+    known: KnownOutputs = new Map(),
   ): Promise<{ input: JsonValue; error: string | null; timeoutMs: number | null }[]> {
     const needRuns: string[] = [];
     const needKeys: string[] = [];
+    const outputs = new Map<string, Record<string, { output: JsonValue }>>();
     const compiled = await Promise.all(chosen.map(({ step }) => this.definitions.get((runs.get(step.run_id) as LockedRun).definition_id)));
     chosen.forEach(({ step }, i) => {
       for (const key of compiled[i].steps.get(step.step_key)?.reads ?? []) {
-        needRuns.push(step.run_id);
-        needKeys.push(key);
+        const output = known.get(step.run_id)?.get(key);
+        if (output === undefined) {
+          needRuns.push(step.run_id);
+          needKeys.push(key);
+          continue;
+        }
+        const steps = outputs.get(step.run_id) ?? {};
+        steps[key] = { output };
+        outputs.set(step.run_id, steps);
       }
     });
-    const outputs = new Map<string, Record<string, { output: JsonValue }>>();
     for (const row of await upstreamOutputs(client, needRuns, needKeys)) {
       const steps = outputs.get(row.run_id) ?? {};
       steps[row.step_key] = { output: (row.output ?? null) as JsonValue };
@@ -162,7 +201,8 @@ export class StepClaimer {
     return chosen.map(({ step }, i) => {
       const spec = compiled[i].steps.get(step.step_key);
       const timeoutMs = spec?.timeoutMs ?? null;
-      if (step.manual_input !== null && step.manual_input !== undefined) return { input: step.manual_input as JsonValue, error: null, timeoutMs };
+      if (step.manual_input !== null && step.manual_input !== undefined)
+        return { input: step.manual_input as JsonValue, error: null, timeoutMs };
       const run = runs.get(step.run_id) as LockedRun;
       try {
         const input = renderTemplate(spec?.spec.input ?? null, {
