@@ -24,7 +24,11 @@ export class ApprovalsController {
   @ApiOperation({ summary: 'List approvals (newest first); filter by status, definition and run' })
   @ApiOkResponse({ type: ApprovalPageDto })
   list(@CurrentPrincipal() principal: Principal, @Query() query: ListApprovalsQueryDto): Promise<ApprovalPageDto> {
-    return this.queries.list(principal.organizationId, { status: query.status, definition: query.definition, runId: query.run }, pageRequest(query));
+    return this.queries.list(
+      principal.organizationId,
+      { status: query.status, definition: query.definition, runId: query.run },
+      pageRequest(query),
+    );
   }
 
   @Get(':id')
@@ -40,10 +44,17 @@ export class ApprovalsController {
   @HttpCode(HttpStatus.OK)
   @ApiOperation({ summary: 'Decide a checkpoint: continue, retry, skip or abort (approver or admin; assignees and quorum apply)' })
   @ApiOkResponse({ type: DecisionResultDto })
-  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Decision not allowed, or modifications fail the modificationsSchema (details carry paths)' })
+  @ApiBadRequestResponse({
+    type: ErrorResponseDto,
+    description: 'Decision not allowed, or modifications fail the modificationsSchema (details carry paths)',
+  })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'Already resolved or expired, or this user already voted' })
-  async decide(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string, @Body() body: DecisionDto): Promise<DecisionResultDto> {
-    const approval = await this.queries.get(principal.organizationId, id);
+  async decide(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @Body() body: DecisionDto,
+  ): Promise<DecisionResultDto> {
+    const approval = await this.queries.locate(principal.organizationId, id);
     const data: { [key: string]: JsonValue } = { approvalId: id, decision: body.decision };
     if (body.modifications !== undefined) data.modifications = body.modifications;
     if (body.comment !== undefined) data.comment = body.comment;

@@ -142,8 +142,23 @@ export class ApprovalQueryService {
     };
   }
 
+  /** Where a decision on an approval goes: its run (the A2A task) and the run's definition (the agent). */
+  async locate(organizationId: string, id: string): Promise<{ runId: string; definition: string }> {
+    const [row] = await this.db.query<{ run_id: string; definition_slug: string }>(
+      `SELECT a.run_id, r.definition_slug FROM human_approvals a JOIN orchestration_runs r ON r.id = a.run_id WHERE a.organization_id = $1 AND a.id = $2`,
+      [organizationId, id],
+    );
+    if (!row) throw DomainError.notFound('Approval', id);
+    return { runId: row.run_id, definition: row.definition_slug };
+  }
+
   async pendingOfRun(organizationId: string, runId: string): Promise<ApprovalView[]> {
-    return (await this.db.query<Row>(`${SELECT} WHERE a.organization_id = $1 AND a.run_id = $2 AND a.status = 'pending' ORDER BY a.requested_at`, [organizationId, runId])).map(toView);
+    return (
+      await this.db.query<Row>(
+        `${SELECT} WHERE a.organization_id = $1 AND a.run_id = $2 AND a.status = 'pending' ORDER BY a.requested_at`,
+        [organizationId, runId],
+      )
+    ).map(toView);
   }
 }
 

@@ -11,23 +11,37 @@ import addFormats from 'ajv-formats';
 import { deepMerge, DomainError, DomainErrorCode, jsonDiff, type JsonValue, type ProblemDetail } from '#core';
 import { CANCEL_CHANNEL, WORK_CHANNEL } from '#events';
 import { DefinitionCache } from '../compiled-definition.js';
-import { EngineDatabase, type Queryable } from '../store/engine-database.js';
+import { EngineDatabase, together, type Queryable } from '../store/engine-database.js';
 import { appendEvents, type NewEvent } from '../store/event-log.repository.js';
 import {
   closeApproval,
   continueVotes,
   expireApprovalsOfRuns,
-  findApproval,
-  insertDecision,
-  lockApproval,
+  lockApprovalWithStep,
+  lockRunOfApproval,
   pendingApprovalsOfRun,
+  recordDecision,
   setRunStatus,
-  stepForDecision,
   type ApprovalRow,
+  type DecisionStep,
+  type LockedApproval,
+  type NewDecision,
 } from '../store/approval.repository.js';
 import { markSkipped } from '../store/run-control.repository.js';
-import { cancelOpenSteps, finishRuns, lockRuns, notify, releaseDependents, updateSteps, type RunRow } from '../store/step-transition.repository.js';
-import { ResultApplier } from '../worker/result-applier.js';
+import { claimableColumns } from '../store/step-claim.repository.js';
+import {
+  cancelOpenSteps,
+  finishRuns,
+  lockRuns,
+  notify,
+  releaseDependents,
+  updateSteps,
+  type ReleasedStep,
+  type RunRow,
+} from '../store/step-transition.repository.js';
+import { EngineWorker } from '../worker/engine-worker.js';
+import { ResultApplier, type FastClaim } from '../worker/result-applier.js';
+import type { ClaimedStep } from '../worker/step-claimer.js';
 
 export const DECISIONS = ['continue', 'retry', 'skip', 'abort'] as const;
 export type Decision = (typeof DECISIONS)[number];
@@ -74,110 +88,217 @@ export class ApprovalService {
     private readonly db: EngineDatabase,
     private readonly definitions: DefinitionCache,
     private readonly applier: ResultApplier,
+    private readonly worker: EngineWorker,
   ) {}
 
   decide(command: DecideCommand): Promise<DecisionResult> {
     if (command.reason !== 'timeout' && !(DECISIONS as readonly string[]).includes(command.decision ?? '')) {
-      throw DomainError.validation(`decision must be one of ${DECISIONS.join(', ')}`, [{ path: '$.decision', message: `must be one of ${DECISIONS.join(', ')}` }]);
+      throw DomainError.validation(`decision must be one of ${DECISIONS.join(', ')}`, [
+        { path: '$.decision', message: `must be one of ${DECISIONS.join(', ')}` },
+      ]);
     }
-    return this.db.tx(async (client) => {
-      const target = await this.target(client, command);
-      const runs = await lockRuns(client, [target.run_id]);
-      const run = runs.get(target.run_id) as RunRow;
-      const approval = (await lockApproval(client, target.id)) as ApprovalRow;
-      const timeout = command.reason === 'timeout';
-      if (timeout && !approval.expired) throw DomainError.invalidState(`Approval ${approval.id} has not expired`);
-      const decision: Decision = timeout ? approval.on_timeout : (command.decision as Decision);
-      if (approval.status !== 'pending') {
-        throw DomainError.conflict(`Approval ${approval.id} is already ${approval.status}${approval.decision ? ` (${approval.decision})` : ''}`, { status: approval.status, decision: approval.decision });
-      }
-      if (!timeout && approval.expired) throw DomainError.conflict(`Approval ${approval.id} expired at ${approval.expires_at?.toISOString()}; its timeout policy applies`);
-      if (!timeout && !approval.decisions.includes(decision)) {
-        throw DomainError.validation(`Decision ${decision} is not allowed here`, [{ path: '$.decision', message: `allowed: ${approval.decisions.join(', ')}` }]);
-      }
-      if (!timeout) this.authorize(approval, command.actor);
-      await this.checkModifications(run, approval, command.modifications);
+    // When this process runs a worker, the steps the decision makes ready start on it inside the decision's
+    // transaction (see EngineWorker.lendSlots): the dependent runs as soon as the decision commits.
+    return this.worker.lendSlots((fast) => this.db.tx((client) => this.decideIn(client, command, fast)));
+  }
 
-      const step = await stepForDecision(client, approval.step_id);
-      if (!step) throw DomainError.notFound('Step', approval.step_key);
-      const modifications = command.modifications ?? null;
-      const base = decision === 'retry' ? step.input : approval.payload;
-      try {
-        await insertDecision(client, {
-          organizationId: approval.organization_id,
-          approvalId: approval.id,
-          actorType: command.actor.type,
-          actorId: command.actor.id,
-          decidedBy: command.actor.userId,
-          decision: decision,
-          modifications,
-          diff: modifications === null ? [] : (jsonDiff(base, deepMerge(base, modifications)) as unknown as JsonValue),
-          payloadSeen: approval.payload,
-          comment: command.comment ?? null,
-          reason: timeout ? 'timeout' : 'human',
-        });
-      } catch (error) {
-        if ((error as { code?: string }).code === '23505') throw DomainError.conflict('You already decided this approval; a quorum needs distinct approvers');
-        throw error;
-      }
+  private async decideIn(
+    client: Queryable,
+    command: DecideCommand,
+    fast: FastClaim | null,
+  ): Promise<{ value: DecisionResult; claimed: ClaimedStep[] }> {
+    const { run, approval } = await this.lockTarget(client, command);
+    const decision = await this.admissible(run, approval, command);
+    const step = approval.step;
+    if (!step) throw DomainError.notFound('Step', approval.step_key);
+    const result = (resolved: boolean, votes: number): DecisionResult => ({
+      approvalId: approval.id,
+      runId: run.id,
+      decision,
+      resolved,
+      votes,
+      quorum: approval.quorum,
+    });
+    const timeout = command.reason === 'timeout';
+    const resumes = decision !== 'abort' && run.status === 'awaiting_approval' && approval.others_pending === 0;
+    const entry = this.historyEntry(approval, step, decision, command);
+    if (decision === 'continue' && !timeout && approval.quorum > 1) {
+      // A continue vote of a quorum closes the approval only once enough distinct approvers voted.
+      await this.recorded(recordDecision(client, entry, null, false));
+      const votes = await continueVotes(client, approval.id);
+      if (votes < approval.quorum) return { value: result(false, votes), claimed: [] };
+      await together([
+        closeApproval(client, approval.id, 'resolved', decision, command.actor.userId, entry.modifications, entry.comment),
+        resumes ? setRunStatus(client, run.id, 'running') : undefined,
+      ]);
+      return {
+        value: result(true, 0),
+        claimed: await this.apply(client, run, approval, step, decision, command, fast, resumes, Promise.resolve()),
+      };
+    }
+    // The decision is recorded, the approval closed and the run resumed by one statement, sent together with the
+    // decision's first effects (see apply).
+    const recorded = this.recorded(recordDecision(client, entry, timeout ? 'expired' : 'resolved', resumes));
+    return { value: result(true, 0), claimed: await this.apply(client, run, approval, step, decision, command, fast, resumes, recorded) };
+  }
 
-      const events: NewEvent[] = [];
-      const ev = { runId: run.id, organizationId: run.organization_id, stepKey: approval.step_key };
-      if (decision === 'continue' && !timeout) {
-        const votes = await continueVotes(client, approval.id);
-        if (votes < approval.quorum) return { approvalId: approval.id, runId: run.id, decision: decision, resolved: false, votes, quorum: approval.quorum };
-      }
-      await closeApproval(client, approval.id, timeout ? 'expired' : 'resolved', decision, command.actor.userId, modifications, command.comment ?? null);
-      events.push({ ...ev, type: 'checkpoint.resolved', payload: { approvalId: approval.id, decision: decision, by: command.actor.userId, reason: timeout ? 'timeout' : 'human', modifications } });
+  /** The decision that applies (a timeout's is the approval's onTimeout), once it is known to be allowed now. */
+  private async admissible(run: RunRow, approval: ApprovalRow, command: DecideCommand): Promise<Decision> {
+    const timeout = command.reason === 'timeout';
+    if (timeout && !approval.expired) throw DomainError.invalidState(`Approval ${approval.id} has not expired`);
+    const decision: Decision = timeout ? approval.on_timeout : (command.decision as Decision);
+    if (approval.status !== 'pending') {
+      throw DomainError.conflict(
+        `Approval ${approval.id} is already ${approval.status}${approval.decision ? ` (${approval.decision})` : ''}`,
+        { status: approval.status, decision: approval.decision },
+      );
+    }
+    if (timeout) return decision;
+    if (approval.expired)
+      throw DomainError.conflict(`Approval ${approval.id} expired at ${approval.expires_at?.toISOString()}; its timeout policy applies`);
+    if (!approval.decisions.includes(decision)) {
+      throw DomainError.validation(`Decision ${decision} is not allowed here`, [
+        { path: '$.decision', message: `allowed: ${approval.decisions.join(', ')}` },
+      ]);
+    }
+    this.authorize(approval, command.actor);
+    await this.checkModifications(run, approval, command.modifications);
+    return decision;
+  }
 
-      if (decision === 'abort') {
-        await this.abort(client, run, events);
-      } else {
-        if (decision === 'continue') {
-          const output = deepMerge(step.output, modifications ?? undefined);
-          await updateSteps(client, [{ id: step.id, status: 'completed', attempt: step.attempt, leaseLosses: 0, output, error: null, delayMs: null }]);
-          events.push({ ...ev, type: 'step.completed', payload: { attempt: step.attempt, output, approved: true } });
-          await this.release(client, runs, run, approval.step_key, events);
-        } else if (decision === 'skip') {
-          await markSkipped(client, step.id, null);
-          events.push({ ...ev, type: 'step.skipped', payload: { output: null, by: command.actor.userId, approvalId: approval.id } });
-          await this.release(client, runs, run, approval.step_key, events);
-        } else {
-          await this.retry(client, step.id, deepMerge(step.input, modifications ?? undefined));
-          events.push({ ...ev, type: 'step.ready', payload: { attempt: step.attempt + 1, reason: 'approval_retry' } });
-        }
-        await this.resumeIfNoneWaiting(client, run, events);
-      }
-      await appendEvents(client, events);
-      if (events.some((e) => e.type === 'step.ready')) await notify(client, WORK_CHANNEL);
-      return { approvalId: approval.id, runId: run.id, decision: decision, resolved: true, votes: 0, quorum: approval.quorum };
+  /** What the history keeps of this decision: who, what they saw, what they changed (and its diff). */
+  private historyEntry(approval: LockedApproval, step: DecisionStep, decision: Decision, command: DecideCommand): NewDecision {
+    const modifications = command.modifications ?? null;
+    const base = decision === 'retry' ? step.input : approval.payload;
+    return {
+      organizationId: approval.organization_id,
+      approvalId: approval.id,
+      actorType: command.actor.type,
+      actorId: command.actor.id,
+      decidedBy: command.actor.userId,
+      decision,
+      modifications,
+      diff: modifications === null ? [] : (jsonDiff(base, deepMerge(base, modifications)) as unknown as JsonValue),
+      payloadSeen: approval.payload,
+      comment: command.comment ?? null,
+      reason: command.reason === 'timeout' ? 'timeout' : 'human',
+    };
+  }
+
+  /** A second vote by the same approver breaks the history's uniqueness: that is a conflict, not a failure. */
+  private recorded(statement: Promise<void>): Promise<void> {
+    return statement.catch((error: unknown) => {
+      if ((error as { code?: string }).code === '23505')
+        throw DomainError.conflict('You already decided this approval; a quorum needs distinct approvers');
+      throw error;
     });
   }
 
-  private async target(client: Queryable, command: DecideCommand): Promise<ApprovalRow> {
+  /**
+   * What the closed approval's decision does to the run, its step and the steps after it; returns the steps started
+   * here. Its first statements go out together with `recorded` (already issued, so executed first).
+   */
+  private async apply(
+    client: Queryable,
+    run: RunRow,
+    approval: LockedApproval,
+    step: DecisionStep,
+    decision: Decision,
+    command: DecideCommand,
+    fast: FastClaim | null,
+    resumed: boolean,
+    recorded: Promise<void>,
+  ): Promise<ClaimedStep[]> {
+    if (resumed) run.status = 'running';
+    const runs = new Map([[run.id, run]]);
+    const modifications = command.modifications ?? null;
+    const ev = { runId: run.id, organizationId: run.organization_id, stepKey: approval.step_key };
+    const reason = command.reason === 'timeout' ? 'timeout' : 'human';
+    const events: NewEvent[] = [
+      {
+        ...ev,
+        type: 'checkpoint.resolved',
+        payload: { approvalId: approval.id, decision, by: command.actor.userId, reason, modifications },
+      },
+    ];
+    let startable: ReleasedStep[] = [];
+    let output: JsonValue = null;
+    if (decision === 'abort') {
+      await together([recorded, this.abort(client, run, events)]);
+    } else if (decision === 'continue') {
+      output = deepMerge(step.output, modifications ?? undefined);
+      events.push({ ...ev, type: 'step.completed', payload: { attempt: step.attempt, output, approved: true } });
+      const completed = updateSteps(client, [
+        { id: step.id, status: 'completed', attempt: step.attempt, leaseLosses: 0, output, error: null, delayMs: null },
+      ]);
+      [, , startable] = await together([recorded, completed, this.release(client, runs, run, approval.step_key, events, fast)]);
+    } else if (decision === 'skip') {
+      events.push({ ...ev, type: 'step.skipped', payload: { output: null, by: command.actor.userId, approvalId: approval.id } });
+      const skipped = markSkipped(client, step.id, null);
+      [, , startable] = await together([recorded, skipped, this.release(client, runs, run, approval.step_key, events, fast)]);
+    } else {
+      events.push({ ...ev, type: 'step.ready', payload: { attempt: step.attempt + 1, reason: 'approval_retry' } });
+      const [, retried] = await together([recorded, this.retry(client, step.id, deepMerge(step.input, modifications ?? undefined))]);
+      startable = [retried];
+    }
+    // Not when the decided step was the run's last: the run completed instead.
+    if (resumed && run.status === 'running')
+      events.push({ runId: run.id, organizationId: run.organization_id, type: 'run.resumed', payload: {} });
+    const known = new Map([[run.id, new Map([[approval.step_key, output]])]]);
+    const claimed = await this.applier.startReleased(client, runs, startable, fast, events, decision === 'retry' ? undefined : known);
+    await appendEvents(client, events);
+    if (startable.length > claimed.length) await notify(client, WORK_CHANNEL);
+    return claimed;
+  }
+
+  /**
+   * Locks the run, then the approval (named, or the run's only pending one when the decision names just the run).
+   * Naming the approval, both locks travel in one round trip: an approval's run never changes, and the server takes
+   * them in the order sent, run first, like every other writer of the run.
+   */
+  private async lockTarget(client: Queryable, command: DecideCommand): Promise<{ run: RunRow; approval: LockedApproval }> {
     if (command.approvalId) {
-      const approval = await findApproval(client, command.organizationId, command.approvalId);
-      if (!approval || (command.runId && approval.run_id !== command.runId)) throw DomainError.notFound('Approval', command.approvalId);
-      return approval;
+      const [run, approval] = await together([
+        lockRunOfApproval(client, command.organizationId, command.approvalId, command.runId ?? null),
+        lockApprovalWithStep(client, command.approvalId),
+      ]);
+      if (!run || !approval || approval.run_id !== run.id) throw DomainError.notFound('Approval', command.approvalId);
+      return { run, approval };
     }
     if (!command.runId) throw DomainError.validation('Name the approval to decide', [{ path: '$.approvalId', message: 'required' }]);
-    const pending = (await pendingApprovalsOfRun(client, command.runId)).filter((a) => a.organization_id === command.organizationId);
-    if (pending.length === 1) return pending[0];
-    if (pending.length === 0) throw DomainError.invalidState(`Run ${command.runId} has no pending approval`);
-    throw DomainError.validation('The run has several pending approvals: name one', [{ path: '$.approvalId', message: `one of ${pending.map((p) => p.id).join(', ')}` }]);
+    const run = (await lockRuns(client, [command.runId])).get(command.runId);
+    if (!run || run.organization_id !== command.organizationId) throw DomainError.notFound('Run', command.runId);
+    const approval = await lockApprovalWithStep(client, await this.soleApproval(client, run));
+    if (!approval) throw DomainError.notFound('Approval', command.runId);
+    return { run, approval };
+  }
+
+  /** The run's only pending approval, for a decision that names just the run. */
+  private async soleApproval(client: Queryable, run: RunRow): Promise<string> {
+    const pending = await pendingApprovalsOfRun(client, run.id);
+    if (pending.length === 1) return pending[0].id;
+    if (pending.length === 0) throw DomainError.invalidState(`Run ${run.id} has no pending approval`);
+    throw DomainError.validation('The run has several pending approvals: name one', [
+      { path: '$.approvalId', message: `one of ${pending.map((p) => p.id).join(', ')}` },
+    ]);
   }
 
   /** Only the approval's roles (approver and admin by default) and, when set, its assignees may decide. */
   private authorize(approval: ApprovalRow, actor: DecisionActor): void {
     const role = actor.role ?? '';
     if (role !== 'admin' && !approval.roles.includes(role)) {
-      throw new DomainError(DomainErrorCode.Forbidden, `Role ${role || 'none'} may not decide this approval (allowed: ${approval.roles.join(', ')})`);
+      throw new DomainError(
+        DomainErrorCode.Forbidden,
+        `Role ${role || 'none'} may not decide this approval (allowed: ${approval.roles.join(', ')})`,
+      );
     }
     if (approval.assignees.length > 0) {
       const identities = [actor.userId, actor.email, role, `role:${role}`].filter((x): x is string => Boolean(x));
-      if (!identities.some((id) => approval.assignees.includes(id))) throw new DomainError(DomainErrorCode.Forbidden, 'You are not an assignee of this approval');
+      if (!identities.some((id) => approval.assignees.includes(id)))
+        throw new DomainError(DomainErrorCode.Forbidden, 'You are not an assignee of this approval');
     }
-    if (approval.quorum > 1 && !actor.userId) throw new DomainError(DomainErrorCode.Forbidden, 'A quorum approval must be decided by users (not API keys without a user)');
+    if (approval.quorum > 1 && !actor.userId)
+      throw new DomainError(DomainErrorCode.Forbidden, 'A quorum approval must be decided by users (not API keys without a user)');
   }
 
   private async checkModifications(run: RunRow, approval: ApprovalRow, modifications: JsonValue | undefined): Promise<void> {
@@ -195,39 +316,69 @@ export class ApprovalService {
     throw DomainError.validation('Modifications do not match the modificationsSchema of this approval', problems);
   }
 
-  private async release(client: Queryable, runs: Map<string, RunRow>, run: RunRow, stepKey: string, events: NewEvent[]): Promise<void> {
+  /** Counts the dependents of the decided step down; returns those it unblocked (promoted to ready unless `fast`). */
+  private async release(
+    client: Queryable,
+    runs: Map<string, RunRow>,
+    run: RunRow,
+    stepKey: string,
+    events: NewEvent[],
+    fast: FastClaim | null,
+  ): Promise<ReleasedStep[]> {
     const definition = await this.definitions.get(run.definition_id);
     const dependents = definition.steps.get(stepKey)?.dependents ?? [];
-    for (const ready of await releaseDependents(client, dependents.map((key) => ({ runId: run.id, stepKey: key, n: 1 })))) {
-      events.push({ runId: run.id, organizationId: run.organization_id, type: 'step.ready', stepKey: ready.step_key, payload: { attempt: 1 } });
-    }
-    await this.applier.completeFinishedRuns(client, runs, new Map([[run.id, 1]]), events);
+    const releasing = releaseDependents(
+      client,
+      dependents.map((key) => ({ runId: run.id, stepKey: key, n: 1 })),
+      !fast,
+    ).then((released) => {
+      for (const ready of released)
+        events.push({
+          runId: run.id,
+          organizationId: run.organization_id,
+          type: 'step.ready',
+          stepKey: ready.step_key,
+          payload: { attempt: 1 },
+        });
+      return released;
+    });
+    const [released] = await together([releasing, this.applier.completeFinishedRuns(client, runs, new Map([[run.id, 1]]), events)]);
+    return released;
   }
 
-  private async retry(client: Queryable, stepId: string, input: JsonValue): Promise<void> {
-    await client.query(
-      `UPDATE orchestration_steps SET status = 'ready', output = NULL, manual_input = $2::jsonb, max_attempts = greatest(max_attempts, attempt + 1),
+  /** Makes the step ready for another attempt with `input`; returns it as a claim would start it. */
+  private async retry(client: Queryable, stepId: string, input: JsonValue): Promise<ReleasedStep> {
+    const { rows } = await client.query<ReleasedStep>(
+      `UPDATE orchestration_steps s SET status = 'ready', output = NULL, manual_input = $2::jsonb, max_attempts = greatest(max_attempts, attempt + 1),
               next_attempt_at = now(), completed_at = NULL, updated_at = now()
-        WHERE id = $1`,
+        WHERE id = $1
+        RETURNING ${claimableColumns('s')}`,
       [stepId, JSON.stringify(input)],
     );
+    return rows[0];
   }
 
   private async abort(client: Queryable, run: RunRow, events: NewEvent[]): Promise<void> {
-    const cancelled = await cancelOpenSteps(client, [run.id]);
-    await expireApprovalsOfRuns(client, [run.id]);
-    await finishRuns(client, [{ id: run.id, status: 'cancelled', output: null, error: { reason: 'aborted at a checkpoint' } }]);
-    for (const s of cancelled) events.push({ runId: run.id, organizationId: run.organization_id, type: 'step.cancelled', stepKey: s.step_key, payload: { reason: 'checkpoint_abort' } });
-    events.push({ runId: run.id, organizationId: run.organization_id, type: 'run.cancelled', payload: { reason: 'aborted at a checkpoint' } });
+    const [cancelled] = await together([
+      cancelOpenSteps(client, [run.id]),
+      expireApprovalsOfRuns(client, [run.id]),
+      finishRuns(client, [{ id: run.id, status: 'cancelled', output: null, error: { reason: 'aborted at a checkpoint' } }]),
+    ]);
+    for (const s of cancelled)
+      events.push({
+        runId: run.id,
+        organizationId: run.organization_id,
+        type: 'step.cancelled',
+        stepKey: s.step_key,
+        payload: { reason: 'checkpoint_abort' },
+      });
+    events.push({
+      runId: run.id,
+      organizationId: run.organization_id,
+      type: 'run.cancelled',
+      payload: { reason: 'aborted at a checkpoint' },
+    });
     run.status = 'cancelled';
     if (cancelled.some((s) => s.was_running)) await notify(client, CANCEL_CHANNEL, run.id);
-  }
-
-  private async resumeIfNoneWaiting(client: Queryable, run: RunRow, events: NewEvent[]): Promise<void> {
-    if (run.status !== 'awaiting_approval') return;
-    if ((await pendingApprovalsOfRun(client, run.id)).length > 0) return;
-    await setRunStatus(client, run.id, 'running');
-    run.status = 'running';
-    events.push({ runId: run.id, organizationId: run.organization_id, type: 'run.resumed', payload: {} });
   }
 }

@@ -4,6 +4,7 @@
  */
 import type { JsonValue } from '#core';
 import type { Queryable } from './engine-database.js';
+import { RUN_ROW_COLUMNS, type RunRow } from './step-transition.repository.js';
 
 export interface NewApproval {
   organizationId: string;
@@ -22,7 +23,10 @@ export interface NewApproval {
   escalateAfterMs: number | null;
 }
 
-export async function insertApprovals(client: Queryable, approvals: NewApproval[]): Promise<{ id: string; step_id: string; expires_at: Date | null }[]> {
+export async function insertApprovals(
+  client: Queryable,
+  approvals: NewApproval[],
+): Promise<{ id: string; step_id: string; expires_at: Date | null }[]> {
   if (approvals.length === 0) return [];
   const { rows } = await client.query<{ id: string; step_id: string; expires_at: Date | null }>(
     `INSERT INTO human_approvals (organization_id, run_id, step_id, step_key, attempt, prompt, payload, decisions, roles, assignees, quorum,
@@ -78,23 +82,74 @@ export interface ApprovalRow {
 const APPROVAL_COLUMNS = `id, organization_id, run_id, step_id, step_key, status, decision, prompt, payload, decisions, roles, assignees, quorum,
   on_timeout, expires_at, coalesce(expires_at <= now(), false) AS expired`;
 
-export async function findApproval(client: Queryable, organizationId: string, id: string): Promise<ApprovalRow | null> {
-  const { rows } = await client.query<ApprovalRow>(`SELECT ${APPROVAL_COLUMNS} FROM human_approvals WHERE organization_id = $1 AND id = $2`, [organizationId, id]);
-  return rows[0] ?? null;
-}
-
 export async function lockApproval(client: Queryable, id: string): Promise<ApprovalRow | null> {
   const { rows } = await client.query<ApprovalRow>(`SELECT ${APPROVAL_COLUMNS} FROM human_approvals WHERE id = $1 FOR UPDATE`, [id]);
   return rows[0] ?? null;
 }
 
+/**
+ * Locks the run an approval of the organization belongs to (optionally only if it is `runId`'s): the run lock
+ * comes first, as everywhere, and an approval's run never changes, so finding it needs no lock of its own.
+ */
+export async function lockRunOfApproval(
+  client: Queryable,
+  organizationId: string,
+  approvalId: string,
+  runId: string | null,
+): Promise<RunRow | null> {
+  const { rows } = await client.query<RunRow>(
+    `SELECT ${RUN_ROW_COLUMNS} FROM orchestration_runs
+      WHERE id = (SELECT run_id FROM human_approvals WHERE id = $2 AND organization_id = $1 AND ($3::uuid IS NULL OR run_id = $3))
+      FOR UPDATE`,
+    [organizationId, approvalId, runId],
+  );
+  return rows[0] ?? null;
+}
+
+export interface DecisionStep {
+  id: string;
+  status: string;
+  attempt: number;
+  input: JsonValue;
+  output: JsonValue;
+}
+
+export interface LockedApproval extends ApprovalRow {
+  step: DecisionStep | null;
+  /** Other approvals of the run still pending: with none, deciding this one resumes the run. */
+  others_pending: number;
+}
+
+/**
+ * Locks an approval and reads its step and how many other approvals of its run are pending (the caller holds the
+ * run's lock, which guards the steps and the opening of approvals).
+ */
+export async function lockApprovalWithStep(client: Queryable, id: string): Promise<LockedApproval | null> {
+  const { rows } = await client.query<LockedApproval>(
+    `SELECT ${APPROVAL_COLUMNS},
+            (SELECT jsonb_build_object('id', s.id, 'status', s.status, 'attempt', s.attempt, 'input', s.input, 'output', s.output)
+               FROM orchestration_steps s WHERE s.id = human_approvals.step_id) AS step,
+            (SELECT count(*)::int FROM human_approvals o
+              WHERE o.run_id = human_approvals.run_id AND o.status = 'pending' AND o.id <> human_approvals.id) AS others_pending
+       FROM human_approvals WHERE id = $1 FOR UPDATE`,
+    [id],
+  );
+  return rows[0] ?? null;
+}
+
 export async function pendingApprovalsOfRun(client: Queryable, runId: string): Promise<ApprovalRow[]> {
-  const { rows } = await client.query<ApprovalRow>(`SELECT ${APPROVAL_COLUMNS} FROM human_approvals WHERE run_id = $1 AND status = 'pending' ORDER BY requested_at`, [runId]);
+  const { rows } = await client.query<ApprovalRow>(
+    `SELECT ${APPROVAL_COLUMNS} FROM human_approvals WHERE run_id = $1 AND status = 'pending' ORDER BY requested_at`,
+    [runId],
+  );
   return rows;
 }
 
 export async function continueVotes(client: Queryable, approvalId: string): Promise<number> {
-  const { rows } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM approval_decisions WHERE approval_id = $1 AND decision = 'continue'`, [approvalId]);
+  const { rows } = await client.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM approval_decisions WHERE approval_id = $1 AND decision = 'continue'`,
+    [approvalId],
+  );
   return rows[0].n;
 }
 
@@ -112,17 +167,58 @@ export interface NewDecision {
   reason: 'human' | 'timeout';
 }
 
-export async function insertDecision(client: Queryable, d: NewDecision): Promise<void> {
+/**
+ * Records a decision. With `closeAs`, the same statement also closes the approval and, with `resume`, puts its run
+ * (awaiting approval) back to running: the caller passes it when no other approval of the run is pending. A quorum
+ * vote that may not be the last passes null and, once the votes are counted, uses closeApproval and setRunStatus.
+ */
+export async function recordDecision(
+  client: Queryable,
+  d: NewDecision,
+  closeAs: 'resolved' | 'expired' | null,
+  resume: boolean,
+): Promise<void> {
   await client.query(
-    `INSERT INTO approval_decisions (organization_id, approval_id, actor_type, actor_id, decided_by, decision, modifications, modifications_diff,
-        payload_seen, comment, reason)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-    [d.organizationId, d.approvalId, d.actorType, d.actorId, d.decidedBy, d.decision, d.modifications === null ? null : JSON.stringify(d.modifications), JSON.stringify(d.diff), JSON.stringify(d.payloadSeen), d.comment, d.reason],
+    `WITH decided AS (
+       INSERT INTO approval_decisions (organization_id, approval_id, actor_type, actor_id, decided_by, decision, modifications, modifications_diff,
+          payload_seen, comment, reason)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+       RETURNING approval_id
+     ), closed AS (
+       UPDATE human_approvals SET status = $12, decision = $6, decided_by = $5, decided_at = now(), modifications = $7, comment = $10
+        WHERE $12::text IS NOT NULL AND id = (SELECT approval_id FROM decided) AND status = 'pending'
+        RETURNING run_id
+     )
+     UPDATE orchestration_runs SET status = 'running', updated_at = now()
+      WHERE $13 AND id = (SELECT run_id FROM closed) AND status = 'awaiting_approval'`,
+    [
+      d.organizationId,
+      d.approvalId,
+      d.actorType,
+      d.actorId,
+      d.decidedBy,
+      d.decision,
+      d.modifications === null ? null : JSON.stringify(d.modifications),
+      JSON.stringify(d.diff),
+      JSON.stringify(d.payloadSeen),
+      d.comment,
+      d.reason,
+      closeAs,
+      resume,
+    ],
   );
 }
 
 /** Resolves (or expires) a pending approval; the final state of its row, which no update may change afterwards. */
-export async function closeApproval(client: Queryable, id: string, status: 'resolved' | 'expired', decision: string | null, decidedBy: string | null, modifications: JsonValue | null, comment: string | null): Promise<void> {
+export async function closeApproval(
+  client: Queryable,
+  id: string,
+  status: 'resolved' | 'expired',
+  decision: string | null,
+  decidedBy: string | null,
+  modifications: JsonValue | null,
+  comment: string | null,
+): Promise<void> {
   await client.query(
     `UPDATE human_approvals SET status = $2, decision = $3, decided_by = $4, decided_at = now(), modifications = $5, comment = $6
       WHERE id = $1 AND status = 'pending'`,
@@ -133,15 +229,24 @@ export async function closeApproval(client: Queryable, id: string, status: 'reso
 /** Pending approvals of runs that ended are closed as expired (nobody can decide them any more). */
 export async function expireApprovalsOfRuns(client: Queryable, runIds: string[]): Promise<void> {
   if (runIds.length === 0) return;
-  await client.query(`UPDATE human_approvals SET status = 'expired', decided_at = now(), comment = 'run ended' WHERE run_id = ANY($1::uuid[]) AND status = 'pending'`, [runIds]);
+  await client.query(
+    `UPDATE human_approvals SET status = 'expired', decided_at = now(), comment = 'run ended' WHERE run_id = ANY($1::uuid[]) AND status = 'pending'`,
+    [runIds],
+  );
 }
 
 export async function markEscalated(client: Queryable, id: string): Promise<boolean> {
-  const { rowCount } = await client.query(`UPDATE human_approvals SET escalated_at = now() WHERE id = $1 AND status = 'pending' AND escalated_at IS NULL`, [id]);
+  const { rowCount } = await client.query(
+    `UPDATE human_approvals SET escalated_at = now() WHERE id = $1 AND status = 'pending' AND escalated_at IS NULL`,
+    [id],
+  );
   return (rowCount ?? 0) > 0;
 }
 
-export async function dueApprovals(client: Queryable, limit: number): Promise<{ id: string; organization_id: string; run_id: string; kind: 'timeout' | 'escalate' }[]> {
+export async function dueApprovals(
+  client: Queryable,
+  limit: number,
+): Promise<{ id: string; organization_id: string; run_id: string; kind: 'timeout' | 'escalate' }[]> {
   const { rows } = await client.query<{ id: string; organization_id: string; run_id: string; kind: 'timeout' | 'escalate' }>(
     `(SELECT id, organization_id, run_id, 'timeout' AS kind FROM human_approvals WHERE status = 'pending' AND expires_at <= now() ORDER BY expires_at LIMIT $1)
      UNION ALL
@@ -162,12 +267,4 @@ export async function nextApprovalDeadline(client: Queryable): Promise<Date | nu
 
 export async function setRunStatus(client: Queryable, runId: string, status: 'running' | 'awaiting_approval'): Promise<void> {
   await client.query(`UPDATE orchestration_runs SET status = $2, updated_at = now() WHERE id = $1`, [runId, status]);
-}
-
-export async function stepForDecision(client: Queryable, stepId: string): Promise<{ id: string; status: string; attempt: number; input: JsonValue; output: JsonValue } | null> {
-  const { rows } = await client.query<{ id: string; status: string; attempt: number; input: JsonValue; output: JsonValue }>(
-    `SELECT id, status, attempt, input, output FROM orchestration_steps WHERE id = $1`,
-    [stepId],
-  );
-  return rows[0] ?? null;
 }
