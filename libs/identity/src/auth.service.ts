@@ -6,6 +6,7 @@ import { ApiKeysRepository, UsersRepository } from '#persistence';
 import { apiKeyMatches, generateApiKey, parseApiKey } from './api-key-codec.js';
 import { DUMMY_PASSWORD_HASH, verifyPassword } from './password-hasher.js';
 import type { AccessTokenClaims, Principal } from './principal.js';
+import { VerifiedTokenCache } from './verified-token-cache.js';
 
 export interface AccessToken {
   access_token: string;
@@ -17,6 +18,8 @@ const UNAUTHENTICATED = () => new DomainError(DomainErrorCode.Unauthenticated, '
 
 @Injectable()
 export class AuthService {
+  private readonly verified = new VerifiedTokenCache<AccessTokenClaims & { exp?: number }>();
+
   constructor(
     private readonly jwt: JwtService,
     private readonly users: UsersRepository,
@@ -37,11 +40,14 @@ export class AuthService {
   async authenticate(token: string): Promise<Principal> {
     const apiKey = parseApiKey(token);
     if (apiKey) return this.authenticateApiKey(token, apiKey.prefix);
-    let claims: AccessTokenClaims;
-    try {
-      claims = await this.jwt.verifyAsync<AccessTokenClaims>(token);
-    } catch {
-      throw UNAUTHENTICATED();
+    let claims = this.verified.get(token);
+    if (!claims) {
+      try {
+        claims = await this.jwt.verifyAsync<AccessTokenClaims & { exp?: number }>(token);
+      } catch {
+        throw UNAUTHENTICATED();
+      }
+      this.verified.set(token, claims);
     }
     const user = await this.users.findById(claims.org, claims.sub);
     if (!user || user.disabledAt) throw UNAUTHENTICATED();
@@ -56,7 +62,12 @@ export class AuthService {
   }
 
   /** Issues an API key; the clear key is returned once and never stored. */
-  async createApiKey(organizationId: string, name: string, role: Role, userId: string | null): Promise<{ id: string; key: string; prefix: string }> {
+  async createApiKey(
+    organizationId: string,
+    name: string,
+    role: Role,
+    userId: string | null,
+  ): Promise<{ id: string; key: string; prefix: string }> {
     const generated = generateApiKey();
     const row = await this.apiKeys.create(organizationId, { name, role, userId, prefix: generated.prefix, keyHash: generated.hash });
     return { id: row.id, key: generated.key, prefix: generated.prefix };
