@@ -11,7 +11,7 @@ import addFormats from 'ajv-formats';
 import { deepMerge, DomainError, DomainErrorCode, jsonDiff, type JsonValue, type ProblemDetail } from '#core';
 import { CANCEL_CHANNEL, WORK_CHANNEL } from '#events';
 import { DefinitionCache } from '../compiled-definition.js';
-import { EngineDatabase, together, type Queryable } from '../store/engine-database.js';
+import { commitWith, EngineDatabase, together, type Queryable } from '../store/engine-database.js';
 import { appendEvents, type NewEvent } from '../store/event-log.repository.js';
 import {
   closeApproval,
@@ -245,8 +245,15 @@ export class ApprovalService {
     if (resumed && run.status === 'running')
       events.push({ runId: run.id, organizationId: run.organization_id, type: 'run.resumed', payload: {} });
     const known = new Map([[run.id, new Map([[approval.step_key, output]])]]);
-    const claimed = await this.applier.startReleased(client, runs, startable, fast, events, decision === 'retry' ? undefined : known);
-    await appendEvents(client, events);
+    const { claimed, applied } = await this.applier.startReleased(
+      client,
+      runs,
+      startable,
+      fast,
+      events,
+      decision === 'retry' ? undefined : known,
+    );
+    commitWith(client, applied, appendEvents(client, events));
     if (startable.length > claimed.length) await notify(client, WORK_CHANNEL);
     return claimed;
   }

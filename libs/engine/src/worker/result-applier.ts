@@ -13,7 +13,7 @@ import { CANCEL_CHANNEL, WORK_CHANNEL } from '#events';
 import { retryDelayMs } from '../backoff.js';
 import { DefinitionCache } from '../compiled-definition.js';
 import { runOutput } from '../run-outcome.js';
-import { EngineDatabase, type Queryable } from '../store/engine-database.js';
+import { commitWith, EngineDatabase, together, type Queryable } from '../store/engine-database.js';
 import { appendEvents, type NewEvent } from '../store/event-log.repository.js';
 import {
   cancelOpenSteps,
@@ -222,8 +222,8 @@ export class ResultApplier {
     for (const runId of failedRuns.keys()) finished.delete(runId);
     await this.failRuns(client, runs, failedRuns, events);
     await this.completeFinishedRuns(client, runs, finished, events);
-    const claimed = await this.startReleased(client, runs, released, fastClaim, events, known);
-    await appendEvents(client, events);
+    const { claimed, applied } = await this.startReleased(client, runs, released, fastClaim, events, known);
+    commitWith(client, applied, appendEvents(client, events));
     if (released.length > claimed.length || nextRetryInMs !== null) await notify(client, WORK_CHANNEL);
     return { applied: results.length - discarded, discarded, nextRetryInMs, claimed };
   }
@@ -231,7 +231,8 @@ export class ResultApplier {
   /**
    * Steps released without promotion (see releaseDependents), or made ready, of locked `runs`, best first: with
    * `fast`, starts as many as it allows for the calling worker in this transaction and makes the rest ready;
-   * without, does nothing (they are ready already). Returns the steps started, to be run once the transaction commits.
+   * without, does nothing (they are ready already). Returns the steps started, to be run once the transaction
+   * commits, and `applied`, to await together with the caller's event append (see StepClaimer.claimLocked).
    */
   async startReleased(
     client: Queryable,
@@ -240,20 +241,17 @@ export class ResultApplier {
     fast: FastClaim | null,
     events: NewEvent[],
     known?: KnownOutputs,
-  ): Promise<ClaimedStep[]> {
-    if (!fast || released.length === 0) return [];
+  ): Promise<{ claimed: ClaimedStep[]; applied: Promise<unknown> }> {
+    if (!fast || released.length === 0) return { claimed: [], applied: Promise.resolve() };
     const live = new Map([...runs].filter(([, r]) => r.status === 'running' || r.status === 'awaiting_approval'));
     const startable = released.filter((r) => live.has(r.run_id));
-    const claimed =
-      startable.length === 0
-        ? []
-        : await this.claimer.claimLocked(client, fast.workerId, fast.limit, fast.leaseMs, live, startable, events, known);
-    const started = new Set(claimed.map((c) => c.id));
-    await promoteReady(
+    const claim = await this.claimer.claimLocked(client, fast.workerId, fast.limit, fast.leaseMs, live, startable, events, known);
+    const started = new Set(claim.claimed.map((c) => c.id));
+    const promoted = promoteReady(
       client,
       released.filter((r) => !started.has(r.id)).map((r) => r.id),
     );
-    return claimed;
+    return { claimed: claim.claimed, applied: together([claim.applied, promoted]) };
   }
 
   /** Fails each run, cancelling its unfinished steps; running ones are told to abort through NOTIFY. */

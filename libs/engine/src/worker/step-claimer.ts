@@ -7,7 +7,7 @@
 import { Injectable } from '@nestjs/common';
 import { renderTemplate, TemplateError, type JsonValue } from '#core';
 import { DefinitionCache } from '../compiled-definition.js';
-import { EngineDatabase, type Queryable } from '../store/engine-database.js';
+import { commitWith, EngineDatabase, together, type Queryable } from '../store/engine-database.js';
 import { appendEvents, type NewEvent } from '../store/event-log.repository.js';
 import {
   findReadyCandidates,
@@ -67,15 +67,27 @@ export class StepClaimer {
     const runs = new Map((await lockRunsForClaim(client, runIds)).map((r) => [r.id, r]));
     if (runs.size === 0) return [];
     const events: NewEvent[] = [];
-    const claimed = await this.claimLocked(client, workerId, limit, leaseMs, runs, await readySteps(client, [...runs.keys()]), events);
-    await appendEvents(client, events);
+    const { claimed, applied } = await this.claimLocked(
+      client,
+      workerId,
+      limit,
+      leaseMs,
+      runs,
+      await readySteps(client, [...runs.keys()]),
+      events,
+    );
+    commitWith(client, applied, appendEvents(client, events));
     return claimed;
   }
 
   /**
    * Starts up to `limit` of `ready` (steps of `runs`, whose row locks the caller holds) under this worker's
    * lease, pushing their `step.started` events onto `events` for the caller to append. Also used by the result
-   * applier to hand a completed step's dependents straight to the same worker (no second transaction).
+   * applier and by decisions to hand released steps straight to the calling worker (no second transaction).
+   *
+   * The start is sent but not awaited, so the caller sends its event append in the same round trip and awaits both
+   * (together): `applied` resolves once the steps are running and rejects, rolling the transaction back, if any did
+   * not start, which the run locks make impossible. The events carry the attempt the start sets (the row's + 1).
    */
   async claimLocked(
     client: Queryable,
@@ -86,24 +98,32 @@ export class StepClaimer {
     ready: ClaimableStep[],
     events: NewEvent[],
     known?: KnownOutputs,
-  ): Promise<ClaimedStep[]> {
-    const chosen = await this.choose(client, runs, ready, limit);
-    if (chosen.length === 0) return [];
+  ): Promise<{ claimed: ClaimedStep[]; applied: Promise<void> }> {
+    const chosen = ready.length === 0 ? [] : await this.choose(client, runs, ready, limit);
+    if (chosen.length === 0) return { claimed: [], applied: Promise.resolve() };
     const rendered = await this.renderInputs(client, runs, chosen, known);
-    const started = await startSteps(
+    const ids = chosen.map((s) => s.step.id);
+    const applied = startSteps(
       client,
       workerId,
       leaseMs,
-      chosen.map((s) => s.step.id),
+      ids,
       rendered.map((r) => r.input),
-    );
-    const attempts = new Map(started.map((s) => [s.id, s.attempt]));
-    const claimed: ClaimedStep[] = [];
-    chosen.forEach(({ step, agent }, i) => {
-      const attempt = attempts.get(step.id);
-      if (attempt === undefined) return;
+    ).then((started) => {
+      if (started.length !== ids.length)
+        throw new Error(`claim invariant broken: ${ids.length - started.length} of ${ids.length} chosen steps did not start`);
+    });
+    const claimed = chosen.map(({ step, agent }, i): ClaimedStep => {
       const run = runs.get(step.run_id) as LockedRun;
-      claimed.push({
+      const attempt = step.attempt + 1;
+      events.push({
+        runId: run.id,
+        organizationId: run.organization_id,
+        type: 'step.started',
+        stepKey: step.step_key,
+        payload: { attempt, worker: workerId },
+      });
+      return {
         id: step.id,
         runId: run.id,
         organizationId: run.organization_id,
@@ -116,16 +136,9 @@ export class StepClaimer {
         timeoutMs: rendered[i].timeoutMs,
         input: rendered[i].input,
         inputError: rendered[i].error,
-      });
-      events.push({
-        runId: run.id,
-        organizationId: run.organization_id,
-        type: 'step.started',
-        stepKey: step.step_key,
-        payload: { attempt, worker: workerId },
-      });
+      };
     });
-    return claimed;
+    return { claimed, applied };
   }
 
   /** Picks steps within the worker's, each run's and each agent's limits, in priority order. */
