@@ -49,7 +49,7 @@ export class AuthService {
       }
       this.verified.set(token, claims);
     }
-    const user = await this.users.findById(claims.org, claims.sub);
+    const user = await this.users.findForRequest(claims.org, claims.sub);
     if (!user || user.disabledAt) throw UNAUTHENTICATED();
     return { kind: 'user', id: user.id, userId: user.id, organizationId: user.organizationId, role: user.role, email: user.email };
   }
