@@ -110,7 +110,6 @@ const approvals: { id: string; run_id: string }[] = await db.dataSource.query(
   [runIds],
 );
 const started: number[] = [];
-
 const answered: number[] = [];
 for (const [i, approval] of approvals.entries()) {
   const invoked = probe.invoked(approval.run_id);
@@ -119,7 +118,6 @@ for (const [i, approval] of approvals.entries()) {
   if (res.status !== 200) throw new Error(`decision answered ${res.status}: ${res.body}`);
   const answeredAt = performance.now();
   const startedAt = await invoked;
-  if (process.env.BENCH_GAP) await new Promise((r) => setTimeout(r, Number(process.env.BENCH_GAP)));
   if (i < WARMUP) continue;
   started.push(startedAt - sent);
   answered.push(answeredAt - sent);
