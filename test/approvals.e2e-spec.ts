@@ -4,7 +4,15 @@ import type { DataSource } from 'typeorm';
 import { AgentRunnerRegistry } from '#agents';
 import type { DefinitionSpec } from '#core';
 import { createApp } from '../apps/api/src/bootstrap.js';
-import { createTestOrganization, insertDefinition, openTestDataSource, testConfig, waitFor, waitForRun, type TestOrganization } from '#testing';
+import {
+  createTestOrganization,
+  insertDefinition,
+  openTestDataSource,
+  testConfig,
+  waitFor,
+  waitForRun,
+  type TestOrganization,
+} from '#testing';
 
 describe('human-in-the-loop checkpoints (e2e)', () => {
   let app: INestApplication;
@@ -34,7 +42,8 @@ describe('human-in-the-loop checkpoints (e2e)', () => {
     return slug;
   };
   const start = async (slug: string, input: unknown = {}) =>
-    (await http().post('/orchestrations/runs').set(as(org.users.operator.token)).send({ definition: slug, input }).expect(201)).body.id as string;
+    (await http().post('/orchestrations/runs').set(as(org.users.operator.token)).send({ definition: slug, input }).expect(201)).body
+      .id as string;
   const pendingApproval = async (runId: string, count = 1) =>
     waitFor(
       async () => {
@@ -47,12 +56,19 @@ describe('human-in-the-loop checkpoints (e2e)', () => {
   const decide = (id: string, body: Record<string, unknown>, token = org.users.approver.token) =>
     http().post(`/orchestrations/approvals/${id}/decision`).set(as(token)).send(body);
   const eventTypes = async (runId: string) =>
-    (await http().get(`/orchestrations/runs/${runId}/events`).set(as(org.users.viewer.token)).expect(200)).body.items.map((e: { type: string }) => e.type) as string[];
+    (await http().get(`/orchestrations/runs/${runId}/events`).set(as(org.users.viewer.token)).expect(200)).body.items.map(
+      (e: { type: string }) => e.type,
+    ) as string[];
 
   const draftAndPublish = (approval: Record<string, unknown> = {}) =>
     define([
       { key: 'draft', agent: 'echo', input: { text: '{{ input.text }}', n: 1 }, approval: { prompt: 'Publish?', ...approval } },
-      { key: 'publish', agent: 'echo', dependsOn: ['draft'], input: { text: '{{ steps.draft.output.text }}', n: '{{ steps.draft.output.n }}' } },
+      {
+        key: 'publish',
+        agent: 'echo',
+        dependsOn: ['draft'],
+        input: { text: '{{ steps.draft.output.text }}', n: '{{ steps.draft.output.n }}' },
+      },
     ]);
 
   it('pauses at a checkpoint (A2A input-required) and continues with modifications merged into the output', async () => {
@@ -62,17 +78,31 @@ describe('human-in-the-loop checkpoints (e2e)', () => {
     await waitForRun(app, org.users.viewer.token, runId, ['awaiting_approval']);
 
     const runner = app.get(AgentRunnerRegistry).forType('orchestrator');
-    const ctx = { organizationId: org.id, agentSlug: 'x', config: {}, attempt: 1, signal: new AbortController().signal, onProgress: () => undefined };
+    const ctx = {
+      organizationId: org.id,
+      agentSlug: 'x',
+      config: {},
+      attempt: 1,
+      signal: new AbortController().signal,
+      onProgress: () => undefined,
+    };
     const paused = await runner.execute({ taskId: runId, message: { messageId: 'q', role: 'ROLE_USER', parts: [] } }, ctx);
     expect(paused.status.state).toBe('TASK_STATE_INPUT_REQUIRED');
-    expect(paused.status.message?.parts.find((p) => p.data)?.data).toMatchObject({ approvals: [{ approvalId: approval.id, stepKey: 'draft', prompt: 'Publish?' }] });
+    expect(paused.status.message?.parts.find((p) => p.data)?.data).toMatchObject({
+      approvals: [{ approvalId: approval.id, stepKey: 'draft', prompt: 'Publish?' }],
+    });
 
     const res = await decide(approval.id, { decision: 'continue', modifications: { text: 'edited' }, comment: 'better' }).expect(200);
-    expect(res.body).toMatchObject({ resolved: true, approval: { status: 'resolved', decision: 'continue', decidedBy: org.users.approver.id } });
+    expect(res.body).toMatchObject({
+      resolved: true,
+      approval: { status: 'resolved', decision: 'continue', decidedBy: org.users.approver.id },
+    });
     const run = await waitForRun(app, org.users.viewer.token, runId, ['completed']);
     expect(run.output).toEqual({ publish: { text: 'edited', n: 1 } });
     const types = await eventTypes(runId);
-    expect(types).toEqual(expect.arrayContaining(['checkpoint.requested', 'run.awaiting_approval', 'checkpoint.resolved', 'run.resumed', 'run.completed']));
+    expect(types).toEqual(
+      expect.arrayContaining(['checkpoint.requested', 'run.awaiting_approval', 'checkpoint.resolved', 'run.resumed', 'run.completed']),
+    );
     expect(types.indexOf('checkpoint.requested')).toBeLessThan(types.indexOf('checkpoint.resolved'));
 
     const detail = await http().get(`/orchestrations/approvals/${approval.id}`).set(as(org.users.viewer.token)).expect(200);
@@ -88,7 +118,44 @@ describe('human-in-the-loop checkpoints (e2e)', () => {
     ]);
     // History is immutable: neither the resolved approval nor its decisions can be rewritten.
     await expect(ds.query(`UPDATE human_approvals SET decision = 'abort' WHERE id = $1`, [approval.id])).rejects.toThrow(/immutable/);
-    await expect(ds.query(`UPDATE approval_decisions SET decision = 'abort' WHERE approval_id = $1`, [approval.id])).rejects.toThrow(/immutable/);
+    await expect(ds.query(`UPDATE approval_decisions SET decision = 'abort' WHERE approval_id = $1`, [approval.id])).rejects.toThrow(
+      /immutable/,
+    );
+  });
+
+  it('starts the next step in the decision transaction on a worker instance, and through NOTIFY from an API-only one', async () => {
+    // The run's decision event and the dependent's start, with the transaction that wrote each.
+    const txOf = async (runId: string) =>
+      (await ds.query(
+        `SELECT type, tx_id::text AS tx FROM orchestration_events
+          WHERE run_id = $1 AND (type = 'checkpoint.resolved' OR (type = 'step.started' AND step_key = 'publish')) ORDER BY seq`,
+        [runId],
+      )) as { type: string; tx: string }[];
+
+    const here = await start(await draftAndPublish(), { text: 'here' });
+    await decide((await pendingApproval(here))[0].id, { decision: 'continue' }).expect(200);
+    expect((await waitForRun(app, org.users.viewer.token, here, ['completed'])).output).toEqual({ publish: { text: 'here', n: 1 } });
+    const fast = await txOf(here);
+    expect(fast.map((e) => e.type)).toEqual(['checkpoint.resolved', 'step.started']);
+    expect(fast[0].tx).toBe(fast[1].tx);
+
+    const api = await createApp(testConfig({ role: 'api', pollIntervalMs: 200 }));
+    await api.init();
+    try {
+      const there = await start(await draftAndPublish(), { text: 'there' });
+      const [approval] = await pendingApproval(there);
+      await request(api.getHttpServer())
+        .post(`/orchestrations/approvals/${approval.id}/decision`)
+        .set(as(org.users.approver.token))
+        .send({ decision: 'continue' })
+        .expect(200);
+      expect((await waitForRun(app, org.users.viewer.token, there, ['completed'])).output).toEqual({ publish: { text: 'there', n: 1 } });
+      const woken = await txOf(there);
+      expect(woken.map((e) => e.type)).toEqual(['checkpoint.resolved', 'step.started']);
+      expect(woken[0].tx).not.toBe(woken[1].tx);
+    } finally {
+      await api.close();
+    }
   });
 
   it('retry runs the step again with modifications merged into its input, and asks again', async () => {
@@ -124,7 +191,12 @@ describe('human-in-the-loop checkpoints (e2e)', () => {
     const slug = await define([
       { key: 'left', type: 'approval', input: { side: 'left' }, approval: { prompt: 'Left?' } },
       { key: 'right', type: 'approval', input: { side: 'right' }, approval: { prompt: 'Right?' } },
-      { key: 'join', agent: 'echo', dependsOn: ['left', 'right'], input: { l: '{{ steps.left.output.side }}', r: '{{ steps.right.output.side }}' } },
+      {
+        key: 'join',
+        agent: 'echo',
+        dependsOn: ['left', 'right'],
+        input: { l: '{{ steps.left.output.side }}', r: '{{ steps.right.output.side }}' },
+      },
     ]);
     const runId = await start(slug);
     const approvals = await pendingApproval(runId, 2);
@@ -159,13 +231,18 @@ describe('human-in-the-loop checkpoints (e2e)', () => {
 
   it('rejects modifications that fail modificationsSchema with paths, changing nothing', async () => {
     const runId = await start(
-      await draftAndPublish({ modificationsSchema: { type: 'object', additionalProperties: false, properties: { text: { type: 'string', maxLength: 5 } } } }),
+      await draftAndPublish({
+        modificationsSchema: { type: 'object', additionalProperties: false, properties: { text: { type: 'string', maxLength: 5 } } },
+      }),
       { text: 'abc' },
     );
     const [approval] = await pendingApproval(runId);
     const res = await decide(approval.id, { decision: 'continue', modifications: { text: 'far too long', bogus: 1 } }).expect(400);
     expect(res.body.details).toEqual(
-      expect.arrayContaining([expect.objectContaining({ path: '$.modifications.text' }), expect.objectContaining({ path: '$.modifications', code: 'additionalProperties' })]),
+      expect.arrayContaining([
+        expect.objectContaining({ path: '$.modifications.text' }),
+        expect.objectContaining({ path: '$.modifications', code: 'additionalProperties' }),
+      ]),
     );
     const detail = await http().get(`/orchestrations/approvals/${approval.id}`).set(as(org.users.viewer.token)).expect(200);
     expect(detail.body).toMatchObject({ status: 'pending', history: [] });
