@@ -19,10 +19,6 @@ export class UsersRepository {
     return this.dataSource.getRepository(UserEntity);
   }
 
-  findById(organizationId: string, id: string): Promise<UserEntity | null> {
-    return this.repo.findOneBy({ organizationId, id });
-  }
-
   /**
    * What authenticating a request needs of a user, read on every request (so disabling a user or changing a role
    * applies at once): one plain indexed query, without entity hydration, on the hot path of every call.
