@@ -29,6 +29,7 @@ export interface AppConfig {
   webhookMaxRetryDelayMs: number;
   webhookConcurrency: number;
   webhookSecretKey: string | undefined;
+  webhookAllowPrivateNetworks: boolean;
 }
 
 export class ConfigError extends Error {
@@ -50,6 +51,11 @@ function oneOf<T extends string>(value: string | undefined, allowed: readonly T[
   return allowed[0];
 }
 
+function flag(value: string | undefined, name: string, problems: string[]): boolean {
+  if (!['true', 'false', '1', '0'].includes(value ?? '')) problems.push(`${name} must be true or false (got "${value}")`);
+  return value === 'true' || value === '1';
+}
+
 function positiveInt(value: string | undefined, name: string, problems: string[]): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) problems.push(`${name} must be a positive integer (got "${value}")`);
@@ -66,8 +72,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const problems: string[] = [];
   const expires = Number(raw(env, 'JWT_EXPIRES_IN_SECONDS'));
   if (!Number.isInteger(expires) || expires <= 0) problems.push('JWT_EXPIRES_IN_SECONDS must be a positive integer');
-  const autoMigrate = raw(env, 'BATON_AUTO_MIGRATE');
-  if (!['true', 'false', '1', '0'].includes(autoMigrate ?? '')) problems.push('BATON_AUTO_MIGRATE must be true or false');
   const config: AppConfig = {
     port: port(raw(env, 'PORT'), 'PORT', problems),
     databaseUrl: raw(env, 'DATABASE_URL'),
@@ -79,7 +83,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     adminEmail: raw(env, 'ADMIN_EMAIL') ?? '',
     adminPassword: raw(env, 'ADMIN_PASSWORD') ?? '',
     logLevel: oneOf(raw(env, 'LOG_LEVEL'), ['error', 'warn', 'log', 'debug', 'verbose'] as const, 'LOG_LEVEL', problems),
-    autoMigrate: autoMigrate === 'true' || autoMigrate === '1',
+    autoMigrate: flag(raw(env, 'BATON_AUTO_MIGRATE'), 'BATON_AUTO_MIGRATE', problems),
     nodeEnv: raw(env, 'NODE_ENV') ?? 'development',
     workerConcurrency: positiveInt(raw(env, 'BATON_WORKER_CONCURRENCY'), 'BATON_WORKER_CONCURRENCY', problems),
     leaseMs: positiveInt(raw(env, 'BATON_LEASE_MS'), 'BATON_LEASE_MS', problems),
@@ -93,9 +97,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     webhookMaxRetryDelayMs: positiveInt(raw(env, 'BATON_WEBHOOK_MAX_RETRY_DELAY_MS'), 'BATON_WEBHOOK_MAX_RETRY_DELAY_MS', problems),
     webhookConcurrency: positiveInt(raw(env, 'BATON_WEBHOOK_CONCURRENCY'), 'BATON_WEBHOOK_CONCURRENCY', problems),
     webhookSecretKey: raw(env, 'BATON_WEBHOOK_SECRET_KEY'),
+    webhookAllowPrivateNetworks: flag(raw(env, 'BATON_WEBHOOK_ALLOW_PRIVATE_NETWORKS'), 'BATON_WEBHOOK_ALLOW_PRIVATE_NETWORKS', problems),
   };
   if (config.jwtSecret !== undefined && config.jwtSecret.length < 32) problems.push('JWT_SECRET must be at least 32 characters');
-  if (config.webhookSecretKey !== undefined && config.webhookSecretKey.length < 32) problems.push('BATON_WEBHOOK_SECRET_KEY must be at least 32 characters');
+  if (config.webhookSecretKey !== undefined && config.webhookSecretKey.length < 32)
+    problems.push('BATON_WEBHOOK_SECRET_KEY must be at least 32 characters');
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

@@ -79,6 +79,13 @@ export const CONFIG_VARIABLES = [
     default: '5000',
   },
   { name: 'BATON_WEBHOOK_MAX_RETRY_DELAY_MS', description: 'Longest delay between two webhook attempts.', sensitive: false, default: '3600000' },
+  {
+    name: 'BATON_WEBHOOK_ALLOW_PRIVATE_NETWORKS',
+    description:
+      'Allow webhook URLs that are, or resolve to, loopback, private, link-local (cloud metadata) or other non-public addresses. Off: such a URL is refused when saved and every delivery checks the addresses it connects to (no DNS rebinding). Turn on only for receivers on your own network, or to try webhooks on localhost.',
+    sensitive: false,
+    default: 'false',
+  },
   { name: 'BATON_WEBHOOK_CONCURRENCY', description: 'Webhook deliveries one worker process sends at once.', sensitive: false, default: '16' },
   {
     name: 'BATON_WEBHOOK_SECRET_KEY',
