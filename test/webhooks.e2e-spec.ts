@@ -207,6 +207,33 @@ describe('webhooks (e2e)', () => {
     await http().get(`/webhooks/${created.body.id}`).set(as(org)).expect(404);
   });
 
+  it('refuses receivers on loopback, private and metadata addresses unless BATON_WEBHOOK_ALLOW_PRIVATE_NETWORKS is on', async () => {
+    const strict = await createApp(testConfig({ databaseUrl: url, role: 'api', webhookAllowPrivateNetworks: false }));
+    await strict.init();
+    try {
+      const create = (url: string) =>
+        request(strict.getHttpServer())
+          .post('/webhooks')
+          .set(as(org))
+          .send({ url, eventTypes: ['run.completed'] });
+      for (const url of [
+        'http://127.0.0.1:8080/hook',
+        'http://169.254.169.254/latest/meta-data/',
+        'http://[::1]/x',
+        'http://localhost:3000/',
+        'http://10.0.0.7/',
+        'http://0x7f.1/',
+      ]) {
+        const res = await create(url).expect(400);
+        expect([url, res.body.details]).toEqual([url, [{ path: '$.url', message: expect.stringMatching(/public addresses only/) }]]);
+      }
+      const allowed = await create('https://hooks.example.com/baton').expect(201);
+      await request(strict.getHttpServer()).delete(`/webhooks/${allowed.body.id}`).set(as(org)).expect(204);
+    } finally {
+      await strict.close();
+    }
+  });
+
   it('delivers every event of a run once, signed, with the X-Orchestration headers and the event as body', async () => {
     const target = receiver();
     const webhookId = await subscribe(target, await target.listen());

@@ -17,6 +17,7 @@ import { webhookRetryDelayMs, type WebhookRetryPolicy } from './webhook-backoff.
 import { DeliveryOutboxRepository, type AttemptOutcome, type ClaimedDelivery, type NextStep } from './delivery-outbox.repository.js';
 import { WebhookSecretCipher } from './webhook-secret-cipher.js';
 import { signWebhook, WEBHOOK_HEADERS } from './webhook-signature.js';
+import { postWebhook, WebhookTransportError } from './webhook-transport.js';
 
 const MAX_RESPONSE_CHARS = 2048;
 const USER_AGENT = 'Baton-Webhooks/0.1';
@@ -32,32 +33,6 @@ export function webhookBody(event: ClaimedDelivery['event']): string {
     payload: event.payload,
     createdAt: event.createdAt instanceof Date ? event.createdAt.toISOString() : String(event.createdAt),
   });
-}
-
-async function readLimited(response: Response): Promise<string> {
-  if (!response.body) return '';
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
-  let text = '';
-  try {
-    while (text.length < MAX_RESPONSE_CHARS) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      text += decoder.decode(value, { stream: true });
-    }
-  } finally {
-    await reader.cancel().catch(() => undefined);
-  }
-  return text.slice(0, MAX_RESPONSE_CHARS);
-}
-
-/** A short reason for a failed request ("fetch failed: ECONNREFUSED", "timed out"). Duck-typed: fetch's errors may come from another realm. */
-function describe(error: unknown): string {
-  if (typeof error !== 'object' || error === null) return String(error);
-  const { name, message, cause } = error as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (name === 'TimeoutError') return 'timed out';
-  const detail = cause?.code ?? cause?.message;
-  return detail ? `${message ?? name}: ${detail}` : (message ?? String(error));
 }
 
 class Wake {
@@ -185,10 +160,8 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
     const body = webhookBody(delivery.event);
     const timestamp = String(Math.floor(Date.now() / 1000));
     try {
-      const response = await fetch(delivery.url, {
-        method: 'POST',
-        redirect: 'manual', // a redirect is a failure: following it would send the event where the admin did not say
-        signal: AbortSignal.timeout(this.config.webhookTimeoutMs),
+      const answer = await postWebhook({
+        url: delivery.url,
         headers: {
           'Content-Type': 'application/json',
           'User-Agent': USER_AGENT,
@@ -198,17 +171,26 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
           [WEBHOOK_HEADERS.signature]: signWebhook(secret, timestamp, body),
         },
         body,
+        timeoutMs: this.config.webhookTimeoutMs,
+        allowPrivateNetworks: this.config.webhookAllowPrivateNetworks,
+        maxResponseChars: MAX_RESPONSE_CHARS,
       });
-      const text = await readLimited(response).catch(() => '');
-      const ok = response.status >= 200 && response.status < 300;
+      const ok = answer.status >= 200 && answer.status < 300;
       return {
-        statusCode: response.status,
-        error: ok ? null : `receiver answered ${response.status}`,
-        responseBody: text,
+        statusCode: answer.status,
+        error: ok ? null : `receiver answered ${answer.status}`,
+        responseBody: answer.body,
         durationMs: elapsed(),
       };
     } catch (error) {
-      return { statusCode: null, error: describe(error), responseBody: null, durationMs: elapsed() };
+      // "connect ECONNREFUSED 127.0.0.1:9", "socket hang up (ECONNRESET)", "timed out", "webhook receiver refused: ..."
+      const { message, code } = error instanceof WebhookTransportError ? error : { message: String(error), code: '' };
+      return {
+        statusCode: null,
+        error: message.includes(code) || code === 'ETIMEDOUT' ? message : `${message} (${code})`,
+        responseBody: null,
+        durationMs: elapsed(),
+      };
     }
   }
 

@@ -1,9 +1,9 @@
 import { DomainError } from '#core';
 import { validateWebhookUrl } from './webhook-url.js';
 
-function problem(url: string): string {
+function problem(url: string, allowPrivateNetworks = false): string {
   try {
-    validateWebhookUrl(url);
+    validateWebhookUrl(url, allowPrivateNetworks);
   } catch (error) {
     if (error instanceof DomainError) return (error.details as { path: string; message: string }[])[0].message;
     throw error;
@@ -14,7 +14,19 @@ function problem(url: string): string {
 describe('webhook URLs', () => {
   it('accept absolute http and https URLs, normalized', () => {
     expect(validateWebhookUrl('https://hooks.example.com/baton?x=1')).toBe('https://hooks.example.com/baton?x=1');
-    expect(validateWebhookUrl('http://127.0.0.1:8080')).toBe('http://127.0.0.1:8080/');
+    expect(validateWebhookUrl('http://127.0.0.1:8080', true)).toBe('http://127.0.0.1:8080/');
+  });
+
+  it('refuse loopback, private and metadata addresses unless private networks are allowed', () => {
+    expect(problem('http://127.0.0.1:8080/hook')).toMatch(/127\.0\.0\.1 is not a public address.*BATON_WEBHOOK_ALLOW_PRIVATE_NETWORKS/);
+    expect(problem('http://169.254.169.254/latest/meta-data/')).toMatch(/not a public address/);
+    expect(problem('http://[::1]:9000/')).toMatch(/not a public address/);
+    expect(problem('http://localhost:3000/')).toMatch(/this machine/);
+    // the URL parser normalizes other spellings of an IPv4 address before the check
+    expect(problem('http://2130706433/')).toMatch(/127\.0\.0\.1 is not a public address/);
+    expect(problem('http://0x7f.1/')).toMatch(/127\.0\.0\.1 is not a public address/);
+    expect(problem('http://10.0.0.5/', true)).toBe('accepted');
+    expect(problem('https://hooks.example.com/x')).toBe('accepted');
   });
 
   it('reject other schemes, relative URLs, credentials and fragments, saying why', () => {

@@ -4,6 +4,7 @@
  */
 import { Inject, Injectable } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
+import { APP_CONFIG, type AppConfig } from '#config';
 import { DomainError, type Page, type PageRequest } from '#core';
 import { EVENT_TYPES } from '#events';
 import { RequestContext } from '#observability';
@@ -33,6 +34,7 @@ export class WebhooksService {
     private readonly deliveryRepository: WebhookDeliveriesRepository,
     private readonly cipher: WebhookSecretCipher,
     private readonly audit: AuditLogRepository,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   /** Creates a subscription; the plain secret is in this answer and nowhere else, ever. */
@@ -41,7 +43,7 @@ export class WebhooksService {
     command: CreateWebhookCommand,
     actor: WebhookActor,
   ): Promise<{ subscription: WebhookSubscription; secret: string }> {
-    const url = validateWebhookUrl(command.url);
+    const url = validateWebhookUrl(command.url, this.config.webhookAllowPrivateNetworks);
     const eventTypes = [...new Set(command.eventTypes ?? [])];
     const unknown = eventTypes.filter((t) => !(EVENT_TYPES as readonly string[]).includes(t));
     if (unknown.length > 0)

@@ -7,7 +7,8 @@ import { PageMetaDto, PaginationQueryDto } from '../common/pagination.dto.js';
 export class CreateWebhookDto {
   @ApiProperty({
     example: 'https://hooks.example.com/baton',
-    description: 'http or https; no credentials in the URL (verify our signature instead)',
+    description:
+      'http or https; no credentials in the URL (verify our signature instead). Must reach a public address: loopback, private, link-local (cloud metadata) and other non-public addresses are refused (400) unless BATON_WEBHOOK_ALLOW_PRIVATE_NETWORKS is on, and every delivery checks the address it connects to.',
   })
   @IsString()
   @Length(1, 2048)
