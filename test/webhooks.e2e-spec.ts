@@ -8,6 +8,7 @@ import type { INestApplication } from '@nestjs/common';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
+import pg from 'pg';
 import { DataSource } from 'typeorm';
 import type { DefinitionSpec } from '#core';
 import { createDataSource, dropDatabase, migrateDatabase } from '#persistence';
@@ -368,6 +369,25 @@ describe('webhooks (e2e)', () => {
     }
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(target.requests).toEqual([]);
+  });
+
+  it('the outbox trigger sends no NOTIFY (it would serialise event commits); dispatchers wake on the events channel', async () => {
+    const target = receiver();
+    await subscribe(target, await target.listen(), ['run.completed']);
+    const listener = new pg.Client({ connectionString: url });
+    await listener.connect();
+    const heard: string[] = [];
+    listener.on('notification', (n) => heard.push(n.channel));
+    try {
+      await listener.query('LISTEN baton_webhooks');
+      await listener.query('LISTEN baton_events');
+      const { runId } = await runToCompletion();
+      await waitFor(async () => (target.requests.some((r) => r.body.runId === runId) ? true : null));
+      expect(heard).toContain('baton_events');
+      expect(heard).not.toContain('baton_webhooks');
+    } finally {
+      await listener.end();
+    }
   });
 
   it("another organization's webhook ids answer 404, and its list does not show them", async () => {

@@ -8,11 +8,13 @@
  *   deduplicate on the event id;
  * - a slow or dead receiver costs at most BATON_WEBHOOK_TIMEOUT_MS of one of BATON_WEBHOOK_CONCURRENCY slots,
  *   never the engine's time: the outbox rows were written by the event's own transaction.
- * Woken by NOTIFY baton_webhooks (the outbox trigger), with polling as a fallback and for scheduled retries.
+ * Woken by NOTIFY baton_events (sent after every commit that appended events, so possibly with new deliveries in the
+ * outbox; at most once per EVENT_WAKE_SPACING_MS) and baton_webhooks (a redelivery), with polling as a fallback and
+ * for scheduled retries. The outbox trigger itself does not notify: see migration Phase4WebhookWakeups.
  */
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '#config';
-import { PgListener, WEBHOOKS_CHANNEL } from '#events';
+import { EVENTS_CHANNEL, PgListener, WEBHOOKS_CHANNEL } from '#events';
 import { webhookRetryDelayMs, type WebhookRetryPolicy } from './webhook-backoff.js';
 import { DeliveryOutboxRepository, type AttemptOutcome, type ClaimedDelivery, type NextStep } from './delivery-outbox.repository.js';
 import { WebhookSecretCipher } from './webhook-secret-cipher.js';
@@ -20,6 +22,8 @@ import { signWebhook, WEBHOOK_HEADERS } from './webhook-signature.js';
 import { postWebhook, WebhookTransportError } from './webhook-transport.js';
 
 const MAX_RESPONSE_CHARS = 2048;
+/** Event commits may come hundreds a second; for them the outbox is looked at no more often than this. */
+const EVENT_WAKE_SPACING_MS = 20;
 const USER_AGENT = 'Baton-Webhooks/0.1';
 
 /** The POSTed body: the event as the log holds it. */
@@ -70,7 +74,9 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
   private readonly policy: WebhookRetryPolicy;
   private running = false;
   private loop: Promise<void> | null = null;
-  private unlisten: (() => void) | null = null;
+  private readonly unlisten: (() => void)[] = [];
+  private spacing: NodeJS.Timeout | null = null;
+  private nudged = false;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -96,8 +102,25 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
-    this.unlisten = await this.listener.listen(WEBHOOKS_CHANNEL, () => this.wake.fire());
+    this.unlisten.push(await this.listener.listen(WEBHOOKS_CHANNEL, () => this.wake.fire()));
+    this.unlisten.push(await this.listener.listen(EVENTS_CHANNEL, () => this.nudge()));
     this.loop = this.run();
+  }
+
+  /** Wakes the loop for committed events, at most once per spacing; a nudge inside the spacing wakes it at its end. */
+  private nudge(): void {
+    if (this.spacing) {
+      this.nudged = true;
+      return;
+    }
+    this.wake.fire();
+    this.spacing = setTimeout(() => {
+      this.spacing = null;
+      if (!this.nudged) return;
+      this.nudged = false;
+      this.nudge();
+    }, EVENT_WAKE_SPACING_MS);
+    this.spacing.unref();
   }
 
   private async run(): Promise<void> {
@@ -204,7 +227,8 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
   async beforeApplicationShutdown(): Promise<void> {
     if (!this.running) return;
     this.running = false;
-    this.unlisten?.();
+    for (const off of this.unlisten.splice(0)) off();
+    if (this.spacing) clearTimeout(this.spacing);
     this.wake.fire();
     await this.loop;
     // In-flight attempts end within the timeout; their outcomes are recorded before the pool closes.
