@@ -61,6 +61,34 @@ describe('durable engine (e2e, one process)', () => {
     expect(b?.input).toEqual({ prev: 5, whole: { x: 5 } });
   });
 
+  it("starts a run's first steps in its creation transaction on a worker instance, and through NOTIFY from an API-only one", async () => {
+    const slug = await define({ steps: [{ key: 'a', agent: 'echo', input: { v: 1 } }, { key: 'b', agent: 'echo', input: { v: 2 } }] });
+    // Which transaction wrote the run's creation, and each first step's start.
+    const txOf = async (runId: string) =>
+      (await ds.query(
+        `SELECT type, tx_id::text AS tx FROM orchestration_events WHERE run_id = $1 AND type IN ('run.created', 'step.started') ORDER BY seq`,
+        [runId],
+      )) as { type: string; tx: string }[];
+
+    const here = await start(slug);
+    await waitForRun(app, org.users.operator.token, here, ['completed']);
+    const fast = await txOf(here);
+    expect(fast.map((e) => e.type)).toEqual(['run.created', 'step.started', 'step.started']);
+    expect(new Set(fast.map((e) => e.tx)).size).toBe(1);
+
+    const api = await createApp(testConfig({ role: 'api', pollIntervalMs: 200 }));
+    await api.init();
+    try {
+      const res = await request(api.getHttpServer()).post('/orchestrations/runs').set(auth()).send({ definition: slug, input: {} }).expect(201);
+      await waitForRun(app, org.users.operator.token, res.body.id, ['completed']);
+      const woken = await txOf(res.body.id);
+      expect(woken.map((e) => e.type)).toEqual(['run.created', 'step.started', 'step.started']);
+      expect(woken[1].tx).not.toBe(woken[0].tx);
+    } finally {
+      await api.close();
+    }
+  });
+
   it('runs a diamond and joins both branches', async () => {
     const slug = await define({
       steps: [

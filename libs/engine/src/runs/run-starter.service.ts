@@ -1,16 +1,19 @@
 /**
  * Starts runs: resolves the definition version the run is pinned to, validates the input against its schema,
  * honours idempotency keys (a repeat returns the first run, even under a race), and creates run, steps and
- * first events in one transaction that also wakes the workers.
+ * first events in one transaction that also starts the first steps here or wakes the workers.
  */
 import { Injectable } from '@nestjs/common';
 import { DomainError, type JsonValue } from '#core';
 import { WORK_CHANNEL } from '#events';
 import { DefinitionsRepository, RunsRepository, type OrchestrationRunEntity } from '#persistence';
 import { DefinitionCache, inputProblems } from '../compiled-definition.js';
-import { EngineDatabase } from '../store/engine-database.js';
+import { commitWith, EngineDatabase } from '../store/engine-database.js';
+import { appendEvents, type NewEvent } from '../store/event-log.repository.js';
 import { createRunRows } from '../store/run-creation.repository.js';
 import { notify } from '../store/step-transition.repository.js';
+import { EngineWorker } from '../worker/engine-worker.js';
+import { StepClaimer } from '../worker/step-claimer.js';
 
 export interface StartRunCommand {
   organizationId: string;
@@ -36,6 +39,8 @@ export class RunStarter {
     private readonly definitions: DefinitionsRepository,
     private readonly cache: DefinitionCache,
     private readonly runs: RunsRepository,
+    private readonly worker: EngineWorker,
+    private readonly claimer: StepClaimer,
   ) {}
 
   async start(command: StartRunCommand): Promise<StartedRun> {
@@ -47,27 +52,54 @@ export class RunStarter {
     const row = command.version
       ? await this.definitions.findVersion(organizationId, command.definition, command.version)
       : await this.definitions.findLatestActive(organizationId, command.definition);
-    if (!row) throw DomainError.notFound('Orchestration definition', command.version ? `${command.definition} v${command.version}` : command.definition);
-    if (row.status !== 'active') throw DomainError.invalidState(`${row.slug} v${row.version} is ${row.status}: only active versions start runs`);
+    if (!row)
+      throw DomainError.notFound(
+        'Orchestration definition',
+        command.version ? `${command.definition} v${command.version}` : command.definition,
+      );
+    if (row.status !== 'active')
+      throw DomainError.invalidState(`${row.slug} v${row.version} is ${row.status}: only active versions start runs`);
     const definition = this.cache.put(row);
     const input = command.input ?? {};
     const problems = inputProblems(definition, input);
     if (problems.length > 0) throw DomainError.validation(`Input does not match the input schema of ${row.slug} v${row.version}`, problems);
 
-    const inserted = await this.db.tx(async (client) => {
-      const created = await createRunRows(client, {
-        organizationId,
-        definition,
-        input,
-        priority: command.priority ?? 0,
-        idempotencyKey: command.idempotencyKey ?? null,
-        parentRunId: command.parentRunId ?? null,
-        parentStepId: command.parentStepId ?? null,
-        createdBy: command.actorUserId ?? null,
-      });
-      if (created) await notify(client, WORK_CHANNEL);
-      return created;
-    });
+    // When this process runs a worker with free slots, the run's first steps start on it in the creating transaction
+    // (like a decision's dependents, see EngineWorker.lendSlots); otherwise a worker is woken to claim them.
+    const inserted = await this.worker.lendSlots((fast) =>
+      this.db.tx(async (client) => {
+        const events: NewEvent[] = [];
+        const created = await createRunRows(
+          client,
+          {
+            organizationId,
+            definition,
+            input,
+            priority: command.priority ?? 0,
+            idempotencyKey: command.idempotencyKey ?? null,
+            parentRunId: command.parentRunId ?? null,
+            parentStepId: command.parentStepId ?? null,
+            createdBy: command.actorUserId ?? null,
+          },
+          events,
+        );
+        if (!created) return { value: null, claimed: [] };
+        // The run row was inserted by this transaction: nobody else can see it, let alone lock it, before the commit.
+        const run = {
+          id: created.id,
+          organization_id: organizationId,
+          definition_id: definition.id,
+          input,
+          max_concurrency: definition.spec.concurrency ?? null,
+        };
+        const claim = fast
+          ? await this.claimer.claimLocked(client, fast.workerId, fast.limit, fast.leaseMs, new Map([[run.id, run]]), created.ready, events)
+          : { claimed: [], applied: Promise.resolve() };
+        commitWith(client, claim.applied, appendEvents(client, events));
+        if (created.ready.length > claim.claimed.length) await notify(client, WORK_CHANNEL);
+        return { value: created, claimed: claim.claimed };
+      }),
+    );
     if (!inserted) {
       // Lost an idempotency race: the winner's run is the answer.
       const winner = await this.existing(organizationId, command.idempotencyKey as string, command.definition);

@@ -2,9 +2,10 @@
  * Creates a run, its steps and its first events in the caller's transaction. Steps without dependencies
  * start `ready`; the rest wait with a pending-dependency counter that completions count down.
  */
+import { claimableColumns, type ClaimableStep } from './step-claim.repository.js';
 import type { JsonValue } from '#core';
 import type { CompiledDefinition } from '../compiled-definition.js';
-import { appendEvents, type NewEvent } from './event-log.repository.js';
+import type { NewEvent } from './event-log.repository.js';
 import type { Queryable } from './engine-database.js';
 
 export interface NewRunRow {
@@ -44,17 +45,21 @@ export async function insertRun(client: Queryable, run: NewRunRow): Promise<{ id
   return rows[0] ?? null;
 }
 
-export async function insertSteps(client: Queryable, runId: string, run: NewRunRow): Promise<string[]> {
+/** Inserts the run's steps; returns the ready ones (no dependencies), best first, as a claim would start them. */
+export async function insertSteps(client: Queryable, runId: string, run: NewRunRow): Promise<ClaimableStep[]> {
   const steps = [...run.definition.steps.values()];
-  const { rows } = await client.query<{ step_key: string; status: string }>(
-    `INSERT INTO orchestration_steps (run_id, organization_id, step_key, position, type, agent_slug, status, depends_on,
+  const { rows } = await client.query<ClaimableStep>(
+    `WITH inserted AS (
+     INSERT INTO orchestration_steps (run_id, organization_id, step_key, position, type, agent_slug, status, depends_on,
         pending_dependencies, max_attempts, next_attempt_at, priority, timeout_ms, reversible, rollback)
      SELECT $1, $2, s.key, s.position, s.type, s.agent, CASE WHEN s.deps = 0 THEN 'ready' ELSE 'pending' END,
             ARRAY(SELECT jsonb_array_elements_text(s.depends_on)), s.deps, s.max_attempts,
             CASE WHEN s.deps = 0 THEN now() END, $3, s.timeout_ms, s.reversible, s.rollback
        FROM unnest($4::text[], $5::int[], $6::text[], $7::text[], $8::jsonb[], $9::int[], $10::int[], $11::int[], $12::bool[], $13::jsonb[])
          AS s(key, position, type, agent, depends_on, deps, max_attempts, timeout_ms, reversible, rollback)
-     RETURNING step_key, status`,
+     RETURNING ${claimableColumns('orchestration_steps')}, status, position
+     )
+     SELECT ${claimableColumns('i')} FROM inserted i WHERE i.status = 'ready' ORDER BY i.position`,
     [
       runId,
       run.organizationId,
@@ -71,19 +76,30 @@ export async function insertSteps(client: Queryable, runId: string, run: NewRunR
       steps.map((s) => (s.spec.rollback ? JSON.stringify(s.spec.rollback) : null)),
     ],
   );
-  return rows.filter((r) => r.status === 'ready').map((r) => r.step_key);
+  return rows;
 }
 
-export async function createRunRows(client: Queryable, run: NewRunRow): Promise<{ id: string } | null> {
+/**
+ * Inserts run and steps and pushes the first events (run.created, run.started, step.ready per ready step) onto
+ * `events` for the caller to append; returns null when the idempotency key is taken.
+ */
+export async function createRunRows(
+  client: Queryable,
+  run: NewRunRow,
+  events: NewEvent[],
+): Promise<{ id: string; ready: ClaimableStep[] } | null> {
   const inserted = await insertRun(client, run);
   if (!inserted) return null;
   const ready = await insertSteps(client, inserted.id, run);
   const base = { runId: inserted.id, organizationId: run.organizationId };
-  const events: NewEvent[] = [
-    { ...base, type: 'run.created', payload: { definition: run.definition.slug, version: run.definition.version, input: run.input, parentRunId: run.parentRunId } },
+  events.push(
+    {
+      ...base,
+      type: 'run.created',
+      payload: { definition: run.definition.slug, version: run.definition.version, input: run.input, parentRunId: run.parentRunId },
+    },
     { ...base, type: 'run.started', payload: {} },
-    ...ready.map((key): NewEvent => ({ ...base, type: 'step.ready', stepKey: key, payload: { attempt: 1 } })),
-  ];
-  await appendEvents(client, events);
-  return inserted;
+    ...ready.map((step): NewEvent => ({ ...base, type: 'step.ready', stepKey: step.step_key, payload: { attempt: 1 } })),
+  );
+  return { id: inserted.id, ready };
 }

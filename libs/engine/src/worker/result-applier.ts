@@ -70,8 +70,8 @@ export class ResultApplier {
 
   async applyIn(client: Queryable, results: StepResult[], fast?: FastClaim | null): Promise<ApplySummary> {
     const runIds = [...new Set(results.map((r) => r.runId))];
-    const runs = await lockRuns(client, runIds);
-    const steps = await stepsById(client, [...new Set(results.map((r) => r.stepId))]);
+    // One round trip: the server reads the steps after it has locked their runs (a pipeline runs in order).
+    const [runs, steps] = await together([lockRuns(client, runIds), stepsById(client, [...new Set(results.map((r) => r.stepId))])]);
     const events: NewEvent[] = [];
     const updates: StepUpdate[] = [];
     const releases = new Map<string, { runId: string; stepKey: string; n: number }>();

@@ -64,18 +64,14 @@ export class StepClaimer {
   }
 
   private async claimIn(client: Queryable, workerId: string, limit: number, leaseMs: number, runIds: string[]): Promise<ClaimedStep[]> {
-    const runs = new Map((await lockRunsForClaim(client, runIds)).map((r) => [r.id, r]));
+    // One round trip: the server reads the ready steps after taking the run locks it could (a pipeline runs in
+    // order); steps of runs another instance holds (skipped) are dropped here, unused.
+    const [locked, candidates] = await together([lockRunsForClaim(client, runIds), readySteps(client, runIds)]);
+    const runs = new Map(locked.map((r) => [r.id, r]));
     if (runs.size === 0) return [];
     const events: NewEvent[] = [];
-    const { claimed, applied } = await this.claimLocked(
-      client,
-      workerId,
-      limit,
-      leaseMs,
-      runs,
-      await readySteps(client, [...runs.keys()]),
-      events,
-    );
+    const ready = candidates.filter((s) => runs.has(s.run_id));
+    const { claimed, applied } = await this.claimLocked(client, workerId, limit, leaseMs, runs, ready, events);
     commitWith(client, applied, appendEvents(client, events));
     return claimed;
   }
