@@ -34,7 +34,6 @@ import {
   finishRuns,
   lockRuns,
   notify,
-  releaseDependents,
   updateSteps,
   type ReleasedStep,
   type RunRow,
@@ -334,21 +333,13 @@ export class ApprovalService {
   ): Promise<ReleasedStep[]> {
     const definition = await this.definitions.get(run.definition_id);
     const dependents = definition.steps.get(stepKey)?.dependents ?? [];
-    const releasing = releaseDependents(
+    const releasing = this.applier.release(
       client,
+      runs,
       dependents.map((key) => ({ runId: run.id, stepKey: key, n: 1 })),
       !fast,
-    ).then((released) => {
-      for (const ready of released)
-        events.push({
-          runId: run.id,
-          organizationId: run.organization_id,
-          type: 'step.ready',
-          stepKey: ready.step_key,
-          payload: { attempt: 1 },
-        });
-      return released;
-    });
+      events,
+    );
     const [released] = await together([releasing, this.applier.completeFinishedRuns(client, runs, new Map([[run.id, 1]]), events)]);
     return released;
   }

@@ -208,7 +208,25 @@ export class ResultApplier {
     await this.checkpoints.open(client, opening, events);
     const live = [...releases.values()].filter((r) => !failedRuns.has(r.runId));
     const fastClaim = fast && fast.limit > 0 ? fast : null;
-    const released = await releaseDependents(client, live, !fastClaim);
+    const released = await this.release(client, runs, live, !fastClaim, events);
+    for (const runId of failedRuns.keys()) finished.delete(runId);
+    await this.failRuns(client, runs, failedRuns, events);
+    await this.completeFinishedRuns(client, runs, finished, events);
+    const { claimed, applied } = await this.startReleased(client, runs, released, fastClaim, events, known);
+    commitWith(client, applied, appendEvents(client, events));
+    if (released.length > claimed.length || nextRetryInMs !== null) await notify(client, WORK_CHANNEL);
+    return { applied: results.length - discarded, discarded, nextRetryInMs, claimed };
+  }
+
+  /** Counts dependents down (see releaseDependents) and announces each step that became startable (step.ready). */
+  async release(
+    client: Queryable,
+    runs: Map<string, RunRow>,
+    releases: { runId: string; stepKey: string; n: number }[],
+    promote: boolean,
+    events: NewEvent[],
+  ): Promise<ReleasedStep[]> {
+    const released = await releaseDependents(client, releases, promote);
     for (const ready of released) {
       const run = runs.get(ready.run_id) as RunRow;
       events.push({
@@ -219,13 +237,7 @@ export class ResultApplier {
         payload: { attempt: 1 },
       });
     }
-    for (const runId of failedRuns.keys()) finished.delete(runId);
-    await this.failRuns(client, runs, failedRuns, events);
-    await this.completeFinishedRuns(client, runs, finished, events);
-    const { claimed, applied } = await this.startReleased(client, runs, released, fastClaim, events, known);
-    commitWith(client, applied, appendEvents(client, events));
-    if (released.length > claimed.length || nextRetryInMs !== null) await notify(client, WORK_CHANNEL);
-    return { applied: results.length - discarded, discarded, nextRetryInMs, claimed };
+    return released;
   }
 
   /**
