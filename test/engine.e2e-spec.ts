@@ -3,7 +3,7 @@ import request from 'supertest';
 import type { DataSource } from 'typeorm';
 import { AgentRunnerRegistry } from '#agents';
 import type { DefinitionSpec } from '#core';
-import { TaskStatusService } from '#engine';
+import { RunStarter, TaskStatusService } from '#engine';
 import { createApp } from '../apps/api/src/bootstrap.js';
 import { createTestOrganization, insertDefinition, openTestDataSource, testConfig, waitForRun, type TestOrganization } from '#testing';
 
@@ -87,6 +87,17 @@ describe('durable engine (e2e, one process)', () => {
     } finally {
       await api.close();
     }
+  });
+
+  it('starts more runs at once than the engine pool has connections, no transaction waiting on another for one', async () => {
+    // The claim in a run's creation looks its agents up; on a cache miss (a new organization) it must read them on its
+    // own transaction's connection: asking the pool for a second one deadlocked once every connection was so held.
+    const fresh = await createTestOrganization(app, ds, 'engine-burst');
+    await insertDefinition(ds, fresh.id, { slug: 'burst', name: 'burst', steps: [{ key: 'a', agent: 'echo', input: { n: 1 } }] });
+    const starter = app.get(RunStarter);
+    const started = await Promise.all(Array.from({ length: 30 }, () => starter.start({ organizationId: fresh.id, definition: 'burst', input: {} })));
+    expect(new Set(started.map((s) => s.run.id)).size).toBe(30);
+    for (const { run } of started) await waitForRun(app, fresh.users.viewer.token, run.id, ['completed']);
   });
 
   it('runs a diamond and joins both branches', async () => {

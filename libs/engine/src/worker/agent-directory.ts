@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { isBuiltinAgent, type AgentType } from '#core';
-import { EngineDatabase } from '../store/engine-database.js';
+import type { Queryable } from '../store/engine-database.js';
 
 export interface AgentInfo {
   type: AgentType;
@@ -20,9 +20,11 @@ const TTL_MS = 5000;
 export class AgentDirectory {
   private readonly cache = new Map<string, { info: AgentInfo | null; at: number }>();
 
-  constructor(private readonly db: EngineDatabase) {}
-
-  async lookup(organizationId: string, slugs: string[]): Promise<Map<string, AgentInfo | null>> {
+  /**
+   * `client` is the caller's transaction when there is one: taking a second connection from the pool while holding
+   * one deadlocks once every connection of the pool is held by a transaction waiting here.
+   */
+  async lookup(client: Queryable, organizationId: string, slugs: string[]): Promise<Map<string, AgentInfo | null>> {
     const out = new Map<string, AgentInfo | null>();
     const missing: string[] = [];
     const now = Date.now();
@@ -32,10 +34,12 @@ export class AgentDirectory {
       else missing.push(slug);
     }
     if (missing.length > 0) {
-      const rows = await this.db.query<{ slug: string; type: AgentType; config: Record<string, unknown>; status: 'active' | 'disabled' }>(
-        `SELECT slug, type, config, status FROM agents WHERE organization_id = $1 AND slug = ANY($2::text[])`,
-        [organizationId, missing],
-      );
+      const { rows } = await client.query<{
+        slug: string;
+        type: AgentType;
+        config: Record<string, unknown>;
+        status: 'active' | 'disabled';
+      }>(`SELECT slug, type, config, status FROM agents WHERE organization_id = $1 AND slug = ANY($2::text[])`, [organizationId, missing]);
       const found = new Map(rows.map((r) => [r.slug, r]));
       for (const slug of missing) {
         const row = found.get(slug);

@@ -152,7 +152,7 @@ export class StepClaimer {
       (s) => (runs.get(s.run_id) as LockedRun).organization_id,
       (s) => s.agent_slug ?? '',
     )) {
-      agentsByOrg.set(org, await this.agents.lookup(org, slugs));
+      agentsByOrg.set(org, await this.agents.lookup(client, org, slugs));
     }
     const agentRunning = new Map<string, number>();
     const chosen: { step: ClaimableStep; agent: AgentInfo | null }[] = [];
