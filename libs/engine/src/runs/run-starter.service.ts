@@ -99,6 +99,7 @@ export class RunStarter {
         if (created.ready.length > claim.claimed.length) await notify(client, WORK_CHANNEL);
         return { value: created, claimed: claim.claimed };
       }),
+      [...definition.steps.values()].filter((s) => s.dependsOn.length === 0).length,
     );
     if (!inserted) {
       // Lost an idempotency race: the winner's run is the answer.

@@ -112,13 +112,18 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
   }
 
   /**
-   * Lets a transaction outside the worker's loops (a checkpoint decision) start the steps it makes ready on this
-   * worker, inside that same transaction: `work` is given up to MAX_CLAIM_BATCH free slots (null when this process
-   * runs no worker or has none free), must commit before it returns, and returns the steps it claimed, which run
-   * only then. Saves the NOTIFY, the claim loop's wake-up and a second committing transaction per hand-over.
+   * Lets a transaction (a result batch, a checkpoint decision, a run's creation) start the steps it makes ready on
+   * this worker, inside that same transaction: `work` is given up to `wanted` (at most MAX_CLAIM_BATCH) free slots
+   * (null when this process runs no worker or has none free), must commit before it returns, and returns the steps
+   * it claimed, which run only then. Saves the NOTIFY, the claim loop's wake-up and a second committing transaction
+   * per hand-over.
    */
-  async lendSlots<T>(work: (fast: FastClaim | null) => Promise<{ value: T; claimed: ClaimedStep[] }>): Promise<T> {
-    const limit = this.running ? Math.max(0, Math.min(this.freeSlots(), MAX_CLAIM_BATCH)) : 0;
+  async lendSlots<T>(
+    work: (fast: FastClaim | null) => Promise<{ value: T; claimed: ClaimedStep[] }>,
+    wanted = MAX_CLAIM_BATCH,
+  ): Promise<T> {
+    // Lend no more than the transaction can use: slots reserved for nothing are slots the other lanes lack.
+    const limit = this.running ? Math.max(0, Math.min(this.freeSlots(), MAX_CLAIM_BATCH, wanted)) : 0;
     this.reserved += limit;
     try {
       const { value, claimed } = await work(limit > 0 ? { workerId: this.workerId, leaseMs: this.config.leaseMs, limit } : null);
@@ -137,7 +142,15 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
     const controller = new AbortController();
     this.inFlight.set(step.id, { step, controller });
     const report = (outcome: StepResult['outcome']) =>
-      this.submit({ stepId: step.id, runId: step.runId, stepKey: step.stepKey, attempt: step.attempt, fenceOwner: this.workerId, outcome });
+      this.submit({
+        stepId: step.id,
+        runId: step.runId,
+        stepKey: step.stepKey,
+        attempt: step.attempt,
+        fenceOwner: this.workerId,
+        outcome,
+        mayRelease: outcome.kind === 'completed' ? step.dependents : 0,
+      });
     const onProgress = (progress: JsonValue) => report({ kind: 'progress', progress });
     void this.executor.execute(step, controller.signal, onProgress).then((outcome) => {
       this.inFlight.delete(step.id);
@@ -170,6 +183,7 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
         continue;
       }
       const batch = lane.results.splice(0, MAX_FLUSH_BATCH);
+      const wanted = batch.reduce((n, r) => n + (r.mayRelease ?? 0), 0);
       try {
         await this.lendSlots(async (fast) => {
           const summary = await this.applier.apply(batch, fast);
@@ -179,7 +193,7 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
             timer.unref();
           }
           return { value: undefined, claimed: summary.claimed };
-        });
+        }, wanted);
       } catch (error) {
         // Nothing was committed: put the batch back and try again shortly (fencing makes a re-apply safe).
         this.logger.error(`applying ${batch.length} results failed: ${(error as Error).message}`);

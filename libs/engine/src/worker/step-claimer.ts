@@ -43,6 +43,8 @@ export interface ClaimedStep {
   input: JsonValue;
   /** Set when the input could not be rendered: the step fails at once, without calling its agent. */
   inputError: string | null;
+  /** Steps that list this one in dependsOn: the most its completion can release (slots to lend its result batch). */
+  dependents: number;
 }
 
 @Injectable()
@@ -130,6 +132,7 @@ export class StepClaimer {
         agent,
         attempt,
         timeoutMs: rendered[i].timeoutMs,
+        dependents: rendered[i].dependents,
         input: rendered[i].input,
         inputError: rendered[i].error,
       };
@@ -184,7 +187,7 @@ export class StepClaimer {
     runs: Map<string, LockedRun>,
     chosen: { step: ClaimableStep }[],
     known: KnownOutputs = new Map(),
-  ): Promise<{ input: JsonValue; error: string | null; timeoutMs: number | null }[]> {
+  ): Promise<{ input: JsonValue; error: string | null; timeoutMs: number | null; dependents: number }[]> {
     const needRuns: string[] = [];
     const needKeys: string[] = [];
     const outputs = new Map<string, Record<string, { output: JsonValue }>>();
@@ -210,8 +213,9 @@ export class StepClaimer {
     return chosen.map(({ step }, i) => {
       const spec = compiled[i].steps.get(step.step_key);
       const timeoutMs = spec?.timeoutMs ?? null;
+      const dependents = spec?.dependents.length ?? 0;
       if (step.manual_input !== null && step.manual_input !== undefined)
-        return { input: step.manual_input as JsonValue, error: null, timeoutMs };
+        return { input: step.manual_input as JsonValue, error: null, timeoutMs, dependents };
       const run = runs.get(step.run_id) as LockedRun;
       try {
         const input = renderTemplate(spec?.spec.input ?? null, {
@@ -219,10 +223,10 @@ export class StepClaimer {
           steps: outputs.get(step.run_id) ?? {},
           run: { id: run.id, organizationId: run.organization_id },
         });
-        return { input, error: null, timeoutMs };
+        return { input, error: null, timeoutMs, dependents };
       } catch (error) {
         const detail = error instanceof TemplateError ? `${error.path}: ${error.message}` : (error as Error).message;
-        return { input: null, error: `step ${step.step_key}: input template failed at ${detail}`, timeoutMs };
+        return { input: null, error: `step ${step.step_key}: input template failed at ${detail}`, timeoutMs, dependents };
       }
     });
   }

@@ -24,6 +24,8 @@ export interface StepResult {
   attempt: number;
   fenceOwner: string;
   outcome: StepOutcome;
+  /** At most how many dependents applying this result can release (they may start in its transaction). */
+  mayRelease?: number;
 }
 
 /** A crashed or stalled worker's step goes back to ready this many times before the step fails for good. */
