@@ -141,16 +141,7 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
   private run(step: ClaimedStep): void {
     const controller = new AbortController();
     this.inFlight.set(step.id, { step, controller });
-    const report = (outcome: StepResult['outcome']) =>
-      this.submit({
-        stepId: step.id,
-        runId: step.runId,
-        stepKey: step.stepKey,
-        attempt: step.attempt,
-        fenceOwner: this.workerId,
-        outcome,
-        mayRelease: outcome.kind === 'completed' ? step.dependents : 0,
-      });
+    const report = (outcome: StepResult['outcome']) => this.submit(this.resultOf(step, outcome));
     const onProgress = (progress: JsonValue) => report({ kind: 'progress', progress });
     void this.executor.execute(step, controller.signal, onProgress).then((outcome) => {
       this.inFlight.delete(step.id);
@@ -158,6 +149,20 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
       if (!controller.signal.aborted) report(outcome);
       this.claimWake.fire();
     });
+  }
+
+  /** What this worker reports of an attempt it holds the lease of (fenced on owner and attempt when applied). */
+  private resultOf(step: ClaimedStep, outcome: StepResult['outcome']): StepResult {
+    const mayRelease = outcome.kind === 'completed' ? step.dependents : 0;
+    return {
+      stepId: step.id,
+      runId: step.runId,
+      stepKey: step.stepKey,
+      attempt: step.attempt,
+      fenceOwner: this.workerId,
+      outcome,
+      mayRelease,
+    };
   }
 
   private laneOf(runId: string): Lane {
@@ -256,14 +261,7 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
     for (const { controller } of left) controller.abort('shutdown');
     if (left.length > 0) {
       for (const { step } of left) {
-        this.submit({
-          stepId: step.id,
-          runId: step.runId,
-          stepKey: step.stepKey,
-          attempt: step.attempt,
-          fenceOwner: this.workerId,
-          outcome: { kind: 'released' },
-        });
+        this.submit(this.resultOf(step, { kind: 'released' }));
       }
       this.inFlight.clear();
     }
