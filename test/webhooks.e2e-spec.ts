@@ -12,7 +12,7 @@ import pg from 'pg';
 import { DataSource } from 'typeorm';
 import type { DefinitionSpec } from '#core';
 import { createDataSource, dropDatabase, migrateDatabase } from '#persistence';
-import { verifyWebhook } from '#webhooks';
+import { verifyWebhook, WebhookDispatcher } from '#webhooks';
 import { createApp } from '../apps/api/src/bootstrap.js';
 import {
   createScratchDatabase,
@@ -388,6 +388,29 @@ describe('webhooks (e2e)', () => {
     } finally {
       await listener.end();
     }
+  });
+
+  it('deletes finished deliveries older than BATON_WEBHOOK_RETENTION_DAYS with their attempts, never pending ones', async () => {
+    const target = receiver();
+    const webhookId = await subscribe(target, await target.listen(), ['run.started', 'run.completed']);
+    await runToCompletion();
+    const delivered = await waitFor(async () => {
+      const list = await deliveries(webhookId);
+      return list.length === 2 && list.every((d) => d.status === 'delivered') ? list : null;
+    });
+    const [old, recent] = delivered.map((d) => d.id);
+    await ds.query(`UPDATE webhook_deliveries SET updated_at = now() - interval '31 days' WHERE id = $1`, [old]);
+    // A pending delivery as old as that stays (its retry is not due for a day, so nothing sends it meanwhile).
+    await ds.query(
+      `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now() + interval '1 day', updated_at = now() - interval '31 days' WHERE id = $1`,
+      [recent],
+    );
+
+    expect(await app.get(WebhookDispatcher).purge()).toBeGreaterThanOrEqual(1);
+    const left = await ds.query(`SELECT id, status FROM webhook_deliveries WHERE subscription_id = $1`, [webhookId]);
+    expect(left).toEqual([{ id: recent, status: 'pending' }]);
+    const attempts = await ds.query(`SELECT count(*)::int AS n FROM webhook_delivery_attempts WHERE delivery_id = $1`, [old]);
+    expect(attempts[0].n).toBe(0);
   });
 
   it("another organization's webhook ids answer 404, and its list does not show them", async () => {

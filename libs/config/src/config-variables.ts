@@ -86,6 +86,12 @@ export const CONFIG_VARIABLES = [
     sensitive: false,
     default: 'false',
   },
+  {
+    name: 'BATON_WEBHOOK_RETENTION_DAYS',
+    description: 'Days a finished webhook delivery (delivered or dead) is kept with its attempt log; delivery workers delete older ones every hour.',
+    sensitive: false,
+    default: '30',
+  },
   { name: 'BATON_WEBHOOK_CONCURRENCY', description: 'Webhook deliveries one worker process sends at once.', sensitive: false, default: '16' },
   {
     name: 'BATON_WEBHOOK_SECRET_KEY',

@@ -129,4 +129,20 @@ export class DeliveryOutboxRepository {
     );
     return rows.length > 0;
   }
+
+  /**
+   * Deletes up to `limit` finished deliveries (delivered or dead) last changed more than `days` ago; their attempt
+   * logs go with them (ON DELETE CASCADE). Pending and in-flight deliveries are never touched. Returns how many went.
+   */
+  async purgeFinished(days: number, limit: number): Promise<number> {
+    const rows: { id: string }[] = await this.dataSource.query(
+      `DELETE FROM webhook_deliveries WHERE id IN (
+         SELECT id FROM webhook_deliveries
+          WHERE status IN ('delivered', 'dead') AND updated_at < now() - make_interval(days => $1::int)
+          LIMIT $2)
+       RETURNING id`,
+      [days, limit],
+    );
+    return rows.length;
+  }
 }

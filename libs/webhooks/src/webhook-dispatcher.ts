@@ -24,6 +24,9 @@ import { postWebhook, WebhookTransportError } from './webhook-transport.js';
 const MAX_RESPONSE_CHARS = 2048;
 /** Event commits may come hundreds a second; for them the outbox is looked at no more often than this. */
 const EVENT_WAKE_SPACING_MS = 20;
+/** How often finished deliveries past BATON_WEBHOOK_RETENTION_DAYS are deleted, and how many per statement. */
+const PURGE_INTERVAL_MS = 60 * 60 * 1000;
+const PURGE_BATCH = 1000;
 const USER_AGENT = 'Baton-Webhooks/0.1';
 
 /** The POSTed body: the event as the log holds it. */
@@ -76,6 +79,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
   private loop: Promise<void> | null = null;
   private readonly unlisten: (() => void)[] = [];
   private spacing: NodeJS.Timeout | null = null;
+  private purgeTimer: NodeJS.Timeout | null = null;
   private nudged = false;
 
   constructor(
@@ -105,6 +109,28 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
     this.unlisten.push(await this.listener.listen(WEBHOOKS_CHANNEL, () => this.wake.fire()));
     this.unlisten.push(await this.listener.listen(EVENTS_CHANNEL, () => this.nudge()));
     this.loop = this.run();
+    this.purgeTimer = setInterval(() => void this.purge(), PURGE_INTERVAL_MS);
+    this.purgeTimer.unref();
+    void this.purge();
+  }
+
+  /**
+   * Deletes finished deliveries older than the retention, in batches; every delivery worker does it (deleting
+   * twice is harmless). Returns how many were deleted.
+   */
+  async purge(): Promise<number> {
+    let total = 0;
+    try {
+      for (;;) {
+        const n = await this.outbox.purgeFinished(this.config.webhookRetentionDays, PURGE_BATCH);
+        total += n;
+        if (n < PURGE_BATCH || !this.running) break;
+      }
+      if (total > 0) this.logger.log(`deleted ${total} finished webhook deliveries older than ${this.config.webhookRetentionDays} days`);
+    } catch (error) {
+      if (this.running) this.logger.warn(`purging old webhook deliveries failed: ${(error as Error).message}`);
+    }
+    return total;
   }
 
   /** Wakes the loop for committed events, at most once per spacing; a nudge inside the spacing wakes it at its end. */
@@ -229,6 +255,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
     this.running = false;
     for (const off of this.unlisten.splice(0)) off();
     if (this.spacing) clearTimeout(this.spacing);
+    if (this.purgeTimer) clearInterval(this.purgeTimer);
     this.wake.fire();
     await this.loop;
     // In-flight attempts end within the timeout; their outcomes are recorded before the pool closes.
