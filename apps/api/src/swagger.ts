@@ -7,7 +7,8 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setTitle('Baton')
     .setDescription(
       'Durable multi-agent orchestration on PostgreSQL. Authenticate with `POST /auth/login` and send ' +
-        '`Authorization: Bearer <token>` (a JWT or an API key). Every error answers `{ statusCode, error, message, details? }`.',
+        '`Authorization: Bearer <token>` (a JWT or an API key). Every error answers `{ statusCode, error, message, details? }`. ' +
+        'The event streams are also served over a WebSocket at `/orchestrations/ws` (not describable here; see docs/sse.md).',
     )
     .setVersion('0.1.0')
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT or API key', description: 'JWT from /auth/login, or an API key `bk_...`' }, 'bearer')

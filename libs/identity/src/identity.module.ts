@@ -8,8 +8,10 @@ import { UsersService } from './users.service.js';
 @Module({})
 export class IdentityModule {
   static forRoot(config: AppConfig): DynamicModule {
+    // Global: every edge that authenticates (the HTTP guard, the stream socket) needs AuthService.
     return {
       module: IdentityModule,
+      global: true,
       imports: [JwtModule.register({ secret: resolveJwtSecret(config), signOptions: { algorithm: 'HS256' }, verifyOptions: { algorithms: ['HS256'] } })],
       providers: [AuthService, UsersService],
       exports: [AuthService, UsersService],

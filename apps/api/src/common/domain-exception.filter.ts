@@ -38,30 +38,31 @@ export class AllExceptionsFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const response = host.switchToHttp().getResponse<Response>();
-    const body = this.toBody(exception);
+    const body = errorBodyOf(exception, this.logger);
     if (response.headersSent) {
       response.end();
       return;
     }
     response.status(body.statusCode).json(body);
   }
+}
 
-  private toBody(exception: unknown): ErrorResponseDto {
-    if (exception instanceof DomainError) return errorBody(STATUS_BY_CODE[exception.code], exception.message, exception.details);
-    if (exception instanceof HttpException) {
-      const status = exception.getStatus();
-      const response = exception.getResponse();
-      if (typeof response === 'string') return errorBody(status, response);
-      const r = response as { message?: unknown; details?: unknown };
-      const message = Array.isArray(r.message) ? r.message.join('; ') : String(r.message ?? exception.message);
-      return errorBody(status, message, r.details);
-    }
-    const status = (exception as { status?: unknown; statusCode?: unknown }).status ?? (exception as { statusCode?: unknown }).statusCode;
-    if (typeof status === 'number' && status >= 400 && status < 500) {
-      // body-parser and friends: malformed JSON, payload too large, unsupported charset
-      return errorBody(status, (exception as Error).message);
-    }
-    this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
-    return errorBody(500, 'Internal server error');
+/** The error body for any exception (REST and the stream socket alike); unknown errors are logged and hidden. */
+export function errorBodyOf(exception: unknown, logger: Logger): ErrorResponseDto {
+  if (exception instanceof DomainError) return errorBody(STATUS_BY_CODE[exception.code], exception.message, exception.details);
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    const response = exception.getResponse();
+    if (typeof response === 'string') return errorBody(status, response);
+    const r = response as { message?: unknown; details?: unknown };
+    const message = Array.isArray(r.message) ? r.message.join('; ') : String(r.message ?? exception.message);
+    return errorBody(status, message, r.details);
   }
+  const status = (exception as { status?: unknown; statusCode?: unknown }).status ?? (exception as { statusCode?: unknown }).statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    // body-parser and friends: malformed JSON, payload too large, unsupported charset
+    return errorBody(status, (exception as Error).message);
+  }
+  logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+  return errorBody(500, 'Internal server error');
 }
