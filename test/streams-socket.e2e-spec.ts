@@ -9,7 +9,7 @@ import request from 'supertest';
 import type { DataSource } from 'typeorm';
 import WebSocket from 'ws';
 import { createApp } from '../apps/api/src/bootstrap.js';
-import { StreamSocketServer } from '../apps/api/src/streams/stream-socket.js';
+import { MAX_SUBSCRIPTIONS_PER_SOCKET, StreamSocketServer } from '../apps/api/src/streams/stream-socket.js';
 import {
   createTestOrganization,
   insertDefinition,
@@ -158,6 +158,28 @@ describe('event streams over WebSocket (e2e)', () => {
       });
       expect(events.every((f) => f.event === 'run.completed')).toBe(true);
       expect(events.some((f) => f.data?.runId === theirs.runId)).toBe(false);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('answers other upgrade paths 404, and limits the subscriptions one socket holds', async () => {
+    await expect(Client.open(url.replace('/orchestrations/ws', '/elsewhere'), org.users.viewer.token)).rejects.toMatchObject({
+      statusCode: 404,
+    });
+    const client = await Client.open(url, org.users.viewer.token);
+    try {
+      for (let i = 0; i <= MAX_SUBSCRIPTIONS_PER_SOCKET; i++) client.send({ action: 'subscribe', id: `s${i}` });
+      const over = `s${MAX_SUBSCRIPTIONS_PER_SOCKET}`;
+      expect((await client.until(over, 'error')).find((f) => f.type === 'error')?.error).toMatchObject({
+        statusCode: 400,
+        message: expect.stringMatching(/At most 100/),
+      });
+      await waitFor(async () =>
+        client.frames.filter((f) => f.type === 'subscribed').length === MAX_SUBSCRIPTIONS_PER_SOCKET ? true : null,
+      );
+      client.send({ action: 'subscribe', id: 's0' });
+      expect((await client.until('s0', 'error')).find((f) => f.type === 'error')?.error).toMatchObject({ statusCode: 409 });
     } finally {
       client.close();
     }

@@ -36,6 +36,8 @@ export const STREAM_SOCKET_PATH = '/orchestrations/ws';
 export const SOCKET_TOO_FAR_BEHIND = 4008;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const EVENT_ID = /^\d{1,19}$/;
+/** Subscriptions one socket may hold at once (each holds a feed slot and replay state on this instance). */
+export const MAX_SUBSCRIPTIONS_PER_SOCKET = 100;
 
 interface SubscribeFrame {
   action: 'subscribe';
@@ -71,7 +73,10 @@ export class StreamSocketServer implements OnApplicationBootstrap, BeforeApplica
 
   private async upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://socket');
-    if (url.pathname !== STREAM_SOCKET_PATH) return; // not ours: another upgrade listener may take it
+    if (url.pathname !== STREAM_SOCKET_PATH) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n'); // the only WebSocket endpoint is STREAM_SOCKET_PATH
+      return;
+    }
     const header = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
     const token = header ?? url.searchParams.get('access_token') ?? '';
     let principal: Principal;
@@ -88,6 +93,8 @@ export class StreamSocketServer implements OnApplicationBootstrap, BeforeApplica
 
   private serve(ws: WebSocket, principal: Principal): void {
     const subscriptions = new Map<string, StreamSubscription>();
+    /** Subscribe frames still replaying or resolving: they count against the limit and their ids are taken. */
+    const opening = new Set<string>();
     let unflushed = 0;
     const frame = (body: unknown) => {
       if (ws.readyState !== ws.OPEN) return;
@@ -130,15 +137,29 @@ export class StreamSocketServer implements OnApplicationBootstrap, BeforeApplica
       }
       if (action !== 'subscribe')
         return fail(id, DomainError.validation('Unknown action', [{ path: '$.action', message: 'subscribe or unsubscribe' }]));
-      if (subscriptions.has(id)) return fail(id, DomainError.conflict(`Subscription ${id} exists; unsubscribe it first`));
+      if (subscriptions.has(id) || opening.has(id))
+        return fail(id, DomainError.conflict(`Subscription ${id} exists; unsubscribe it first`));
+      if (subscriptions.size + opening.size >= MAX_SUBSCRIPTIONS_PER_SOCKET) {
+        return fail(
+          id,
+          DomainError.validation(`At most ${MAX_SUBSCRIPTIONS_PER_SOCKET} subscriptions per socket`, [
+            { path: '$.id', message: 'unsubscribe another first' },
+          ]),
+        );
+      }
+      opening.add(id);
       void this.subscribe(principal, message as SubscribeFrame, (event) => frame(event)).then(
         (subscription) => {
+          opening.delete(id);
           if (ws.readyState !== ws.OPEN) return subscription?.close();
           if (subscription) subscriptions.set(id, subscription);
           frame({ type: 'subscribed', subscription: id });
           if (!subscription) frame({ type: 'end', subscription: id }); // the run had already ended after lastEventId
         },
-        (error: unknown) => fail(id, error),
+        (error: unknown) => {
+          opening.delete(id);
+          fail(id, error);
+        },
       );
     });
   }
