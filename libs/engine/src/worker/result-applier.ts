@@ -244,7 +244,7 @@ export class ResultApplier {
    * Steps released without promotion (see releaseDependents), or made ready, of locked `runs`, best first: with
    * `fast`, starts as many as it allows for the calling worker in this transaction and makes the rest ready;
    * without, does nothing (they are ready already). Returns the steps started, to be run once the transaction
-   * commits, and `applied`, to await together with the caller's event append (see StepClaimer.claimLocked).
+   * commits, and `applied`, to hand to commitWith with the caller's event append (see StepClaimer.claimLocked).
    */
   async startReleased(
     client: Queryable,

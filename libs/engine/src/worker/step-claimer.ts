@@ -83,8 +83,8 @@ export class StepClaimer {
    * lease, pushing their `step.started` events onto `events` for the caller to append. Also used by the result
    * applier and by decisions to hand released steps straight to the calling worker (no second transaction).
    *
-   * The start is sent but not awaited, so the caller sends its event append in the same round trip and awaits both
-   * (together): `applied` resolves once the steps are running and rejects, rolling the transaction back, if any did
+   * The start is sent but not awaited, so the caller sends its event append right behind it and hands both to
+   * commitWith: `applied` resolves once the steps are running and rejects, rolling the transaction back, if any did
    * not start, which the run locks make impossible. The events carry the attempt the start sets (the row's + 1).
    */
   async claimLocked(
