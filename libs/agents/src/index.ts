@@ -3,3 +3,4 @@ export * from './base-agent-runner.js';
 export * from './builtin-tool.runner.js';
 export * from './agent-runner.registry.js';
 export * from './agents.module.js';
+export * from './outbound/outbound-http.js';
