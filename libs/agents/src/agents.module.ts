@@ -1,6 +1,8 @@
 import { Global, Module } from '@nestjs/common';
 import { AgentRunnerRegistry } from './agent-runner.registry.js';
+import { ContextAgentRunner } from './context/context-agent.runner.js';
 
+/** The registry and the runners of this library; each runner registers itself on init (as OrchestrationRunner does). */
 @Global()
-@Module({ providers: [AgentRunnerRegistry], exports: [AgentRunnerRegistry] })
+@Module({ providers: [AgentRunnerRegistry, ContextAgentRunner], exports: [AgentRunnerRegistry] })
 export class AgentsModule {}

@@ -5,3 +5,8 @@ export * from './agent-runner.registry.js';
 export * from './agents.module.js';
 export * from './outbound/outbound-http.js';
 export * from './agent-usage.js';
+export * from './outbound/outbound-web-fetch.js';
+export * from './outbound/env-secrets.js';
+export * from './outbound/http-failure.js';
+export * from './context/context-agent.runner.js';
+export * from './context/llm-prices.js';
