@@ -18,7 +18,7 @@ import { createTestOrganization, insertDefinition, openTestDataSource, testConfi
 
 export interface StandIn {
   url: string;
-  requests: { method: string; path: string; headers: IncomingMessage['headers']; body: string }[];
+  requests: { method: string; path: string; headers: IncomingMessage['headers']; body: string; at: number }[];
   close(): Promise<void>;
 }
 
@@ -28,7 +28,7 @@ export async function startStandIn(handler: (req: IncomingMessage, body: string,
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
-      requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
+      requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, at: Date.now() });
       handler(req, body, res);
     });
   });

@@ -1,8 +1,9 @@
 import { Global, Module } from '@nestjs/common';
 import { AgentRunnerRegistry } from './agent-runner.registry.js';
+import { ApiAgentRunner } from './api/api-agent.runner.js';
 import { ContextAgentRunner } from './context/context-agent.runner.js';
 
 /** The registry and the runners of this library; each runner registers itself on init (as OrchestrationRunner does). */
 @Global()
-@Module({ providers: [AgentRunnerRegistry, ContextAgentRunner], exports: [AgentRunnerRegistry] })
+@Module({ providers: [AgentRunnerRegistry, ContextAgentRunner, ApiAgentRunner], exports: [AgentRunnerRegistry] })
 export class AgentsModule {}

@@ -10,3 +10,4 @@ export * from './outbound/env-secrets.js';
 export * from './outbound/http-failure.js';
 export * from './context/context-agent.runner.js';
 export * from './context/llm-prices.js';
+export * from './api/api-agent.runner.js';
