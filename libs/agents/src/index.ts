@@ -11,3 +11,4 @@ export * from './outbound/http-failure.js';
 export * from './context/context-agent.runner.js';
 export * from './context/llm-prices.js';
 export * from './api/api-agent.runner.js';
+export * from './a2a/a2a-agent.runner.js';
