@@ -99,7 +99,7 @@ describe('orchestrations as A2A agents (e2e)', () => {
         { url: `${base}/a2a/${slug}`, protocolBinding: 'JSONRPC', protocolVersion: '1.0' },
         { url: `${base}/a2a/${slug}`, protocolBinding: 'JSONRPC', protocolVersion: '0.3' },
       ],
-      capabilities: { streaming: true },
+      capabilities: { streaming: true, pushNotifications: true },
       securitySchemes: { bearer: { httpAuthSecurityScheme: { scheme: 'Bearer' } } },
       securityRequirements: [{ schemes: { bearer: {} } }],
       skills: [{ id: slug, inputModes: ['application/json'], outputModes: ['application/json'] }],

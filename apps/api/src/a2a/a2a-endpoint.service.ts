@@ -18,6 +18,7 @@ import { ApprovalQueryService, DefinitionCache, RunControlService, RunStarter } 
 import { RunStreamHub } from '#events';
 import { AuthService, type Principal } from '#identity';
 import { DefinitionsRepository, OrganizationsRepository, StepsRepository, type OrchestrationDefinitionEntity } from '#persistence';
+import { A2aPushTargetsRepository } from '#webhooks';
 import { bearerToken } from '../common/auth.guard.js';
 import { errorBody } from '../common/domain-exception.filter.js';
 import { A2aTaskRepository } from './a2a-task.repository.js';
@@ -25,8 +26,6 @@ import { agentCardJson, agentCardOf } from './agent-card.js';
 import { parseEnvelope, rpcError, wireVersionOf, type RpcId } from './json-rpc-envelope.js';
 import { ABORT_SIGNAL_KEY, acceptsText, OrchestrationAgent, type AgentServices } from './orchestration-agent.js';
 
-/** Push notifications are not delivered yet (see docs/a2a.md): the card says so. */
-const PUSH_NOTIFICATIONS = false;
 const DEFAULT_ORGANIZATION = 'global';
 
 export function baseUrlOf(request: Request): string {
@@ -46,13 +45,25 @@ export class A2aEndpoint {
     hub: RunStreamHub,
     tasks: A2aTaskRepository,
     steps: StepsRepository,
+    push: A2aPushTargetsRepository,
     private readonly definitionCache: DefinitionCache,
     private readonly definitions: DefinitionsRepository,
     private readonly organizations: OrganizationsRepository,
     private readonly auth: AuthService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
-    this.services = { starter, control, approvals, registry, hub, tasks, steps, definitions: definitionCache };
+    this.services = {
+      starter,
+      control,
+      approvals,
+      registry,
+      hub,
+      tasks,
+      steps,
+      definitions: definitionCache,
+      push,
+      allowPrivateNetworks: config.webhookAllowPrivateNetworks,
+    };
   }
 
   // --- cards ---
@@ -95,7 +106,7 @@ export class A2aEndpoint {
       url: `${baseUrl}/a2a/${definition.slug}`,
       baseUrl,
       acceptsText: acceptsText(this.definitionCache, definition),
-      pushNotifications: PUSH_NOTIFICATIONS,
+      pushNotifications: true,
     });
   }
 

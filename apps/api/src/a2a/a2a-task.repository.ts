@@ -7,17 +7,10 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import type { JsonValue, RunStatus } from '#core';
 import { DATA_SOURCE } from '#persistence';
+import type { TaskRun as TaskRunView } from '#a2a';
 
-/** A run as a task needs it. */
-export interface TaskRun {
-  id: string;
-  status: RunStatus;
-  output: JsonValue;
-  error: JsonValue;
-  updatedAt: Date;
-  definitionSlug: string;
-  definitionVersion: number;
-  contextId: string;
+/** A run as the A2A server reads it. */
+export interface TaskRun extends TaskRunView {
   /** updated_at at full (microsecond) precision, for the list's keyset cursor. */
   updatedKey: string;
   /** Seq of the run's last event: a snapshot of the task is current up to this position of its log. */

@@ -19,7 +19,6 @@ export const A2A_METHODS_V03 = [
   'message/send',
   'message/stream',
   'tasks/get',
-  'tasks/list',
   'tasks/cancel',
   'tasks/resubscribe',
   'tasks/pushNotificationConfig/set',

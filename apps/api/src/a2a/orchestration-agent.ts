@@ -14,6 +14,9 @@ import {
   TaskState,
   type AgentCard,
   type CancelTaskRequest,
+  type DeleteTaskPushNotificationConfigRequest,
+  type GetTaskPushNotificationConfigRequest,
+  type ListTaskPushNotificationConfigsRequest,
   type GetTaskRequest,
   type ListTaskPushNotificationConfigsResponse,
   type ListTasksRequest,
@@ -24,9 +27,20 @@ import {
   type Task,
   type TaskPushNotificationConfig,
 } from '@a2a-js/sdk';
-import { JsonRpcPushNotificationNotSupportedError, JsonRpcUnsupportedOperationError } from '@a2a-js/sdk/errors';
+import { JsonRpcTaskNotFoundError, JsonRpcUnsupportedOperationError } from '@a2a-js/sdk/errors';
 import { randomUUID } from 'node:crypto';
-import { firstDataPart, textOf } from '#a2a';
+import {
+  firstDataPart,
+  isFinalState,
+  RUN_STATUSES_OF_STATE,
+  streamResponsesOf,
+  TASK_STATE_OF_RUN,
+  taskOfRun,
+  TERMINAL_RUN_STATUSES,
+  textOf,
+  type PendingApproval,
+  type StepPositions,
+} from '#a2a';
 import type { AgentRunnerRegistry } from '#agents';
 import { DomainError, DomainErrorCode, type JsonValue, type Role } from '#core';
 import type { ApprovalQueryService, DefinitionCache, RunControlService, RunStarter } from '#engine';
@@ -34,19 +48,10 @@ import { inputProblems } from '#engine';
 import type { RunStreamHub } from '#events';
 import type { Principal } from '#identity';
 import type { OrchestrationDefinitionEntity, StepsRepository } from '#persistence';
+import { validateWebhookUrl, type A2aPushTargetsRepository } from '#webhooks';
 import { forbidden, fromDomainError, invalidParams, taskNotCancelable, taskNotFound, unsupported } from './a2a-errors.js';
 import type { A2aTaskRepository, TaskRun } from './a2a-task.repository.js';
 import { RunEventQueue } from './run-event-queue.js';
-import {
-  isFinalState,
-  RUN_STATUSES_OF_STATE,
-  streamResponsesOf,
-  TASK_STATE_OF_RUN,
-  taskOfRun,
-  TERMINAL_RUN_STATUSES,
-  type PendingApproval,
-  type StepPositions,
-} from './task-view.js';
 
 /** Where the HTTP layer puts the request's abort signal (the client went away) in the call context. */
 export const ABORT_SIGNAL_KEY = 'baton.abortSignal';
@@ -60,6 +65,8 @@ export interface AgentServices {
   tasks: A2aTaskRepository;
   steps: StepsRepository;
   definitions: DefinitionCache;
+  push: A2aPushTargetsRepository;
+  allowPrivateNetworks: boolean;
 }
 
 type JsonObject = { [key: string]: JsonValue };
@@ -180,20 +187,51 @@ export class OrchestrationAgent implements A2ARequestHandler {
     yield* this.follow(run, run.lastSeq, false, signalOf(context));
   }
 
-  createTaskPushNotificationConfig(): Promise<TaskPushNotificationConfig> {
-    return Promise.reject(pushUnsupported());
+  // --- push notifications (delivered by the webhook outbox, see A2aPushTargetsRepository) ---
+
+  async createTaskPushNotificationConfig(params: TaskPushNotificationConfig): Promise<TaskPushNotificationConfig> {
+    this.require(['operator'], 'configure push notifications');
+    const run = await this.find(this.taskId(params.taskId, 'taskId'));
+    return this.savePushConfig(run, params);
   }
 
-  getTaskPushNotificationConfig(): Promise<TaskPushNotificationConfig> {
-    return Promise.reject(pushUnsupported());
+  async getTaskPushNotificationConfig(params: GetTaskPushNotificationConfigRequest): Promise<TaskPushNotificationConfig> {
+    const run = await this.find(this.taskId(params.taskId, 'taskId'));
+    const config = await this.services.push.find(this.organizationId, run.id, params.id);
+    if (!config) throw pushConfigNotFound(run.id, params.id);
+    return { tenant: '', ...config, authentication: config.authentication ?? undefined };
   }
 
-  listTaskPushNotificationConfigs(): Promise<ListTaskPushNotificationConfigsResponse> {
-    return Promise.reject(pushUnsupported());
+  async listTaskPushNotificationConfigs(params: ListTaskPushNotificationConfigsRequest): Promise<ListTaskPushNotificationConfigsResponse> {
+    const run = await this.find(this.taskId(params.taskId, 'taskId'));
+    const configs = await this.services.push.list(this.organizationId, run.id);
+    return { configs: configs.map((c) => ({ tenant: '', ...c, authentication: c.authentication ?? undefined })), nextPageToken: '' };
   }
 
-  deleteTaskPushNotificationConfig(): Promise<void> {
-    return Promise.reject(pushUnsupported());
+  async deleteTaskPushNotificationConfig(params: DeleteTaskPushNotificationConfigRequest): Promise<void> {
+    this.require(['operator'], 'configure push notifications');
+    const run = await this.find(this.taskId(params.taskId, 'taskId'));
+    if (!(await this.services.push.delete(this.organizationId, run.id, params.id))) throw pushConfigNotFound(run.id, params.id);
+  }
+
+  private async savePushConfig(run: TaskRun, params: TaskPushNotificationConfig, backfill = false): Promise<TaskPushNotificationConfig> {
+    let url: string;
+    try {
+      url = validateWebhookUrl(params.url ?? '', this.services.allowPrivateNetworks);
+    } catch (error) {
+      return fromDomainError(error, 'url');
+    }
+    const scheme = params.authentication?.scheme?.trim();
+    const authentication = scheme ? { scheme, credentials: params.authentication?.credentials ?? '' } : null;
+    const id = params.id || randomUUID();
+    await this.services.push.upsert(
+      this.organizationId,
+      { id, taskId: run.id, url, token: params.token ?? '', authentication },
+      run.contextId,
+      this.principal.userId,
+      backfill,
+    );
+    return { tenant: '', id, taskId: run.id, url, token: params.token ?? '', authentication: authentication ?? undefined };
   }
 
   // --- sending ---
@@ -202,8 +240,10 @@ export class OrchestrationAgent implements A2ARequestHandler {
   private async accept(params: SendMessageRequest): Promise<Accepted> {
     const message = params.message;
     if (!message || message.parts.length === 0) throw invalidParams('message.parts', 'a message with at least one part');
-    if (params.configuration?.taskPushNotificationConfig) throw pushUnsupported();
-    return message.taskId ? this.resume(message) : this.start(message, params.metadata);
+    const accepted = message.taskId ? await this.resume(message) : await this.start(message, params.metadata);
+    const push = params.configuration?.taskPushNotificationConfig;
+    if (push) await this.savePushConfig(await this.find(accepted.runId), push, !message.taskId);
+    return accepted;
   }
 
   private async start(message: Message, metadata: { [key: string]: unknown } | undefined): Promise<Accepted> {
@@ -415,8 +455,11 @@ export class OrchestrationAgent implements A2ARequestHandler {
   }
 }
 
-function pushUnsupported(): Error {
-  return new JsonRpcPushNotificationNotSupportedError({ message: 'Push notifications are not supported by this agent' });
+function pushConfigNotFound(taskId: string, id: string): Error {
+  return new JsonRpcTaskNotFoundError({
+    message: `Push notification config ${id} of task ${taskId} not found`,
+    metadata: { taskId, configId: id },
+  });
 }
 
 function signalOf(context: ServerCallContext): AbortSignal | undefined {

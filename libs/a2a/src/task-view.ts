@@ -8,10 +8,29 @@
  *   passes through as an `orchestration.progress` data part.
  */
 import { TaskState, type Message, type Part, type StreamResponse, type Task, type TaskStatus } from '@a2a-js/sdk';
-import { protocolAgentMessage, protocolArtifact, protocolDataPart, protocolTextPart } from '#a2a';
 import type { JsonValue, RunStatus } from '#core';
-import type { EventRecord } from '#events';
-import type { TaskRun } from './a2a-task.repository.js';
+import { protocolAgentMessage, protocolArtifact, protocolDataPart, protocolTextPart } from './protocol-parts.js';
+
+/** A run as its task shows it (the A2A server reads more; push notifications read this much). */
+export interface TaskRun {
+  id: string;
+  contextId: string;
+  status: RunStatus;
+  output: JsonValue;
+  error: JsonValue;
+  updatedAt: Date;
+  definitionSlug: string;
+  definitionVersion: number;
+}
+
+/** One event of the run's log (structurally the events library's EventRecord). */
+export interface LoggedEvent {
+  id: string;
+  type: string;
+  stepKey: string | null;
+  payload: JsonValue;
+  createdAt: string;
+}
 
 export const RESULT_ARTIFACT_ID = 'result';
 
@@ -106,7 +125,7 @@ export interface StepPositions {
   count: number;
 }
 
-const STEP_STATUS_BY_EVENT: Partial<Record<string, string>> = {
+export const STEP_STATUS_BY_EVENT: Partial<Record<string, string>> = {
   'step.started': 'running',
   'step.completed': 'completed',
   'step.retrying': 'retrying',
@@ -118,7 +137,7 @@ const STEP_STATUS_BY_EVENT: Partial<Record<string, string>> = {
  * The stream responses one logged event becomes (often none). Pure: the same event always maps the same way, so a
  * replay from the log and a live stream say the same thing.
  */
-export function streamResponsesOf(event: EventRecord, run: Pick<TaskRun, 'id' | 'contextId'>, steps: StepPositions): StreamResponse[] {
+export function streamResponsesOf(event: LoggedEvent, run: Pick<TaskRun, 'id' | 'contextId'>, steps: StepPositions): StreamResponse[] {
   const status = (state: TaskState, message?: Message): StreamResponse => {
     const taskStatus: TaskStatus = { state, message, timestamp: event.createdAt };
     return {
