@@ -173,6 +173,18 @@ describe('orchestrations as A2A agents (e2e)', () => {
     expect(statesOf(events).indexOf('artifactUpdate')).toBe(statesOf(events).length - 2);
   });
 
+  it('a failing step ends the stream with FAILED and an orchestration.error data part (also in GetTask)', async () => {
+    const slug = await define([{ key: 'explode', agent: 'fail', input: { message: 'it broke' } }]);
+    const client = await a2aClient(base, slug, org.users.operator.token);
+    const events = await collect(client.sendMessageStream(sendRequest(userMessage([protocolDataPart({})]))));
+    expect(statesOf(events).at(-1)).toBe('TASK_STATE_FAILED');
+    const last = events.at(-1);
+    const failure = { type: 'orchestration.error', stepKey: 'explode', message: 'it broke' };
+    expect(last?.payload?.$case === 'statusUpdate' && dataParts(last.payload.value.status?.message)).toEqual([failure]);
+    const taskId = events[0].payload?.$case === 'task' ? events[0].payload.value.id : '';
+    expect(dataParts((await client.getTask({ tenant: '', id: taskId, historyLength: 0 })).status?.message)).toEqual([failure]);
+  });
+
   it('a checkpoint is INPUT_REQUIRED with the approval as a data part; a decision message resumes the task (continue)', async () => {
     const slug = await withApproval();
     const operator = await a2aClient(base, slug, org.users.operator.token);
