@@ -11,15 +11,18 @@ import { JsonRpcTransportHandler, ServerCallContext } from '@a2a-js/sdk/server';
 import { LegacyJsonRpcTransportHandler } from '@a2a-js/sdk/compat/v0_3/server';
 import { A2A_ERROR_CODE } from '@a2a-js/sdk/errors';
 import type { Request, Response } from 'express';
+import { RateLimiterRes, type RateLimiterPostgres } from 'rate-limiter-flexible';
 import { AgentRunnerRegistry } from '#agents';
 import { APP_CONFIG, type AppConfig } from '#config';
 import { DomainError } from '#core';
-import { ApprovalQueryService, DefinitionCache, RunControlService, RunStarter } from '#engine';
+import { ApprovalQueryService, DefinitionCache, EngineDatabase, RunControlService, RunStarter } from '#engine';
 import { RunStreamHub } from '#events';
 import { AuthService, type Principal } from '#identity';
 import { DefinitionsRepository, OrganizationsRepository, StepsRepository, type OrchestrationDefinitionEntity } from '#persistence';
 import { A2aPushTargetsRepository } from '#webhooks';
 import { bearerToken } from '../common/auth.guard.js';
+import { runCreationLimiter } from '../runs/run-rate-limit.guard.js';
+import { rateLimited } from './a2a-errors.js';
 import { errorBody } from '../common/domain-exception.filter.js';
 import { A2aTaskRepository } from './a2a-task.repository.js';
 import { agentCardJson, agentCardOf } from './agent-card.js';
@@ -46,6 +49,7 @@ export class A2aEndpoint {
     tasks: A2aTaskRepository,
     steps: StepsRepository,
     push: A2aPushTargetsRepository,
+    db: EngineDatabase,
     private readonly definitionCache: DefinitionCache,
     private readonly definitions: DefinitionsRepository,
     private readonly organizations: OrganizationsRepository,
@@ -63,6 +67,7 @@ export class A2aEndpoint {
       definitions: definitionCache,
       push,
       allowPrivateNetworks: config.webhookAllowPrivateNetworks,
+      consumeStart: startLimit(runCreationLimiter(db, config)),
     };
   }
 
@@ -209,6 +214,18 @@ export class A2aEndpoint {
     response.status(401).json(errorBody(401, message));
     return null;
   }
+}
+
+/** Counts a start against the organization's run creation limit; a reached limit is an A2A error, not an HTTP 429. */
+function startLimit(limiter: RateLimiterPostgres): (organizationId: string) => Promise<void> {
+  return async (organizationId) => {
+    try {
+      await limiter.consume(organizationId);
+    } catch (rejection) {
+      if (!(rejection instanceof RateLimiterRes)) throw rejection;
+      throw rateLimited(Math.ceil(rejection.msBeforeNext / 1000));
+    }
+  };
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {

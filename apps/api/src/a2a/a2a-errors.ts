@@ -13,6 +13,8 @@ import { DomainError, DomainErrorCode, type ProblemDetail } from '#core';
 
 /** JSON-RPC code for a caller whose role may not do this (A2A leaves authorization codes to the implementation). */
 export const A2A_FORBIDDEN_CODE = -32040;
+/** JSON-RPC code for the organization's run creation rate limit (shared with POST /orchestrations/runs). */
+export const A2A_RATE_LIMITED_CODE = -32029;
 
 /** -32602 naming the parameter and what is expected of it. */
 export function invalidParams(field: string, expected: string): Error {
@@ -36,6 +38,17 @@ export function unsupported(message: string): Error {
 
 export function forbidden(message: string): Error {
   return new JsonRpcTransportError({ jsonrpc: '2.0', id: null, error: { code: A2A_FORBIDDEN_CODE, message } });
+}
+
+export function rateLimited(retryAfterSeconds: number): Error {
+  return new JsonRpcTransportError({
+    jsonrpc: '2.0',
+    id: null,
+    error: {
+      code: A2A_RATE_LIMITED_CODE,
+      message: `Run creation rate limit reached for your organization; retry in ${retryAfterSeconds} s`,
+    },
+  });
 }
 
 function problemsText(details: unknown): string {

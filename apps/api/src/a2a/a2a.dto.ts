@@ -50,7 +50,7 @@ export class JsonRpcRequestDto {
 export class JsonRpcErrorDto {
   @ApiProperty({
     description:
-      '-32700 parse error, -32600 invalid request, -32601 unknown method, -32602 bad params, -32001 task not found, -32002 not cancelable, -32003 push not supported, -32004 unsupported operation, -32009 version not supported, -32040 role not allowed, -32603 internal',
+      '-32700 parse error, -32600 invalid request, -32601 unknown method, -32602 bad params, -32001 task not found, -32002 not cancelable, -32003 push not supported, -32004 unsupported operation, -32009 version not supported, -32040 role not allowed, -32029 run creation rate limit, -32603 internal',
     example: -32602,
   })
   code: number;

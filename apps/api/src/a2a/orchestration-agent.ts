@@ -66,6 +66,8 @@ export interface AgentServices {
   steps: StepsRepository;
   definitions: DefinitionCache;
   push: A2aPushTargetsRepository;
+  /** Counts a run creation against the organization's limit; rejects (A2A error) when it is reached. */
+  consumeStart: (organizationId: string) => Promise<void>;
   allowPrivateNetworks: boolean;
 }
 
@@ -249,6 +251,7 @@ export class OrchestrationAgent implements A2ARequestHandler {
   private async start(message: Message, metadata: { [key: string]: unknown } | undefined): Promise<Accepted> {
     this.require(['operator'], 'start tasks');
     const input = this.inputOf(message);
+    await this.services.consumeStart(this.organizationId);
     const contextId = message.contextId || randomUUID();
     const key = message.messageId && message.messageId.length <= 190 ? `a2a:${message.messageId}` : null;
     let runId: string;
