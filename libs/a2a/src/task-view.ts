@@ -9,6 +9,7 @@
  */
 import { TaskState, type Message, type Part, type StreamResponse, type Task, type TaskStatus } from '@a2a-js/sdk';
 import type { JsonValue, RunStatus } from '#core';
+import { TASK_STATE_OF_RUN } from './task-state.js';
 import { protocolAgentMessage, protocolArtifact, protocolDataPart, protocolTextPart } from './protocol-parts.js';
 
 /** A run as its task shows it (the A2A server reads more; push notifications read this much). */
@@ -33,15 +34,6 @@ export interface LoggedEvent {
 }
 
 export const RESULT_ARTIFACT_ID = 'result';
-
-export const TASK_STATE_OF_RUN: Record<RunStatus, TaskState> = {
-  pending: TaskState.TASK_STATE_SUBMITTED,
-  running: TaskState.TASK_STATE_WORKING,
-  awaiting_approval: TaskState.TASK_STATE_INPUT_REQUIRED,
-  completed: TaskState.TASK_STATE_COMPLETED,
-  failed: TaskState.TASK_STATE_FAILED,
-  cancelled: TaskState.TASK_STATE_CANCELED,
-};
 
 /** Run statuses behind each task state a client may filter on (REJECTED and AUTH_REQUIRED have none). */
 export const RUN_STATUSES_OF_STATE: Partial<Record<TaskState, RunStatus[]>> = {
