@@ -2,10 +2,17 @@ import express from 'express';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AgentCard, Task, TaskArtifactUpdateEvent, TaskStatusUpdateEvent } from '@a2a-js/sdk';
-import { AgentEvent, DefaultRequestHandler, InMemoryTaskStore, type AgentExecutor, type ExecutionEventBus, type RequestContext } from '@a2a-js/sdk/server';
+import {
+  AgentEvent,
+  DefaultRequestHandler,
+  InMemoryTaskStore,
+  type AgentExecutor,
+  type ExecutionEventBus,
+  type RequestContext,
+} from '@a2a-js/sdk/server';
 import { agentCardHandler, jsonRpcHandler, UserBuilder } from '@a2a-js/sdk/server/express';
 import { dataPart, userMessage, type TaskRequestDto } from '#a2a';
-import { AgentRunnerRegistry, type AgentExecutionContext } from '#agents';
+import { AgentRunnerRegistry } from '#agents';
 import type { JsonValue } from '#core';
 import { AgentHarness, expectA2aContract } from './agents/agent-harness.js';
 
@@ -23,14 +30,35 @@ class RemoteExecutor implements AgentExecutor {
     const status = (state: string, text?: string) =>
       bus.publish(
         AgentEvent.statusUpdate(
-          TaskStatusUpdateEvent.fromJSON({ taskId, contextId, status: { state, timestamp: new Date().toISOString(), ...(text ? { message: { messageId: `${taskId}:${state}:${Date.now()}`, role: 'ROLE_AGENT', parts: [{ text }] } } : {}) } }),
+          TaskStatusUpdateEvent.fromJSON({
+            taskId,
+            contextId,
+            status: {
+              state,
+              timestamp: new Date().toISOString(),
+              ...(text ? { message: { messageId: `${taskId}:${state}:${Date.now()}`, role: 'ROLE_AGENT', parts: [{ text }] } } : {}),
+            },
+          }),
         ),
       );
     const artifact = (value: JsonValue, append = false) =>
       bus.publish(
-        AgentEvent.artifactUpdate(TaskArtifactUpdateEvent.fromJSON({ taskId, contextId, append, lastChunk: !append, artifact: { artifactId: 'answer', name: 'answer', parts: [{ data: value, mediaType: 'application/json' }] } })),
+        AgentEvent.artifactUpdate(
+          TaskArtifactUpdateEvent.fromJSON({
+            taskId,
+            contextId,
+            append,
+            lastChunk: !append,
+            artifact: { artifactId: 'answer', name: 'answer', parts: [{ data: value, mediaType: 'application/json' }] },
+          }),
+        ),
       );
-    bus.publish(AgentEvent.task(ctx.task ?? Task.fromJSON({ id: taskId, contextId, status: { state: 'TASK_STATE_SUBMITTED', timestamp: new Date().toISOString() } })));
+    bus.publish(
+      AgentEvent.task(
+        ctx.task ??
+          Task.fromJSON({ id: taskId, contextId, status: { state: 'TASK_STATE_SUBMITTED', timestamp: new Date().toISOString() } }),
+      ),
+    );
     if (ctx.task) {
       // a follow-up to the task that asked for input
       artifact({ region: (data.region as JsonValue) ?? null, answeredBy: 'remote' });
@@ -60,7 +88,15 @@ class RemoteExecutor implements AgentExecutor {
 
   async cancelTask(taskId: string, bus: ExecutionEventBus): Promise<void> {
     this.cancelled.push(taskId);
-    bus.publish(AgentEvent.statusUpdate(TaskStatusUpdateEvent.fromJSON({ taskId, contextId: '', status: { state: 'TASK_STATE_CANCELED', timestamp: new Date().toISOString() } })));
+    bus.publish(
+      AgentEvent.statusUpdate(
+        TaskStatusUpdateEvent.fromJSON({
+          taskId,
+          contextId: '',
+          status: { state: 'TASK_STATE_CANCELED', timestamp: new Date().toISOString() },
+        }),
+      ),
+    );
     this.stops.get(taskId)?.();
     bus.finished();
   }
@@ -110,24 +146,22 @@ describe('a2a agents (e2e, against an A2A server built with the SDK)', () => {
   });
 
   const runner = () => h.app.get(AgentRunnerRegistry).forType('a2a');
-  const context = (signal = new AbortController().signal): AgentExecutionContext & { progress: JsonValue[] } => {
-    const progress: JsonValue[] = [];
-    return {
-      organizationId: h.org.id,
-      agentSlug: 'remote',
-      config: { agentCardUrl: `${base}/.well-known/agent-card.json`, tokenEnv: 'TEST_A2A_TOKEN' },
-      attempt: 1,
-      signal,
-      onProgress: (p) => progress.push(p),
-      progress,
-    };
-  };
-  const ask = (data: JsonValue, metadata?: Record<string, JsonValue>): TaskRequestDto => ({ contextId: 'baton-ctx', message: userMessage([dataPart(data)]), ...(metadata ? { metadata } : {}) });
+  const context = (signal?: AbortSignal) =>
+    h.runnerContext('remote', { agentCardUrl: `${base}/.well-known/agent-card.json`, tokenEnv: 'TEST_A2A_TOKEN' }, signal);
+  const ask = (data: JsonValue, metadata?: Record<string, JsonValue>): TaskRequestDto => ({
+    contextId: 'baton-ctx',
+    message: userMessage([dataPart(data)]),
+    ...(metadata ? { metadata } : {}),
+  });
 
   it('streams: status updates become step.progress, artifacts the step output, with the bearer token on every request', async () => {
     const slug = await h.define({ steps: [{ key: 'remote', agent: 'remote', input: { question: 'q3' } }] });
     const run = await h.wait(await h.start(slug), ['completed']);
-    expect(run.steps?.[0].output).toMatchObject({ data: { answer: 42 }, remoteTask: { taskId: expect.any(String) }, artifacts: [{ artifactId: 'answer' }] });
+    expect(run.steps?.[0].output).toMatchObject({
+      data: { answer: 42 },
+      remoteTask: { taskId: expect.any(String) },
+      artifacts: [{ artifactId: 'answer' }],
+    });
     const progress = (await h.events(run.id)).filter((e) => e.type === 'step.progress').map((e) => e.payload.progress);
     expect(progress).toEqual(
       expect.arrayContaining([
@@ -172,8 +206,12 @@ describe('a2a agents (e2e, against an A2A server built with the SDK)', () => {
 
   it('maps errors: an unreachable agent is retryable, a missing token variable is not', async () => {
     const ctx = context();
-    await expect(runner().execute(ask({}), { ...ctx, config: { agentCardUrl: 'http://127.0.0.1:1/.well-known/agent-card.json' } })).rejects.toMatchObject({ retryable: true });
-    await expect(runner().execute(ask({}), { ...ctx, config: { agentCardUrl: `${base}/.well-known/agent-card.json`, tokenEnv: 'TEST_A2A_UNSET' } })).rejects.toMatchObject({
+    await expect(
+      runner().execute(ask({}), { ...ctx, config: { agentCardUrl: 'http://127.0.0.1:1/.well-known/agent-card.json' } }),
+    ).rejects.toMatchObject({ retryable: true });
+    await expect(
+      runner().execute(ask({}), { ...ctx, config: { agentCardUrl: `${base}/.well-known/agent-card.json`, tokenEnv: 'TEST_A2A_UNSET' } }),
+    ).rejects.toMatchObject({
       code: 'SECRET_NOT_SET',
       retryable: false,
     });

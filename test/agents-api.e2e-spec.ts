@@ -1,5 +1,5 @@
 import { dataPart, userMessage, type TaskRequestDto } from '#a2a';
-import { AgentRunnerRegistry, ApiAgentRunner, type AgentExecutionContext } from '#agents';
+import { AgentRunnerRegistry, ApiAgentRunner } from '#agents';
 import { testConfig } from '#testing';
 import { BASE_AGENTS } from '../seeds/base-agents.js';
 import { AgentHarness, expectA2aContract, startStandIn, type StandIn } from './agents/agent-harness.js';
@@ -24,7 +24,9 @@ describe('api agents (e2e)', () => {
       if (path === '/webhook/limited' && n === 1) return json(429, { message: 'slow down' }, { 'retry-after': '1' });
       if (path === '/webhook/bad') return json(400, { message: `invalid payload (key ${req.headers['x-n8n-api-key']})` });
       // n8n answers with what the workflow produced; this one also echoes the key back, which must not leak
-      json(200, { result: { drafts: ['Post A', 'Post B'], echoedKey: req.headers['x-n8n-api-key'], received: JSON.parse(body || 'null') } });
+      json(200, {
+        result: { drafts: ['Post A', 'Post B'], echoedKey: req.headers['x-n8n-api-key'], received: JSON.parse(body || 'null') },
+      });
     });
     process.env.TEST_N8N_BASE_URL = n8n.url;
     process.env.TEST_N8N_KEY = KEY;
@@ -42,7 +44,12 @@ describe('api agents (e2e)', () => {
       body: { brief: '{{ input.brief }}', runId: '{{ run.id }}' },
       response: { pointer: '/result' },
     });
-    await h.agent('n8n-offline', 'api', { ...common, baseUrlEnv: 'TEST_N8N_UNSET_BASE_URL', url: '/webhook/x', body: { brief: '{{ input.brief }}' } });
+    await h.agent('n8n-offline', 'api', {
+      ...common,
+      baseUrlEnv: 'TEST_N8N_UNSET_BASE_URL',
+      url: '/webhook/x',
+      body: { brief: '{{ input.brief }}' },
+    });
     const seeded = BASE_AGENTS.find((a) => a.slug === 'marketing-swarm');
     await h.agent('marketing-swarm', 'api', seeded?.config as Record<string, unknown>);
   });
@@ -71,7 +78,11 @@ describe('api agents (e2e)', () => {
     expect(sent).toMatchObject({ method: 'POST', path: '/webhook/marketing-swarm?channel=x%26admin%3D1' });
     expect(sent.headers['x-n8n-api-key']).toBe(KEY);
     expect(JSON.parse(sent.body)).toEqual({ brief: 'Launch week', runId: done.id });
-    expect(done.steps?.[0].output).toEqual({ drafts: ['Post A', 'Post B'], echoedKey: '[redacted]', received: { brief: 'Launch week', runId: done.id } });
+    expect(done.steps?.[0].output).toEqual({
+      drafts: ['Post A', 'Post B'],
+      echoedKey: '[redacted]',
+      received: { brief: 'Launch week', runId: done.id },
+    });
     const rows = await h.ds.query(`SELECT input, output, error FROM orchestration_steps WHERE run_id = $1`, [done.id]);
     expect(JSON.stringify(rows)).not.toContain(KEY);
     expect(JSON.stringify(await h.events(done.id))).not.toContain(KEY);
@@ -123,27 +134,35 @@ describe('api agents (e2e)', () => {
     });
     expect(done.steps?.find((s) => s.key === 'swarm')?.output).toMatchObject({
       dryRun: true,
-      request: { url: '${N8N_BASE_URL}/webhook/marketing-swarm', body: { brief: { product: 'Baton', channels: ['x', 'linkedin'] }, runId: done.id } },
+      request: {
+        url: '${N8N_BASE_URL}/webhook/marketing-swarm',
+        body: { brief: { product: 'Baton', channels: ['x', 'linkedin'] }, runId: done.id },
+      },
     });
   });
 
   it('keeps the A2A contract, and maps errors to retryable or not (refused private address, unlisted secret)', async () => {
     const runner = h.app.get(AgentRunnerRegistry).forType('api');
-    const taskRequest: TaskRequestDto = { contextId: 'ctx', message: userMessage([dataPart({ workflow: 'marketing-swarm', channel: 'c', brief: 'b' })]) };
-    const context = (config: Record<string, unknown>): AgentExecutionContext => ({
-      organizationId: h.org.id,
-      agentSlug: 'n8n',
-      config,
-      attempt: 1,
-      signal: new AbortController().signal,
-      onProgress: () => undefined,
-    });
-    const config = { baseUrlEnv: 'TEST_N8N_BASE_URL', url: '/webhook/{{ input.workflow }}', response: { template: { status: '{{ input.status }}', first: '{{ input.body.result.drafts[0] }}' } } };
+    const taskRequest: TaskRequestDto = {
+      contextId: 'ctx',
+      message: userMessage([dataPart({ workflow: 'marketing-swarm', channel: 'c', brief: 'b' })]),
+    };
+    const context = (config: Record<string, unknown>) => h.runnerContext('n8n', config);
+    const config = {
+      baseUrlEnv: 'TEST_N8N_BASE_URL',
+      url: '/webhook/{{ input.workflow }}',
+      response: { template: { status: '{{ input.status }}', first: '{{ input.body.result.drafts[0] }}' } },
+    };
     const response = await runner.execute(taskRequest, context(config));
     await expectA2aContract(taskRequest, response);
     expect(response.artifacts[0].parts[0].data).toEqual({ status: 200, first: 'Post A' });
-    await expect(runner.execute(taskRequest, context({ ...config, url: '/webhook/bad' }))).rejects.toMatchObject({ code: 'HTTP_ERROR_400', retryable: false });
-    await expect(runner.execute(taskRequest, context({ url: 'http://127.0.0.1:1/x', headers: { k: '{{ secrets.HOME }}' } }))).rejects.toMatchObject({
+    await expect(runner.execute(taskRequest, context({ ...config, url: '/webhook/bad' }))).rejects.toMatchObject({
+      code: 'HTTP_ERROR_400',
+      retryable: false,
+    });
+    await expect(
+      runner.execute(taskRequest, context({ url: 'http://127.0.0.1:1/x', headers: { k: '{{ secrets.HOME }}' } })),
+    ).rejects.toMatchObject({
       code: 'REQUEST_TEMPLATE',
       retryable: false,
     });

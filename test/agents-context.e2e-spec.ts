@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { dataPart, userMessage, type TaskRequestDto } from '#a2a';
-import { AgentError, AgentRunnerRegistry, type AgentExecutionContext } from '#agents';
+import { AgentError, AgentRunnerRegistry } from '#agents';
 import type { JsonValue } from '#core';
 import { AgentHarness, expectA2aContract, startStandIn, type StandIn } from './agents/agent-harness.js';
 
@@ -24,7 +24,9 @@ describe('context agents (e2e)', () => {
         return;
       }
       res.write(`data: ${JSON.stringify({ model, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`);
-      res.write(`data: ${JSON.stringify({ model, choices: [], usage: { prompt_tokens: 1000, completion_tokens: 200, total_tokens: 1200 } })}\n\n`);
+      res.write(
+        `data: ${JSON.stringify({ model, choices: [], usage: { prompt_tokens: 1000, completion_tokens: 200, total_tokens: 1200 } })}\n\n`,
+      );
       res.end('data: [DONE]\n\n');
     };
     next();
@@ -33,19 +35,31 @@ describe('context agents (e2e)', () => {
   beforeAll(async () => {
     process.env.TEST_CONTEXT_LLM_KEY = KEY;
     llm = await startStandIn((req, body, res) => {
-      if (req.url !== '/v1/chat/completions' || req.headers.authorization !== `Bearer ${KEY}`) return void res.writeHead(401).end('{"error":"bad key"}');
+      if (req.url !== '/v1/chat/completions' || req.headers.authorization !== `Bearer ${KEY}`)
+        return void res.writeHead(401).end('{"error":"bad key"}');
       const model = (JSON.parse(body) as { model: string }).model;
-      if (mode === '400') return void res.writeHead(400, { 'content-type': 'application/json' }).end(`{"error":{"message":"bad request, your key ${KEY}"}}`);
+      if (mode === '400')
+        return void res.writeHead(400, { 'content-type': 'application/json' }).end(`{"error":{"message":"bad request, your key ${KEY}"}}`);
       if (mode === '503-once' && failures++ === 0) return void res.writeHead(503, { 'retry-after': '1' }).end('overloaded');
       if (mode === 'json' || mode === '503-once')
         return void res
           .writeHead(200, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ model, choices: [{ index: 0, message: { role: 'assistant', content: ANSWER.join('') }, finish_reason: 'stop' }], usage: { prompt_tokens: 10, completion_tokens: 5 } }));
+          .end(
+            JSON.stringify({
+              model,
+              choices: [{ index: 0, message: { role: 'assistant', content: ANSWER.join('') }, finish_reason: 'stop' }],
+              usage: { prompt_tokens: 10, completion_tokens: 5 },
+            }),
+          );
       stream(res, model);
     });
     await h.open('context');
     const remote = { baseUrl: `${llm.url}/v1`, model: 'gpt-4o-mini', apiKeyEnv: 'TEST_CONTEXT_LLM_KEY', temperature: 0.1, maxTokens: 300 };
-    await h.agent('writer', 'context', { ...remote, systemPrompt: 'You are terse.', userPrompt: 'Summarize for {{ input.audience }}: {{ input.text }}' });
+    await h.agent('writer', 'context', {
+      ...remote,
+      systemPrompt: 'You are terse.',
+      userPrompt: 'Summarize for {{ input.audience }}: {{ input.text }}',
+    });
     await h.agent('writer-json', 'context', { ...remote, stream: false });
     await h.agent('offline', 'context', { model: 'gpt-4o-mini', apiKeyEnv: 'TEST_CONTEXT_LLM_KEY' });
   });
@@ -85,7 +99,9 @@ describe('context agents (e2e)', () => {
     expect(step.usage).toEqual(usage);
     const events = await h.events(runId);
     expect(events.find((e) => e.type === 'step.completed')?.payload).toMatchObject({ usage });
-    const deltas = events.filter((e) => e.type === 'step.progress').map((e) => e.payload.progress as { type: string; text: string; chars: number });
+    const deltas = events
+      .filter((e) => e.type === 'step.progress')
+      .map((e) => e.payload.progress as { type: string; text: string; chars: number });
     expect(deltas.length).toBeGreaterThan(1); // the answer grows in more than one event...
     expect(deltas.length).toBeLessThan(ANSWER.length); // ...and faster chunks are coalesced (at most ~10 a second)
     expect(deltas.every((d) => d.type === 'llm.delta')).toBe(true);
@@ -124,7 +140,10 @@ describe('context agents (e2e)', () => {
     });
     const run = await h.wait(await h.start(slug, { rows }), ['completed']);
     expect(llm.requests).toHaveLength(0);
-    const analyze = run.steps?.find((s) => s.key === 'analyze') as unknown as { output: Record<string, JsonValue>; usage: Record<string, unknown> };
+    const analyze = run.steps?.find((s) => s.key === 'analyze') as unknown as {
+      output: Record<string, JsonValue>;
+      usage: Record<string, unknown>;
+    };
     expect(analyze.output).toMatchObject({
       provider: 'local',
       model: 'local-extractive',
@@ -142,20 +161,20 @@ describe('context agents (e2e)', () => {
     expect(analyze.output.text).toContain('KPI analysis of 3 rows: 2 on target, 1 missed.');
     expect(analyze.output.text).toContain('revenue in EMEA 90 vs 100 (90%)');
     expect(analyze.usage).toMatchObject({ provider: 'local', model: 'local', costUsd: 0, inputTokens: expect.any(Number) });
-    expect(run.steps?.find((s) => s.key === 'summarize')?.output).toMatchObject({ text: expect.stringContaining('1 missed'), provider: 'local' });
+    expect(run.steps?.find((s) => s.key === 'summarize')?.output).toMatchObject({
+      text: expect.stringContaining('1 missed'),
+      provider: 'local',
+    });
   });
 
   it('keeps the A2A contract: valid task request and response, usage in metadata; errors map to retryable or not', async () => {
     const runner = h.app.get(AgentRunnerRegistry).forType('context');
-    const taskRequest: TaskRequestDto = { contextId: 'ctx-1', message: userMessage([dataPart({ text: 'One. Two.' })]), metadata: { runId: 'r' } };
-    const context = (config: Record<string, unknown>): AgentExecutionContext => ({
-      organizationId: h.org.id,
-      agentSlug: 'writer',
-      config,
-      attempt: 1,
-      signal: new AbortController().signal,
-      onProgress: () => undefined,
-    });
+    const taskRequest: TaskRequestDto = {
+      contextId: 'ctx-1',
+      message: userMessage([dataPart({ text: 'One. Two.' })]),
+      metadata: { runId: 'r' },
+    };
+    const context = (config: Record<string, unknown>) => h.runnerContext('writer', config);
     const response = await runner.execute(taskRequest, context({}));
     await expectA2aContract(taskRequest, response);
     expect(response).toMatchObject({ status: { state: 'TASK_STATE_COMPLETED' }, metadata: { usage: { provider: 'local' } } });
@@ -164,10 +183,19 @@ describe('context agents (e2e)', () => {
     mode = '400';
     await expect(runner.execute(taskRequest, context(remote))).rejects.toMatchObject({ code: 'HTTP_ERROR_400', retryable: false });
     mode = '503-once';
-    await expect(runner.execute(taskRequest, context(remote))).rejects.toMatchObject({ code: 'HTTP_ERROR_503', retryable: true, retryAfterMs: 1000 });
-    const error = await runner.execute(taskRequest, context({ ...remote, provider: 'openai', apiKeyEnv: 'TEST_CONTEXT_UNSET_KEY' })).catch((e: unknown) => e);
+    await expect(runner.execute(taskRequest, context(remote))).rejects.toMatchObject({
+      code: 'HTTP_ERROR_503',
+      retryable: true,
+      retryAfterMs: 1000,
+    });
+    const error = await runner
+      .execute(taskRequest, context({ ...remote, provider: 'openai', apiKeyEnv: 'TEST_CONTEXT_UNSET_KEY' }))
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AgentError);
     expect(error).toMatchObject({ code: 'LLM_NOT_CONFIGURED', retryable: false });
-    await expect(runner.execute(taskRequest, context({ userPrompt: '{{ nope.x }}' }))).rejects.toMatchObject({ code: 'PROMPT_TEMPLATE', retryable: false });
+    await expect(runner.execute(taskRequest, context({ userPrompt: '{{ nope.x }}' }))).rejects.toMatchObject({
+      code: 'PROMPT_TEMPLATE',
+      retryable: false,
+    });
   });
 });

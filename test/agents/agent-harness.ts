@@ -12,9 +12,19 @@ import request from 'supertest';
 import type { DataSource } from 'typeorm';
 import { Task } from '@a2a-js/sdk';
 import { TaskRequestDto, type TaskResponseDto } from '#a2a';
+import type { AgentExecutionContext } from '#agents';
+import type { JsonValue } from '#core';
 import type { DefinitionSpec } from '#core';
 import { createApp } from '../../apps/api/src/bootstrap.js';
-import { createTestOrganization, insertDefinition, openTestDataSource, testConfig, waitForRun, type RunBody, type TestOrganization } from '#testing';
+import {
+  createTestOrganization,
+  insertDefinition,
+  openTestDataSource,
+  testConfig,
+  waitForRun,
+  type RunBody,
+  type TestOrganization,
+} from '#testing';
 
 export interface StandIn {
   url: string;
@@ -102,6 +112,16 @@ export class AgentHarness {
 
   wait(runId: string, statuses: string[], timeoutMs = 30_000): Promise<RunBody> {
     return waitForRun(this.app, this.org.users.operator.token, runId, statuses, timeoutMs);
+  }
+
+  /** What the engine hands a runner, for calling one directly; `progress` collects what it reports. */
+  runnerContext(
+    agentSlug: string,
+    config: Record<string, unknown>,
+    signal = new AbortController().signal,
+  ): AgentExecutionContext & { progress: JsonValue[] } {
+    const progress: JsonValue[] = [];
+    return { organizationId: this.org.id, agentSlug, config, attempt: 1, signal, onProgress: (p) => progress.push(p), progress };
   }
 
   async events(runId: string): Promise<RunEvent[]> {

@@ -12,3 +12,4 @@ export * from './context/context-agent.runner.js';
 export * from './context/llm-prices.js';
 export * from './api/api-agent.runner.js';
 export * from './a2a/a2a-agent.runner.js';
+export * from './registered-agent-runner.js';

@@ -10,17 +10,23 @@
  *   the remote question and whose metadata `remoteTask` names the remote task and context. A request carrying
  *   `metadata.remoteTask` (a resume) sends its message to that remote task instead of starting a new one.
  */
-import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { Artifact, Message, Task, TaskState, taskStateToJSON, type StreamResponse } from '@a2a-js/sdk';
-import { ClientFactory, ClientFactoryOptions, DefaultAgentCardResolver, JsonRpcTransportFactory, RestTransportFactory, type Client } from '@a2a-js/sdk/client';
+import {
+  ClientFactory,
+  ClientFactoryOptions,
+  DefaultAgentCardResolver,
+  JsonRpcTransportFactory,
+  RestTransportFactory,
+  type Client,
+} from '@a2a-js/sdk/client';
 import { agentMessage, dataPart, type ArtifactDto, type MessageDto, type PartDto, type TaskRequestDto, type TaskResponseDto } from '#a2a';
 import type { TaskStateName } from '#a2a';
-import { APP_CONFIG, type AppConfig } from '#config';
 import type { JsonObject, JsonValue } from '#core';
 import { randomUUID } from 'node:crypto';
 import { ABORTED_ERROR, AgentError } from '../agent-error.js';
-import { AgentRunnerRegistry } from '../agent-runner.registry.js';
-import { BaseAgentRunner, type AgentExecutionContext } from '../base-agent-runner.js';
+import type { AgentExecutionContext } from '../base-agent-runner.js';
+import { RegisteredAgentRunner } from '../registered-agent-runner.js';
 import { redactSecrets, requireEnvSecret } from '../outbound/env-secrets.js';
 import { transportError } from '../outbound/http-failure.js';
 import { OutboundHttpError } from '../outbound/outbound-http.js';
@@ -72,20 +78,9 @@ interface RemoteState {
 }
 
 @Injectable()
-export class A2aAgentRunner extends BaseAgentRunner implements OnModuleInit {
+export class A2aAgentRunner extends RegisteredAgentRunner {
   readonly type = 'a2a' as const;
   override readonly configSchema = A2A_CONFIG_SCHEMA;
-
-  constructor(
-    private readonly registry: AgentRunnerRegistry,
-    @Inject(APP_CONFIG) private readonly appConfig: AppConfig,
-  ) {
-    super();
-  }
-
-  onModuleInit(): void {
-    this.registry.register(this);
-  }
 
   async execute(request: TaskRequestDto, context: AgentExecutionContext): Promise<TaskResponseDto> {
     const config = context.config as unknown as A2aAgentConfig;
@@ -131,7 +126,10 @@ export class A2aAgentRunner extends BaseAgentRunner implements OnModuleInit {
         throw new AgentError(ABORTED_ERROR, 'aborted', false);
       }
       if (error instanceof AgentError) throw error;
-      const failure = error instanceof OutboundHttpError ? transportError('the A2A agent', error) : new AgentError(A2A_ERROR, `the A2A agent: ${errorText(error)}`, true);
+      const failure =
+        error instanceof OutboundHttpError
+          ? transportError('the A2A agent', error)
+          : new AgentError(A2A_ERROR, `the A2A agent: ${errorText(error)}`, true);
       throw new AgentError(failure.code, redact(failure.message), failure.retryable, failure.retryAfterMs);
     } finally {
       context.signal.removeEventListener('abort', onAbort);
@@ -161,7 +159,9 @@ export class A2aAgentRunner extends BaseAgentRunner implements OnModuleInit {
 
 function remoteTaskOf(value: JsonValue | undefined): RemoteTaskRef | undefined {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
-  return typeof value.taskId === 'string' && typeof value.contextId === 'string' ? { taskId: value.taskId, contextId: value.contextId } : undefined;
+  return typeof value.taskId === 'string' && typeof value.contextId === 'string'
+    ? { taskId: value.taskId, contextId: value.contextId }
+    : undefined;
 }
 
 async function cancelRemote(client: Client, taskId: string): Promise<void> {
@@ -197,8 +197,16 @@ function apply(remote: RemoteState, event: StreamResponse, context: AgentExecuti
       if (!update.artifact) return;
       const artifact = Artifact.toJSON(update.artifact) as ArtifactDto;
       const known = remote.artifacts.get(artifact.artifactId);
-      remote.artifacts.set(artifact.artifactId, update.append && known ? { ...known, parts: [...known.parts, ...artifact.parts] } : artifact);
-      context.onProgress({ type: A2A_PROGRESS_ARTIFACT, artifactId: artifact.artifactId, ...(artifact.name ? { name: artifact.name } : {}), lastChunk: update.lastChunk });
+      remote.artifacts.set(
+        artifact.artifactId,
+        update.append && known ? { ...known, parts: [...known.parts, ...artifact.parts] } : artifact,
+      );
+      context.onProgress({
+        type: A2A_PROGRESS_ARTIFACT,
+        artifactId: artifact.artifactId,
+        ...(artifact.name ? { name: artifact.name } : {}),
+        lastChunk: update.lastChunk,
+      });
       return;
     }
   }
@@ -253,17 +261,35 @@ function answer(remote: RemoteState, request: TaskRequestDto, redact: (text: str
       return {
         id,
         contextId,
-        status: { state: 'TASK_STATE_INPUT_REQUIRED', message: remote.statusMessage ?? agentMessage([{ text: 'the remote agent needs input' }], id, contextId), timestamp },
-        artifacts: [{ artifactId: `${id}:input-required`, name: 'input-required', parts: [dataPart({ remoteTask: ref, question, data: firstData(remote.statusMessage?.parts ?? []) ?? null })] }],
+        status: {
+          state: 'TASK_STATE_INPUT_REQUIRED',
+          message: remote.statusMessage ?? agentMessage([{ text: 'the remote agent needs input' }], id, contextId),
+          timestamp,
+        },
+        artifacts: [
+          {
+            artifactId: `${id}:input-required`,
+            name: 'input-required',
+            parts: [dataPart({ remoteTask: ref, question, data: firstData(remote.statusMessage?.parts ?? []) ?? null })],
+          },
+        ],
         metadata: { remoteTask: ref },
       };
     }
     case 'TASK_STATE_FAILED':
-      throw new AgentError('A2A_TASK_FAILED', redact(`the remote task failed: ${textOf(remote.statusMessage?.parts ?? []) || 'no reason given'}`), true);
+      throw new AgentError(
+        'A2A_TASK_FAILED',
+        redact(`the remote task failed: ${textOf(remote.statusMessage?.parts ?? []) || 'no reason given'}`),
+        true,
+      );
     default: {
       // rejected, canceled, auth-required, or a stream that ended while the task was still working
       const reason = textOf(remote.statusMessage?.parts ?? []);
-      throw new AgentError(`A2A_${remote.state.replace('TASK_STATE_', '')}`, redact(`the remote task ended ${remote.state}${reason ? `: ${reason}` : ''}`), false);
+      throw new AgentError(
+        `A2A_${remote.state.replace('TASK_STATE_', '')}`,
+        redact(`the remote task ended ${remote.state}${reason ? `: ${reason}` : ''}`),
+        false,
+      );
     }
   }
 }

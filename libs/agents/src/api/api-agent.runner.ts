@@ -8,14 +8,13 @@
  * nothing is sent; the step completes with `{ dryRun: true, reason, request }` describing the request it would
  * send (secrets shown as `[secret NAME]`), so seeded flows run offline.
  */
-import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { completedTask, messageData, type TaskRequestDto, type TaskResponseDto } from '#a2a';
-import { APP_CONFIG, type AppConfig } from '#config';
 import { renderTemplate, TemplateError, type JsonObject, type JsonValue, type TemplateContext } from '#core';
 import { randomUUID } from 'node:crypto';
 import { AgentError } from '../agent-error.js';
-import { AgentRunnerRegistry } from '../agent-runner.registry.js';
-import { BaseAgentRunner, type AgentExecutionContext } from '../base-agent-runner.js';
+import type { AgentExecutionContext } from '../base-agent-runner.js';
+import { RegisteredAgentRunner } from '../registered-agent-runner.js';
 import { envSecret, redactSecrets } from '../outbound/env-secrets.js';
 import { defaultRetryableStatus, httpStatusError, transportError } from '../outbound/http-failure.js';
 import { outboundFetch } from '../outbound/outbound-http.js';
@@ -70,20 +69,9 @@ export const API_CONFIG_SCHEMA: JsonObject = {
 };
 
 @Injectable()
-export class ApiAgentRunner extends BaseAgentRunner implements OnModuleInit {
+export class ApiAgentRunner extends RegisteredAgentRunner {
   readonly type = 'api' as const;
   override readonly configSchema = API_CONFIG_SCHEMA;
-
-  constructor(
-    private readonly registry: AgentRunnerRegistry,
-    @Inject(APP_CONFIG) private readonly appConfig: AppConfig,
-  ) {
-    super();
-  }
-
-  onModuleInit(): void {
-    this.registry.register(this);
-  }
 
   async execute(request: TaskRequestDto, context: AgentExecutionContext): Promise<TaskResponseDto> {
     const config = context.config as unknown as ApiAgentConfig;
@@ -117,7 +105,8 @@ export class ApiAgentRunner extends BaseAgentRunner implements OnModuleInit {
     if (!BODILESS.has(method)) {
       const rendered = secrets.render(config.body ?? '{{ input }}', templates, '$.config.body');
       body = typeof rendered === 'string' ? rendered : JSON.stringify(rendered);
-      if (typeof rendered !== 'string' && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
+      if (typeof rendered !== 'string' && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type'))
+        headers['content-type'] = 'application/json';
     }
     const hidden = [...secrets.used.values()];
     const redact = (text: string) => redactSecrets(text, hidden);
@@ -126,7 +115,14 @@ export class ApiAgentRunner extends BaseAgentRunner implements OnModuleInit {
     try {
       answer = await outboundFetch(
         url,
-        { method, headers, body, signal: context.signal, timeoutMs: config.timeoutMs ?? DEFAULT_API_TIMEOUT_MS, maxResponseBytes: config.maxResponseBytes },
+        {
+          method,
+          headers,
+          body,
+          signal: context.signal,
+          timeoutMs: config.timeoutMs ?? DEFAULT_API_TIMEOUT_MS,
+          maxResponseBytes: config.maxResponseBytes,
+        },
         { allowPrivateNetworks: this.appConfig.agentAllowPrivateNetworks },
       );
     } catch (error) {
@@ -137,7 +133,13 @@ export class ApiAgentRunner extends BaseAgentRunner implements OnModuleInit {
     const ok = expected ? expected.includes(answer.status) : answer.status >= 200 && answer.status < 300;
     if (!ok) {
       const retryable = config.retryableStatuses ? (s: number) => config.retryableStatuses!.includes(s) : defaultRetryableStatus;
-      throw httpStatusError(`${method} ${redact(new URL(url).origin + new URL(url).pathname)}`, answer.status, answer.headers, redact(answer.body), retryable);
+      throw httpStatusError(
+        `${method} ${redact(new URL(url).origin + new URL(url).pathname)}`,
+        answer.status,
+        answer.headers,
+        redact(answer.body),
+        retryable,
+      );
     }
     const text = redact(answer.body);
     const parsed = parseBody(text, answer.headers['content-type']);
@@ -157,7 +159,10 @@ function parseBody(text: string, contentType: string | undefined): JsonValue {
 }
 
 /** Default output `{ status, body }`; `pointer` picks from the body; `template` renders with `input` = `{ status, headers, body }`. */
-function mapResponse(mapping: ApiAgentConfig['response'], response: { status: number; headers: Record<string, string>; body: JsonValue }): JsonValue {
+function mapResponse(
+  mapping: ApiAgentConfig['response'],
+  response: { status: number; headers: Record<string, string>; body: JsonValue },
+): JsonValue {
   if (mapping?.pointer !== undefined) {
     const picked = readJsonPointer(response.body, mapping.pointer);
     if (picked === undefined) throw new AgentError(API_UNEXPECTED_RESPONSE, `the answer has nothing at ${mapping.pointer}`, false);

@@ -34,7 +34,9 @@ export class SecretTemplates {
 
   /** `value` with the secrets' placeholders as `[secret NAME]` instead of their values (dry runs). */
   renderShown(template: JsonValue, context: TemplateContext, path: string, encode = false): JsonValue {
-    return mapStrings(this.renderMarked(template, context, path, encode), (s) => s.replace(this.placeholderPattern(), (_m, name: string) => SecretTemplates.shown(name)));
+    return mapStrings(this.renderMarked(template, context, path, encode), (s) =>
+      s.replace(this.placeholderPattern(), (_m, name: string) => SecretTemplates.shown(name)),
+    );
   }
 
   private renderMarked(template: JsonValue, context: TemplateContext, path: string, encode: boolean): JsonValue {
@@ -49,7 +51,8 @@ export class SecretTemplates {
   private mark(template: JsonValue, path: string): JsonValue {
     return mapStrings(template, (s) =>
       s.replace(SECRET_REF, (_m, name: string) => {
-        if (!this.allowed.includes(name)) throw new AgentError(REQUEST_TEMPLATE_ERROR, `${path}: secret ${name} is not listed in the agent's secrets`, false);
+        if (!this.allowed.includes(name))
+          throw new AgentError(REQUEST_TEMPLATE_ERROR, `${path}: secret ${name} is not listed in the agent's secrets`, false);
         return `\u0000${this.nonce}:${name}\u0000`;
       }),
     );
@@ -75,7 +78,8 @@ function mapStrings(value: JsonValue, f: (s: string) => string): JsonValue {
   if (Array.isArray(value)) return value.map((v) => mapStrings(v, f));
   if (value !== null && typeof value === 'object') {
     const out: { [key: string]: JsonValue } = {};
-    for (const [key, v] of Object.entries(value)) Object.defineProperty(out, key, { value: mapStrings(v, f), enumerable: true, writable: true, configurable: true });
+    for (const [key, v] of Object.entries(value))
+      Object.defineProperty(out, key, { value: mapStrings(v, f), enumerable: true, writable: true, configurable: true });
     return out;
   }
   return value;

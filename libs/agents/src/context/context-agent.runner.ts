@@ -5,15 +5,14 @@
  * Provider `auto` (the default) calls the OpenAI-compatible API when a base URL (config `baseUrl` or
  * BATON_LLM_BASE_URL) and the key variable (`apiKeyEnv`) are both set, and otherwise answers offline with `local`.
  */
-import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { completedTask, messageData, type TaskRequestDto, type TaskResponseDto } from '#a2a';
-import { APP_CONFIG, type AppConfig } from '#config';
 import { renderTemplate, TemplateError, type JsonObject, type JsonValue } from '#core';
 import { randomUUID } from 'node:crypto';
 import { ABORTED_ERROR, AgentError } from '../agent-error.js';
-import { AgentRunnerRegistry } from '../agent-runner.registry.js';
 import type { AgentUsage } from '../agent-usage.js';
-import { BaseAgentRunner, type AgentExecutionContext } from '../base-agent-runner.js';
+import type { AgentExecutionContext } from '../base-agent-runner.js';
+import { RegisteredAgentRunner } from '../registered-agent-runner.js';
 import { envSecret } from '../outbound/env-secrets.js';
 import { DEFAULT_LLM_PRICES, pricedUsage, type ModelPrice } from './llm-prices.js';
 import { estimateTokens, LOCAL_MODEL, localAnswer } from './local-llm.js';
@@ -56,21 +55,11 @@ export const CONTEXT_CONFIG_SCHEMA: JsonObject = {
 };
 
 @Injectable()
-export class ContextAgentRunner extends BaseAgentRunner implements OnModuleInit {
+export class ContextAgentRunner extends RegisteredAgentRunner {
   readonly type = 'context' as const;
   override readonly configSchema = CONTEXT_CONFIG_SCHEMA;
-  private readonly prices: Record<string, ModelPrice>;
-
-  constructor(
-    private readonly registry: AgentRunnerRegistry,
-    @Inject(APP_CONFIG) private readonly appConfig: AppConfig,
-  ) {
-    super();
-    this.prices = { ...DEFAULT_LLM_PRICES, ...appConfig.llmPrices };
-  }
-
-  onModuleInit(): void {
-    this.registry.register(this);
+  private get prices(): Record<string, ModelPrice> {
+    return { ...DEFAULT_LLM_PRICES, ...this.appConfig.llmPrices };
   }
 
   async execute(request: TaskRequestDto, context: AgentExecutionContext): Promise<TaskResponseDto> {
@@ -92,7 +81,8 @@ export class ContextAgentRunner extends BaseAgentRunner implements OnModuleInit 
     let output: JsonObject;
     let usage: AgentUsage;
     if (remote) {
-      if (!baseUrl) throw new AgentError(LLM_NOT_CONFIGURED, 'provider openai needs baseUrl in the agent config or BATON_LLM_BASE_URL', false);
+      if (!baseUrl)
+        throw new AgentError(LLM_NOT_CONFIGURED, 'provider openai needs baseUrl in the agent config or BATON_LLM_BASE_URL', false);
       if (!apiKey) throw new AgentError(LLM_NOT_CONFIGURED, `provider openai needs the API key in environment variable ${keyEnv}`, false);
       const model = config.model ?? DEFAULT_CONTEXT_MODEL;
       const answer = await chatCompletion({
@@ -116,8 +106,20 @@ export class ContextAgentRunner extends BaseAgentRunner implements OnModuleInit 
       const answer = localAnswer(input, user, config.maxTokens);
       throttle.push(answer.text);
       throttle.flush();
-      usage = pricedUsage(this.prices, 'local', 'local', estimateTokens(messages.map((m) => m.content).join('\n')), estimateTokens(answer.text));
-      output = { text: answer.text, model: LOCAL_MODEL, provider: 'local', finishReason: 'stop', ...(answer.analysis ? { analysis: answer.analysis } : {}) };
+      usage = pricedUsage(
+        this.prices,
+        'local',
+        'local',
+        estimateTokens(messages.map((m) => m.content).join('\n')),
+        estimateTokens(answer.text),
+      );
+      output = {
+        text: answer.text,
+        model: LOCAL_MODEL,
+        provider: 'local',
+        finishReason: 'stop',
+        ...(answer.analysis ? { analysis: answer.analysis } : {}),
+      };
     }
     const response = completedTask(id, request.contextId ?? id, output);
     return { ...response, metadata: { usage: { ...usage } } };

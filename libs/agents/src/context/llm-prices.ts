@@ -28,7 +28,11 @@ export function pricedUsage(
   inputTokens: number,
   outputTokens: number,
 ): AgentUsage {
-  const key = prices[model] ? model : Object.keys(prices).filter((name) => model.startsWith(`${name}-`)).sort((a, b) => b.length - a.length)[0];
+  const key = prices[model]
+    ? model
+    : Object.keys(prices)
+        .filter((name) => model.startsWith(`${name}-`))
+        .sort((a, b) => b.length - a.length)[0];
   const price = key ? prices[key] : undefined;
   const costUsd = price ? (inputTokens * price.inputPerMTok + outputTokens * price.outputPerMTok) / 1_000_000 : 0;
   return { inputTokens, outputTokens, totalTokens: inputTokens + outputTokens, costUsd: Number(costUsd.toFixed(8)), model, provider };

@@ -75,7 +75,11 @@ export async function chatCompletion(request: ChatRequest): Promise<ChatAnswer> 
       url,
       {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: request.stream ? 'text/event-stream' : 'application/json', authorization: `Bearer ${request.apiKey}` },
+        headers: {
+          'content-type': 'application/json',
+          accept: request.stream ? 'text/event-stream' : 'application/json',
+          authorization: `Bearer ${request.apiKey}`,
+        },
         body,
         signal: request.signal,
         timeoutMs: request.timeoutMs,
@@ -87,7 +91,8 @@ export async function chatCompletion(request: ChatRequest): Promise<ChatAnswer> 
     const failure = transportError('the LLM API', error);
     throw new AgentError(failure.code, redactSecrets(failure.message, [request.apiKey]), failure.retryable, failure.retryAfterMs);
   }
-  if (answer.status !== 200) throw httpStatusError('the LLM API', answer.status, answer.headers, redactSecrets(answer.body, [request.apiKey]));
+  if (answer.status !== 200)
+    throw httpStatusError('the LLM API', answer.status, answer.headers, redactSecrets(answer.body, [request.apiKey]));
   if (!request.stream) chunks.push(parseChunk(answer.body));
   const prompt = request.messages.map((m) => m.content).join('\n');
   const text = chunks.map((c) => c.choices?.[0]?.delta?.content ?? c.choices?.[0]?.message?.content ?? '').join('');

@@ -44,7 +44,8 @@ export function transportError(what: string, error: unknown): AgentError {
     if (error.code === OUTBOUND_ADDRESS_REFUSED) return new AgentError(HTTP_ADDRESS_REFUSED, error.message, false);
     if (error.code === OUTBOUND_ABORTED) return new AgentError(ABORTED_ERROR, 'aborted', false);
     if (error.code === OUTBOUND_TIMEOUT) return new AgentError(TIMEOUT_ERROR, `${what}: ${error.message}`, true);
-    if (error.code === OUTBOUND_TOO_LARGE || error.code === 'EINVALIDURL') return new AgentError(HTTP_TRANSPORT_ERROR, `${what}: ${error.message}`, false);
+    if (error.code === OUTBOUND_TOO_LARGE || error.code === 'EINVALIDURL')
+      return new AgentError(HTTP_TRANSPORT_ERROR, `${what}: ${error.message}`, false);
     return new AgentError(HTTP_TRANSPORT_ERROR, `${what}: ${error.message} (${error.code})`, true);
   }
   return new AgentError(HTTP_TRANSPORT_ERROR, `${what}: ${error instanceof Error ? error.message : String(error)}`, true);

@@ -22,7 +22,13 @@ describe('outboundFetch', () => {
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
 
-  afterAll(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
+  afterAll(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
 
   beforeEach(() => {
     received.length = 0;
@@ -35,7 +41,12 @@ describe('outboundFetch', () => {
     const answer = await outboundFetch(`${base}/hook?x=1`, { method: 'POST', headers: { 'X-Test': 'a' }, body: '{"id":"1"}' }, allow);
     expect(answer).toEqual({ status: 201, headers: expect.objectContaining({ 'x-answer': 'yes' }), body: '{"ok":true}' });
     expect(received).toEqual([
-      { method: 'POST', path: '/hook?x=1', body: '{"id":"1"}', headers: expect.objectContaining({ 'x-test': 'a', 'content-length': '10' }) },
+      {
+        method: 'POST',
+        path: '/hook?x=1',
+        body: '{"id":"1"}',
+        headers: expect.objectContaining({ 'x-test': 'a', 'content-length': '10' }),
+      },
     ]);
   });
 
@@ -55,7 +66,10 @@ describe('outboundFetch', () => {
 
   it('does not follow redirects: the 3xx is the answer', async () => {
     respond = (_req, res) => res.writeHead(302, { Location: 'http://169.254.169.254/' }).end();
-    await expect(outboundFetch(`${base}/r`, {}, allow)).resolves.toMatchObject({ status: 302, headers: { location: 'http://169.254.169.254/' } });
+    await expect(outboundFetch(`${base}/r`, {}, allow)).resolves.toMatchObject({
+      status: 302,
+      headers: { location: 'http://169.254.169.254/' },
+    });
     expect(received).toHaveLength(1);
   });
 

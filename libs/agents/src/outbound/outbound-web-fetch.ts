@@ -34,7 +34,8 @@ export function createOutboundWebFetch(policy: OutboundPolicy, options: Outbound
   return async function outboundWebFetch(input: string | URL | Request, init: RequestInit = {}): Promise<Response> {
     const request = new Request(input, init);
     const url = new URL(request.url);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new OutboundHttpError(`only http and https URLs are allowed, not ${url.protocol}`, 'EINVALIDURL');
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new OutboundHttpError(`only http and https URLs are allowed, not ${url.protocol}`, 'EINVALIDURL');
     const refused = policy.allowPrivateNetworks ? null : nonPublicHost(url.hostname);
     if (refused) throw new OutboundHttpError(outboundRefusal(refused), OUTBOUND_ADDRESS_REFUSED);
     const body = request.body ? Buffer.from(await request.arrayBuffer()) : undefined;
