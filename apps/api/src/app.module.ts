@@ -1,6 +1,7 @@
 import { Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { ConfigModule, type AppConfig } from '#config';
+import { ObservabilityModule, type ObservabilityOptions } from '#observability';
 import { IdentityModule } from '#identity';
 import { DatabaseModule } from '#persistence';
 import { AuthController } from './auth/auth.controller.js';
@@ -15,17 +16,19 @@ import { AgentsModule } from '#agents';
 import { EventsModule } from '#events';
 import { StreamsModule } from './streams/streams.module.js';
 import { WebhooksApiModule } from './webhooks/webhooks-api.module.js';
+import { LogContextInterceptor } from './metrics/log-context.interceptor.js';
 
 @Module({})
 export class AppModule implements NestModule {
-  static forRoot(config: AppConfig): DynamicModule {
+  static forRoot(config: AppConfig, observability: ObservabilityOptions = {}): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(config), IdentityModule.forRoot(config), EventsModule, AgentsModule, RunsModule, ApprovalsModule, DefinitionsApiModule, StreamsModule, WebhooksApiModule],
+      imports: [ConfigModule.forRoot(config), ObservabilityModule.forRoot(config, observability), DatabaseModule.forRoot(config), IdentityModule.forRoot(config), EventsModule, AgentsModule, RunsModule, ApprovalsModule, DefinitionsApiModule, StreamsModule, WebhooksApiModule],
       controllers: [HealthController, AuthController],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
+        { provide: APP_INTERCEPTOR, useClass: LogContextInterceptor },
       ],
     };
   }

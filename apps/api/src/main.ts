@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Logger, type INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { loadConfig } from '#config';
-import { AppLogger } from '#observability';
+import { Logger as PinoLogger } from 'nestjs-pino';
 import { createApp } from './bootstrap.js';
 import { WorkerModule } from './worker.module.js';
 
@@ -33,7 +33,8 @@ function exitGracefully(app: INestApplicationContext): void {
 
 if (config.role === 'worker') {
   // Workers serve no HTTP: they claim and run steps until told to stop.
-  const context = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), { logger: new AppLogger(config.logLevel) });
+  const context = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), { bufferLogs: true });
+  context.useLogger(context.get(PinoLogger));
   await context.init();
   exitGracefully(context);
   logger.log('Baton worker running (BATON_ROLE=worker)');

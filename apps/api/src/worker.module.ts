@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { AgentsModule } from '#agents';
 import { ConfigModule, type AppConfig } from '#config';
+import { ObservabilityModule } from '#observability';
 import { EngineModule } from '#engine';
 import { EventsModule } from '#events';
 import { DatabaseModule } from '#persistence';
@@ -10,6 +11,6 @@ import { WebhooksModule } from '#webhooks';
 @Module({})
 export class WorkerModule {
   static forRoot(config: AppConfig): DynamicModule {
-    return { module: WorkerModule, imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(config), EventsModule, AgentsModule, EngineModule, WebhooksModule] };
+    return { module: WorkerModule, imports: [ConfigModule.forRoot(config), ObservabilityModule.forRoot(config), DatabaseModule.forRoot(config), EventsModule, AgentsModule, EngineModule, WebhooksModule] };
   }
 }
