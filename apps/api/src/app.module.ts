@@ -17,13 +17,14 @@ import { EventsModule } from '#events';
 import { StreamsModule } from './streams/streams.module.js';
 import { WebhooksApiModule } from './webhooks/webhooks-api.module.js';
 import { LogContextInterceptor } from './metrics/log-context.interceptor.js';
+import { MetricsModule } from './metrics/metrics.module.js';
 
 @Module({})
 export class AppModule implements NestModule {
   static forRoot(config: AppConfig, observability: ObservabilityOptions = {}): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), ObservabilityModule.forRoot(config, observability), DatabaseModule.forRoot(config), IdentityModule.forRoot(config), EventsModule, AgentsModule, RunsModule, ApprovalsModule, DefinitionsApiModule, StreamsModule, WebhooksApiModule],
+      imports: [ConfigModule.forRoot(config), ObservabilityModule.forRoot(config, observability), DatabaseModule.forRoot(config), IdentityModule.forRoot(config), EventsModule, AgentsModule, RunsModule, ApprovalsModule, DefinitionsApiModule, StreamsModule, WebhooksApiModule, MetricsModule.forApi()],
       controllers: [HealthController, AuthController],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },

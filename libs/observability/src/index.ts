@@ -6,3 +6,4 @@ export * from './logging/request-id.js';
 export * from './logging/http-log-fields.js';
 export * from './logging/pino-params.js';
 export * from './logging/config-secrets.js';
+export * from './metrics/baton-metrics.js';

@@ -2,6 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import type { AppConfig } from '#config';
 import { configSecrets } from './logging/config-secrets.js';
+import { BatonMetrics } from './metrics/baton-metrics.js';
 import { pinoParams, type LoggingOptions } from './logging/pino-params.js';
 
 export interface ObservabilityOptions {
@@ -19,7 +20,8 @@ export class ObservabilityModule {
       module: ObservabilityModule,
       global: true,
       imports: [LoggerModule.forRoot(pinoParams(config, configSecrets(config), options.logging))],
-      exports: [LoggerModule],
+      providers: [BatonMetrics],
+      exports: [LoggerModule, BatonMetrics],
     };
   }
 }

@@ -1,0 +1,58 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import type { Subscription } from 'rxjs';
+import { APP_CONFIG, type AppConfig } from '#config';
+import { EventTail } from '#events';
+import { OperationalGaugesRepository } from './operational-gauges.repository.js';
+
+/** How long an event may stay undelivered by the tail before /ready reports the tail as down. */
+export const TAIL_STALL_SECONDS = 30;
+
+/**
+ * Watches this process's event tail (API roles: it feeds the status cache, SSE and WebSockets) from the outside:
+ * remembers the last event it delivered, and measures its lag as the age of the first event the log holds past that
+ * one. Worker-only processes do not run the tail.
+ */
+@Injectable()
+export class EventTailProbe implements OnApplicationBootstrap, OnApplicationShutdown {
+  private lastSeenId = '0';
+  private startedAt = 0;
+  private subscription: Subscription | null = null;
+
+  constructor(
+    private readonly tail: EventTail,
+    private readonly repository: OperationalGaugesRepository,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** Whether this process runs the tail at all (not in worker-only processes). */
+  get runsHere(): boolean {
+    return this.config.role !== 'worker';
+  }
+
+  get active(): boolean {
+    return this.subscription !== null;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.runsHere) return;
+    this.subscription = this.tail.events$.subscribe((batch) => {
+      for (const event of batch) if (BigInt(event.id) > BigInt(this.lastSeenId)) this.lastSeenId = event.id;
+    });
+    await this.tail.start();
+    const newest = await this.repository.newestEvent();
+    this.lastSeenId = newest?.id ?? '0';
+    this.startedAt = Date.now();
+  }
+
+  /** Seconds the oldest event not yet delivered by the tail has waited (0 when it is caught up); null when not running. */
+  async lagSeconds(): Promise<number | null> {
+    if (!this.active || this.startedAt === 0) return null;
+    const age = await this.repository.firstEventAfter(this.lastSeenId);
+    return age === null ? 0 : Math.max(0, age);
+  }
+
+  onApplicationShutdown(): void {
+    this.subscription?.unsubscribe();
+    this.subscription = null;
+  }
+}
