@@ -7,3 +7,6 @@ export * from './logging/http-log-fields.js';
 export * from './logging/pino-params.js';
 export * from './logging/config-secrets.js';
 export * from './metrics/baton-metrics.js';
+export * from './tracing/tracing-setup.js';
+export * from './tracing/trace-propagation.js';
+export * from './tracing/genai-spans.js';

@@ -1,6 +1,7 @@
 import { Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import { EventTailProbe } from './event-tail-probe.js';
 import { HttpMetricsMiddleware } from './http-metrics.middleware.js';
+import { HttpTracingMiddleware } from './http-tracing.middleware.js';
 import { MetricsController } from './metrics.controller.js';
 import { MetricsListener } from './metrics-listener.js';
 import { OperationalGauges } from './operational-gauges.js';
@@ -9,14 +10,14 @@ import { OperationalGaugesRepository } from './operational-gauges.repository.js'
 const PROVIDERS = [OperationalGaugesRepository, EventTailProbe, OperationalGauges, MetricsListener];
 
 /**
- * Metrics of one process: the scrape-time gauges, the BATON_METRICS_PORT listener, and (API roles) GET /metrics and
- * the HTTP request metrics. The metrics themselves live in BatonMetrics (ObservabilityModule, global).
+ * Metrics of one process: the scrape-time gauges, the BATON_METRICS_PORT listener, and (API roles) GET /metrics,
+ * the HTTP request metrics and the HTTP server spans. The metrics themselves live in BatonMetrics (ObservabilityModule, global).
  */
 @Module({})
 export class MetricsModule implements NestModule {
   /** API roles: everything, with the /metrics route and HTTP request metrics. */
   static forApi(): DynamicModule {
-    return { module: MetricsModule, controllers: [MetricsController], providers: [...PROVIDERS, HttpMetricsMiddleware], exports: [OperationalGaugesRepository, EventTailProbe] };
+    return { module: MetricsModule, controllers: [MetricsController], providers: [...PROVIDERS, HttpMetricsMiddleware, HttpTracingMiddleware], exports: [OperationalGaugesRepository, EventTailProbe] };
   }
 
   /** Worker-only processes: gauges and the separate listener, no routes. */
@@ -25,6 +26,6 @@ export class MetricsModule implements NestModule {
   }
 
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(HttpMetricsMiddleware).forRoutes('*path');
+    consumer.apply(HttpTracingMiddleware, HttpMetricsMiddleware).forRoutes('*path');
   }
 }
