@@ -8,7 +8,7 @@ import { AuthController } from './auth/auth.controller.js';
 import { AuthGuard } from './common/auth.guard.js';
 import { AllExceptionsFilter } from './common/domain-exception.filter.js';
 import { RequestIdMiddleware } from './common/request-id.middleware.js';
-import { HealthController } from './health/health.controller.js';
+import { HealthModule } from './health/health.module.js';
 import { RunsModule } from './runs/runs.module.js';
 import { ApprovalsModule } from './approvals/approvals.module.js';
 import { DefinitionsApiModule } from './definitions/definitions-api.module.js';
@@ -24,8 +24,8 @@ export class AppModule implements NestModule {
   static forRoot(config: AppConfig, observability: ObservabilityOptions = {}): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), ObservabilityModule.forRoot(config, observability), DatabaseModule.forRoot(config), IdentityModule.forRoot(config), EventsModule, AgentsModule, RunsModule, ApprovalsModule, DefinitionsApiModule, StreamsModule, WebhooksApiModule, MetricsModule.forApi()],
-      controllers: [HealthController, AuthController],
+      imports: [ConfigModule.forRoot(config), ObservabilityModule.forRoot(config, observability), DatabaseModule.forRoot(config), IdentityModule.forRoot(config), EventsModule, AgentsModule, RunsModule, ApprovalsModule, DefinitionsApiModule, StreamsModule, WebhooksApiModule, MetricsModule.forApi(), HealthModule],
+      controllers: [AuthController],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: AllExceptionsFilter },

@@ -17,12 +17,12 @@ const PROVIDERS = [OperationalGaugesRepository, EventTailProbe, OperationalGauge
 export class MetricsModule implements NestModule {
   /** API roles: everything, with the /metrics route and HTTP request metrics. */
   static forApi(): DynamicModule {
-    return { module: MetricsModule, controllers: [MetricsController], providers: [...PROVIDERS, HttpMetricsMiddleware, HttpTracingMiddleware], exports: [OperationalGaugesRepository, EventTailProbe] };
+    return { module: MetricsModule, global: true, controllers: [MetricsController], providers: [...PROVIDERS, HttpMetricsMiddleware, HttpTracingMiddleware], exports: [OperationalGaugesRepository, EventTailProbe] };
   }
 
   /** Worker-only processes: gauges and the separate listener, no routes. */
   static forWorker(): DynamicModule {
-    return { module: MetricsModule, providers: PROVIDERS, exports: [OperationalGaugesRepository, EventTailProbe] };
+    return { module: MetricsModule, global: true, providers: PROVIDERS, exports: [OperationalGaugesRepository, EventTailProbe] };
   }
 
   configure(consumer: MiddlewareConsumer): void {
