@@ -4,9 +4,8 @@ import { HealthIndicatorService } from '@nestjs/terminus';
 import type { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '#config';
 import { EngineWorker } from '#engine';
-import { DATA_SOURCE, pendingMigrationNames } from '#persistence';
+import { DATA_SOURCE, OperationalGaugesRepository, pendingMigrationNames } from '#persistence';
 import { EventTailProbe, TAIL_STALL_SECONDS } from '../metrics/event-tail-probe.js';
-import { OperationalGaugesRepository } from '../metrics/operational-gauges.repository.js';
 
 const DB_TIMEOUT_MS = 3000;
 

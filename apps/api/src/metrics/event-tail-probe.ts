@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShut
 import type { Subscription } from 'rxjs';
 import { APP_CONFIG, type AppConfig } from '#config';
 import { EventTail } from '#events';
-import { OperationalGaugesRepository } from './operational-gauges.repository.js';
+import { OperationalGaugesRepository } from '#persistence';
 
 /** How long an event may stay undelivered by the tail before /ready reports the tail as down. */
 export const TAIL_STALL_SECONDS = 30;

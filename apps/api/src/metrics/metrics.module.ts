@@ -5,7 +5,7 @@ import { HttpTracingMiddleware } from './http-tracing.middleware.js';
 import { MetricsController } from './metrics.controller.js';
 import { MetricsListener } from './metrics-listener.js';
 import { OperationalGauges } from './operational-gauges.js';
-import { OperationalGaugesRepository } from './operational-gauges.repository.js';
+import { OperationalGaugesRepository } from '#persistence';
 
 const PROVIDERS = [OperationalGaugesRepository, EventTailProbe, OperationalGauges, MetricsListener];
 

@@ -4,11 +4,10 @@ import type pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { EngineDatabase } from '#engine';
 import { BatonMetrics, type GaugeSample } from '#observability';
-import { DATA_SOURCE } from '#persistence';
+import { DATA_SOURCE, OperationalGaugesRepository } from '#persistence';
 import { SseConnections } from '../streams/sse-connections.js';
 import { StreamSocketServer } from '../streams/stream-socket.js';
 import { EventTailProbe } from './event-tail-probe.js';
-import { OperationalGaugesRepository } from './operational-gauges.repository.js';
 
 function poolSamples(name: string, pool: pg.Pool | undefined): GaugeSample[] {
   if (!pool) return [];

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
-import { DATA_SOURCE } from '#persistence';
+import { DATA_SOURCE } from '../database/database.tokens.js';
 
 export interface QueueDepthRow {
   agent: string;
