@@ -5,6 +5,9 @@
  * letters, stream subscribers, pools), all with bounded labels (no run ids).
  */
 import type { INestApplication } from '@nestjs/common';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { projectRoot } from '#config';
 import request from 'supertest';
 import type { DataSource } from 'typeorm';
 import { createApp } from '../apps/api/src/bootstrap.js';
@@ -175,6 +178,10 @@ describe('metrics (e2e)', () => {
     expect(sample(text, 'baton_agent_breaker_state', { agent: 'flaky-api' })).toBe(2);
     expect(sample(text, 'baton_llm_tokens_total', { agent: 'writer', model: 'gpt-test', type: 'output' })).toBe(5);
     expect(sample(text, 'baton_dispatch_latency_seconds_count')).toBe(1);
+    // docs/observability.md lists every metric; each one is registered with its HELP text.
+    const documented = [...readFileSync(join(projectRoot(), 'docs/observability.md'), 'utf8').matchAll(/^\| `(baton_[a-z_]+)` \|/gm)].map((m) => m[1]);
+    expect(documented.length).toBeGreaterThan(20);
+    expect(documented.filter((name) => !text.includes(`# HELP ${name} `))).toEqual([]);
   });
 
   it('a worker-only process serves its metrics on BATON_METRICS_PORT', async () => {
