@@ -9,6 +9,8 @@ import { AuthGuard } from './common/auth.guard.js';
 import { AllExceptionsFilter } from './common/domain-exception.filter.js';
 import { RequestIdMiddleware } from './common/request-id.middleware.js';
 import { HealthModule } from './health/health.module.js';
+import { AuditModule } from './audit/audit.module.js';
+import { EventsApiModule } from './events/events-api.module.js';
 import { RunsModule } from './runs/runs.module.js';
 import { ApprovalsModule } from './approvals/approvals.module.js';
 import { DefinitionsApiModule } from './definitions/definitions-api.module.js';
@@ -24,7 +26,7 @@ export class AppModule implements NestModule {
   static forRoot(config: AppConfig, observability: ObservabilityOptions = {}): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), ObservabilityModule.forRoot(config, observability), DatabaseModule.forRoot(config), IdentityModule.forRoot(config), EventsModule, AgentsModule, RunsModule, ApprovalsModule, DefinitionsApiModule, StreamsModule, WebhooksApiModule, MetricsModule.forApi(), HealthModule],
+      imports: [ConfigModule.forRoot(config), ObservabilityModule.forRoot(config, observability), DatabaseModule.forRoot(config), IdentityModule.forRoot(config), EventsModule, AgentsModule, RunsModule, ApprovalsModule, DefinitionsApiModule, StreamsModule, WebhooksApiModule, MetricsModule.forApi(), HealthModule, AuditModule, EventsApiModule],
       controllers: [AuthController],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },
