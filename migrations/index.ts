@@ -4,6 +4,7 @@ import { Phase3Webhooks1764000000000 } from './1764000000000-Phase3Webhooks.js';
 import { Phase3Approvals1764000001000 } from './1764000001000-Phase3Approvals.js';
 import { Phase4WebhookWakeups1764100000000 } from './1764100000000-Phase4WebhookWakeups.js';
 import { ObservabilityIndexes1764250000000 } from './1764250000000-ObservabilityIndexes.js';
+import { EventRetentionIndex1764250001000 } from './1764250001000-EventRetentionIndex.js';
 
 /** Every migration, in order. Listed explicitly so sources (tests) and dist/ (CLI, API) load the same set. */
 export const MIGRATIONS = [
@@ -13,4 +14,5 @@ export const MIGRATIONS = [
   Phase3Approvals1764000001000,
   Phase4WebhookWakeups1764100000000,
   ObservabilityIndexes1764250000000,
+  EventRetentionIndex1764250001000,
 ];

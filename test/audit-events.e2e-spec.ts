@@ -103,3 +103,52 @@ describe('audit and event history (e2e)', () => {
     await http().get('/orchestrations/events').expect(401);
   });
 });
+
+describe('event retention (e2e)', () => {
+  let ds: DataSource;
+  let app: INestApplication;
+
+  beforeAll(async () => {
+    ds = await openTestDataSource();
+    // Role api: no worker, so the job's own timer never fires during the test; the pass is called directly.
+    app = await createApp(testConfig({ role: 'api', eventRetentionDays: 30 }));
+    await app.init();
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await ds?.destroy();
+  });
+
+  it("deletes old finished runs' events but keeps the run row and its terminal event, and leaves other runs alone", async () => {
+    const org = await createTestOrganization(app, ds, 'retention');
+    const definitionId = await insertDefinition(ds, org.id, { slug: 'old', name: 'old', steps: [{ key: 'a', agent: 'echo', input: {} }] });
+    const run = async (status: string, completedDaysAgo: number | null) => {
+      const [row] = await ds.query(
+        `INSERT INTO orchestration_runs (organization_id, definition_id, definition_slug, definition_version, status, input, completed_at, last_seq)
+         VALUES ($1, $2, 'old', 1, $3, '{}', ${completedDaysAgo === null ? 'NULL' : `now() - interval '${completedDaysAgo} days'`}, 3) RETURNING id`,
+        [org.id, definitionId, status],
+      );
+      const terminal = status === 'running' ? 'step.started' : `run.${status}`;
+      await ds.query(
+        `INSERT INTO orchestration_events (organization_id, run_id, seq, type, created_at) VALUES
+           ($1, $2, 1, 'run.created', now() - interval '40 days'), ($1, $2, 2, 'step.completed', now() - interval '40 days'), ($1, $2, 3, $3, now() - interval '40 days')`,
+        [org.id, row.id, terminal],
+      );
+      return row.id as string;
+    };
+    const oldDone = await run('completed', 40);
+    const oldFailed = await run('failed', 31);
+    const recent = await run('completed', 5);
+    const running = await run('running', null);
+    const { EventRetentionJob } = await import('../apps/api/src/events/event-retention.job.js');
+    expect(await app.get(EventRetentionJob).pruneOnce()).toBeGreaterThanOrEqual(4);
+    const types = async (runId: string) => (await ds.query(`SELECT type FROM orchestration_events WHERE run_id = $1 ORDER BY seq`, [runId])).map((r: { type: string }) => r.type);
+    expect(await types(oldDone)).toEqual(['run.completed']);
+    expect(await types(oldFailed)).toEqual(['run.failed']);
+    expect(await types(recent)).toEqual(['run.created', 'step.completed', 'run.completed']);
+    expect(await types(running)).toEqual(['run.created', 'step.completed', 'step.started']);
+    const [{ n }] = await ds.query(`SELECT count(*)::int AS n FROM orchestration_runs WHERE id = ANY($1::uuid[])`, [[oldDone, oldFailed]]);
+    expect(n).toBe(2);
+  });
+});

@@ -7,11 +7,12 @@ import { EventsModule } from '#events';
 import { DatabaseModule } from '#persistence';
 import { WebhooksModule } from '#webhooks';
 import { MetricsModule } from './metrics/metrics.module.js';
+import { EventRetentionModule } from './events/events-api.module.js';
 
 /** What a BATON_ROLE=worker process runs: the engine and its dependencies, no HTTP. */
 @Module({})
 export class WorkerModule {
   static forRoot(config: AppConfig): DynamicModule {
-    return { module: WorkerModule, imports: [ConfigModule.forRoot(config), ObservabilityModule.forRoot(config), DatabaseModule.forRoot(config), EventsModule, AgentsModule, EngineModule, WebhooksModule, MetricsModule.forWorker()] };
+    return { module: WorkerModule, imports: [ConfigModule.forRoot(config), ObservabilityModule.forRoot(config), DatabaseModule.forRoot(config), EventsModule, AgentsModule, EngineModule, WebhooksModule, MetricsModule.forWorker(), EventRetentionModule] };
   }
 }

@@ -39,6 +39,8 @@ export interface AppConfig {
   webhookSecretKey: string | undefined;
   webhookAllowPrivateNetworks: boolean;
   webhookRetentionDays: number;
+  /** Days a finished run's events are kept (its terminal event stays); unset: forever. */
+  eventRetentionDays: number | undefined;
 }
 
 export class ConfigError extends Error {
@@ -113,6 +115,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     webhookSecretKey: raw(env, 'BATON_WEBHOOK_SECRET_KEY'),
     webhookAllowPrivateNetworks: flag(raw(env, 'BATON_WEBHOOK_ALLOW_PRIVATE_NETWORKS'), 'BATON_WEBHOOK_ALLOW_PRIVATE_NETWORKS', problems),
     webhookRetentionDays: positiveInt(raw(env, 'BATON_WEBHOOK_RETENTION_DAYS'), 'BATON_WEBHOOK_RETENTION_DAYS', problems),
+    eventRetentionDays: raw(env, 'BATON_EVENT_RETENTION_DAYS') === undefined ? undefined : positiveInt(raw(env, 'BATON_EVENT_RETENTION_DAYS'), 'BATON_EVENT_RETENTION_DAYS', problems),
   };
   if (config.jwtSecret !== undefined && config.jwtSecret.length < 32) problems.push('JWT_SECRET must be at least 32 characters');
   if (config.webhookSecretKey !== undefined && config.webhookSecretKey.length < 32)

@@ -118,6 +118,11 @@ export const CONFIG_VARIABLES = [
     sensitive: false,
     default: '30',
   },
+  {
+    name: 'BATON_EVENT_RETENTION_DAYS',
+    description: "Days the events of a finished run are kept; workers then delete them every hour, keeping the run row and its terminal event (run.completed, run.failed, run.cancelled). Unset: events are kept forever.",
+    sensitive: false,
+  },
   { name: 'BATON_WEBHOOK_CONCURRENCY', description: 'Webhook deliveries one worker process sends at once.', sensitive: false, default: '16' },
   {
     name: 'BATON_WEBHOOK_SECRET_KEY',
