@@ -20,13 +20,14 @@ import { StreamsModule } from './streams/streams.module.js';
 import { WebhooksApiModule } from './webhooks/webhooks-api.module.js';
 import { LogContextInterceptor } from './metrics/log-context.interceptor.js';
 import { MetricsModule } from './metrics/metrics.module.js';
+import { A2aModule } from './a2a/a2a.module.js';
 
 @Module({})
 export class AppModule implements NestModule {
   static forRoot(config: AppConfig, observability: ObservabilityOptions = {}): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), ObservabilityModule.forRoot(config, observability), DatabaseModule.forRoot(config), IdentityModule.forRoot(config), EventsModule, AgentsModule, RunsModule, ApprovalsModule, DefinitionsApiModule, StreamsModule, WebhooksApiModule, MetricsModule.forApi(), HealthModule, AuditModule, EventsApiModule],
+      imports: [ConfigModule.forRoot(config), ObservabilityModule.forRoot(config, observability), DatabaseModule.forRoot(config), IdentityModule.forRoot(config), EventsModule, AgentsModule, RunsModule, ApprovalsModule, DefinitionsApiModule, StreamsModule, WebhooksApiModule, MetricsModule.forApi(), HealthModule, AuditModule, EventsApiModule, A2aModule],
       controllers: [AuthController],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },
