@@ -1,10 +1,10 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { DomainError } from '#core';
 import type { Principal } from '#identity';
 import { AuditLogRepository } from '#persistence';
 import { Authenticated, CurrentPrincipal, Roles } from '../common/auth.decorators.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
+import { timeRange } from './time-range.js';
 import { pageRequest } from '../common/pagination.dto.js';
 import { AuditPageDto, AuditQueryDto } from './audit.dto.js';
 
@@ -20,9 +20,7 @@ export class AuditController {
   @ApiOkResponse({ type: AuditPageDto })
   @ApiBadRequestResponse({ type: ErrorResponseDto })
   async list(@CurrentPrincipal() principal: Principal, @Query() query: AuditQueryDto): Promise<AuditPageDto> {
-    const from = query.from ? new Date(query.from) : undefined;
-    const to = query.to ? new Date(query.to) : undefined;
-    if (from && to && from >= to) throw DomainError.validation('from must be before to', [{ path: '$.from', message: 'must be before to' }]);
+    const { from, to } = timeRange(query);
     const page = await this.audit.search(
       principal.organizationId,
       { actorType: query.actorType, actorId: query.actor, action: query.action, targetType: query.targetType, targetId: query.target, from, to },

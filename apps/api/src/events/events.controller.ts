@@ -1,10 +1,10 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { DomainError } from '#core';
 import { EventHistoryRepository, parseEventTypeFilter, toEventRecord } from '#events';
 import type { Principal } from '#identity';
 import { Authenticated, CurrentPrincipal } from '../common/auth.decorators.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
+import { timeRange } from '../audit/time-range.js';
 import { pageRequest } from '../common/pagination.dto.js';
 import { toEventDto } from '../runs/run.dto.js';
 import { EventHistoryPageDto, EventHistoryQueryDto } from './events.dto.js';
@@ -20,9 +20,7 @@ export class EventsController {
   @ApiOkResponse({ type: EventHistoryPageDto })
   @ApiBadRequestResponse({ type: ErrorResponseDto })
   async list(@CurrentPrincipal() principal: Principal, @Query() query: EventHistoryQueryDto): Promise<EventHistoryPageDto> {
-    const from = query.from ? new Date(query.from) : undefined;
-    const to = query.to ? new Date(query.to) : undefined;
-    if (from && to && from >= to) throw DomainError.validation('from must be before to', [{ path: '$.from', message: 'must be before to' }]);
+    const { from, to } = timeRange(query);
     const types = parseEventTypeFilter(query.types);
     const page = await this.history.search(principal.organizationId, { runId: query.run, definition: query.definition, types: types ? [...types] : null, from, to }, pageRequest(query));
     return { ...page, items: page.items.map((row) => toEventDto(toEventRecord(row))) };
