@@ -42,7 +42,7 @@ export class HealthController {
   @Get('ready')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({
-    summary: 'Readiness: the database answers, every migration is applied, the event tail keeps up (API roles) and the worker claim loop runs (roles all, worker)',
+    summary: 'Readiness: the database answers, every migration is applied, the event tail runs (API roles; its lag is reported) and the worker claim loop runs (roles all, worker)',
   })
   @ApiOkResponse({ schema: { example: READY_EXAMPLE } })
   @ApiServiceUnavailableResponse({ type: ErrorResponseDto, description: '`details` holds every indicator, with the failing ones `down` and why' })

@@ -83,13 +83,10 @@ export class OperationalGaugesRepository {
     return rows[0] ?? null;
   }
 
-  /** Age in seconds of the first event after `eventId` (by id, the primary key), or null when there is none. */
-  async firstEventAfter(eventId: string): Promise<number | null> {
-    const rows: { age_seconds: number }[] = await this.dataSource.query(
-      `SELECT extract(epoch FROM now() - created_at)::float8 AS age_seconds FROM orchestration_events WHERE id > $1::bigint ORDER BY id LIMIT 1`,
-      [eventId],
-    );
-    return rows[0]?.age_seconds ?? null;
+  /** The id of the first committed event after `eventId` (by id, the primary key), or null when there is none. */
+  async firstEventIdAfter(eventId: string): Promise<string | null> {
+    const rows: { id: string }[] = await this.dataSource.query(`SELECT id::text FROM orchestration_events WHERE id > $1::bigint ORDER BY id LIMIT 1`, [eventId]);
+    return rows[0]?.id ?? null;
   }
 
   /** Running steps whose lease expired more than `graceSeconds` ago: nobody's reaper is reclaiming them. */
