@@ -6,6 +6,8 @@ import { Phase4WebhookWakeups1764100000000 } from './1764100000000-Phase4Webhook
 import { Phase4StepUsage1764200000000 } from './1764200000000-Phase4StepUsage.js';
 import { A2aTasks1764230000000 } from './1764230000000-A2aTasks.js';
 import { A2aPushTargets1764230001000 } from './1764230001000-A2aPushTargets.js';
+import { ObservabilityIndexes1764250000000 } from './1764250000000-ObservabilityIndexes.js';
+import { EventRetentionIndex1764250001000 } from './1764250001000-EventRetentionIndex.js';
 
 /** Every migration, in order. Listed explicitly so sources (tests) and dist/ (CLI, API) load the same set. */
 export const MIGRATIONS = [
@@ -17,4 +19,6 @@ export const MIGRATIONS = [
   Phase4StepUsage1764200000000,
   A2aTasks1764230000000,
   A2aPushTargets1764230001000,
+  ObservabilityIndexes1764250000000,
+  EventRetentionIndex1764250001000,
 ];

@@ -48,7 +48,8 @@ describe('OpenAPI document (e2e)', () => {
   let doc: OpenAPIObject;
 
   beforeAll(async () => {
-    app = await createApp(testConfig());
+    // With a scrape token configured, GET /metrics is guarded like the rest (by its own bearer scheme).
+    app = await createApp(testConfig({ metricsToken: 'openapi-scrape-token-0123456789' }));
     await app.init();
     const res = await request(app.getHttpServer()).get('/docs-json').expect(200).expect('Content-Type', /json/);
     doc = res.body as OpenAPIObject;
@@ -97,7 +98,7 @@ describe('OpenAPI document (e2e)', () => {
     const problems = others.flatMap(({ id, operation }) => {
       const security = operation.security ?? doc.security ?? [];
       return [
-        ...(security.some((requirement) => 'bearer' in requirement) ? [] : [`${id}: no bearer security requirement (@Authenticated)`]),
+        ...(security.some((requirement) => 'bearer' in requirement || 'metrics-token' in requirement) ? [] : [`${id}: no bearer security requirement (@Authenticated)`]),
         ...(operation.responses?.['401'] ? [] : [`${id}: no 401 response`]),
       ];
     });

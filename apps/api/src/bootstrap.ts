@@ -3,7 +3,8 @@ import { NestFactory } from '@nestjs/core';
 import { text } from 'express';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AppConfig } from '#config';
-import { AppLogger } from '#observability';
+import { Logger } from 'nestjs-pino';
+import type { ObservabilityOptions } from '#observability';
 import { runSeeds } from '../../../seeds/seed-runner.js';
 import { AppModule } from './app.module.js';
 import { createValidationPipe } from './common/validation.js';
@@ -12,11 +13,10 @@ import { setupSwagger } from './swagger.js';
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
 
 /** Builds the configured (not yet listening) application: used by main.ts and by the e2e tests alike. */
-export async function createApp(config: AppConfig): Promise<NestExpressApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
-    logger: new AppLogger(config.logLevel),
-    bodyParser: false,
-  });
+export async function createApp(config: AppConfig, observability: ObservabilityOptions = {}): Promise<NestExpressApplication> {
+  // Start-up lines are buffered until the pino logger of ObservabilityModule exists, then written through it.
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, observability), { bufferLogs: true, bodyParser: false });
+  app.useLogger(app.get(Logger));
   // DatabaseModule has migrated already (autoMigrate); seeds are idempotent, so every starting instance may run them.
   if (config.autoMigrate) await runSeeds(app);
   // A2A JSON-RPC reads its body as text: a malformed one must be a JSON-RPC parse error (-32700), not an HTTP 400.

@@ -2,11 +2,14 @@ import 'reflect-metadata';
 import { Logger, type INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { loadConfig } from '#config';
-import { AppLogger } from '#observability';
+import { startTracing } from '#observability';
+import { Logger as PinoLogger } from 'nestjs-pino';
 import { createApp } from './bootstrap.js';
 import { WorkerModule } from './worker.module.js';
 
 const config = loadConfig();
+// Before the application is built, so every span it starts has the SDK behind it (a no-op without OTEL_EXPORTER_OTLP_ENDPOINT).
+const tracing = startTracing(config);
 const logger = new Logger('Baton');
 
 /**
@@ -19,13 +22,16 @@ function exitGracefully(app: INestApplicationContext): void {
     if (closing) process.exit(1);
     closing = true;
     logger.log(`${signal} received: shutting down`);
-    app.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error(`shutdown failed: ${String(error)}`);
-        process.exit(1);
-      },
-    );
+    app
+      .close()
+      .then(() => tracing?.shutdown())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error(`shutdown failed: ${String(error)}`);
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
@@ -33,7 +39,8 @@ function exitGracefully(app: INestApplicationContext): void {
 
 if (config.role === 'worker') {
   // Workers serve no HTTP: they claim and run steps until told to stop.
-  const context = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), { logger: new AppLogger(config.logLevel) });
+  const context = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), { bufferLogs: true });
+  context.useLogger(context.get(PinoLogger));
   await context.init();
   exitGracefully(context);
   logger.log('Baton worker running (BATON_ROLE=worker)');

@@ -12,6 +12,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     )
     .setVersion('0.1.0')
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT or API key', description: 'JWT from /auth/login, or an API key `bk_...`' }, 'bearer')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'The Prometheus scrape token of BATON_METRICS_TOKEN (GET /metrics only)' }, 'metrics-token')
     .build();
   return SwaggerModule.createDocument(app, config, { extraModels: [ErrorResponseDto] });
 }

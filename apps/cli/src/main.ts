@@ -18,6 +18,8 @@ import { registerUsersCreate } from './commands/users-create.command.js';
 import { registerRunsCancel } from './commands/runs-cancel.command.js';
 import { registerRunsGet } from './commands/runs-get.command.js';
 import { registerRunsList } from './commands/runs-list.command.js';
+import { registerQueueStatus } from './commands/queue-status.command.js';
+import { registerMetrics } from './commands/metrics.command.js';
 import { registerRunsStart } from './commands/runs-start.command.js';
 import { registerApprovalsDecide } from './commands/approvals-decide.command.js';
 import { registerApprovalsList } from './commands/approvals-list.command.js';
@@ -42,6 +44,8 @@ function buildProgram(): Command {
     registerRunsCancel,
     registerApprovalsList,
     registerApprovalsDecide,
+    registerQueueStatus,
+    registerMetrics,
   ]) {
     register(program);
   }

@@ -2,6 +2,7 @@ import { CONFIG_VARIABLES, type ConfigName } from './config-variables.js';
 
 export type BatonRole = 'all' | 'api' | 'worker';
 export type LogLevel = 'error' | 'warn' | 'log' | 'debug' | 'verbose';
+export type LogFormat = 'pretty' | 'json';
 
 /** Typed configuration, read and validated once. */
 export interface AppConfig {
@@ -15,6 +16,13 @@ export interface AppConfig {
   adminEmail: string;
   adminPassword: string;
   logLevel: LogLevel;
+  logFormat: LogFormat;
+  /** Bearer token of GET /metrics on the API port; unset: not served there. */
+  metricsToken: string | undefined;
+  /** Port of the separate, token-less metrics listener; unset: none. */
+  metricsPort: number | undefined;
+  otlpEndpoint: string | undefined;
+  otelServiceName: string;
   autoMigrate: boolean;
   nodeEnv: string;
   workerConcurrency: number;
@@ -35,6 +43,8 @@ export interface AppConfig {
   /** BATON_LLM_PRICES, as given (validated); merged over the built-in table by context agents. */
   llmPrices: Record<string, { inputPerMTok: number; outputPerMTok: number }>;
   webhookRetentionDays: number;
+  /** Days a finished run's events are kept (its terminal event stays); unset: forever. */
+  eventRetentionDays: number | undefined;
 }
 
 export class ConfigError extends Error {
@@ -109,6 +119,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     adminEmail: raw(env, 'ADMIN_EMAIL') ?? '',
     adminPassword: raw(env, 'ADMIN_PASSWORD') ?? '',
     logLevel: oneOf(raw(env, 'LOG_LEVEL'), ['error', 'warn', 'log', 'debug', 'verbose'] as const, 'LOG_LEVEL', problems),
+    logFormat: oneOf(raw(env, 'LOG_FORMAT') ?? ((raw(env, 'NODE_ENV') ?? 'development') === 'development' ? 'pretty' : 'json'), ['pretty', 'json'] as const, 'LOG_FORMAT', problems),
+    metricsToken: raw(env, 'BATON_METRICS_TOKEN'),
+    metricsPort: raw(env, 'BATON_METRICS_PORT') === undefined ? undefined : port(raw(env, 'BATON_METRICS_PORT'), 'BATON_METRICS_PORT', problems),
+    otlpEndpoint: raw(env, 'OTEL_EXPORTER_OTLP_ENDPOINT'),
+    otelServiceName: raw(env, 'OTEL_SERVICE_NAME') ?? 'baton',
     autoMigrate: flag(raw(env, 'BATON_AUTO_MIGRATE'), 'BATON_AUTO_MIGRATE', problems),
     nodeEnv: raw(env, 'NODE_ENV') ?? 'development',
     workerConcurrency: positiveInt(raw(env, 'BATON_WORKER_CONCURRENCY'), 'BATON_WORKER_CONCURRENCY', problems),
@@ -128,10 +143,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     llmBaseUrl: raw(env, 'BATON_LLM_BASE_URL'),
     llmPrices: priceTable(raw(env, 'BATON_LLM_PRICES'), 'BATON_LLM_PRICES', problems),
     webhookRetentionDays: positiveInt(raw(env, 'BATON_WEBHOOK_RETENTION_DAYS'), 'BATON_WEBHOOK_RETENTION_DAYS', problems),
+    eventRetentionDays: raw(env, 'BATON_EVENT_RETENTION_DAYS') === undefined ? undefined : positiveInt(raw(env, 'BATON_EVENT_RETENTION_DAYS'), 'BATON_EVENT_RETENTION_DAYS', problems),
   };
   if (config.jwtSecret !== undefined && config.jwtSecret.length < 32) problems.push('JWT_SECRET must be at least 32 characters');
   if (config.webhookSecretKey !== undefined && config.webhookSecretKey.length < 32)
     problems.push('BATON_WEBHOOK_SECRET_KEY must be at least 32 characters');
+  if (config.metricsToken !== undefined && config.metricsToken.length < 16) problems.push('BATON_METRICS_TOKEN must be at least 16 characters');
+  if (config.otlpEndpoint !== undefined && !/^https?:\/\/\S+$/.test(config.otlpEndpoint))
+    problems.push('OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL');
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

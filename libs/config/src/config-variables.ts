@@ -39,6 +39,32 @@ export const CONFIG_VARIABLES = [
   },
   { name: 'LOG_LEVEL', description: 'error | warn | log | debug | verbose.', sensitive: false, default: 'log' },
   {
+    name: 'LOG_FORMAT',
+    description: 'pretty | json: one JSON object per line (for log shippers) or colored lines for a terminal. Unset: pretty when NODE_ENV is development, json otherwise.',
+    sensitive: false,
+  },
+  {
+    name: 'BATON_METRICS_TOKEN',
+    description: 'Bearer token Prometheus must send to GET /metrics on the API port. Unset: /metrics answers 404 on the API port (use BATON_METRICS_PORT).',
+    sensitive: true,
+  },
+  {
+    name: 'BATON_METRICS_PORT',
+    description: 'Port of a separate listener serving GET /metrics without a token (bind it to a private network). Worker-only processes serve their metrics only there. Unset: no such listener.',
+    sensitive: false,
+  },
+  {
+    name: 'OTEL_EXPORTER_OTLP_ENDPOINT',
+    description: 'OTLP/HTTP endpoint of an OpenTelemetry collector (e.g. http://collector:4318). Set: traces and GenAI metrics are exported there. Unset: tracing stays off.',
+    sensitive: false,
+  },
+  {
+    name: 'OTEL_EXPORTER_OTLP_HEADERS',
+    description: 'Headers sent with every OTLP export, `key=value` pairs separated by commas (e.g. the collector or Langfuse credentials).',
+    sensitive: true,
+  },
+  { name: 'OTEL_SERVICE_NAME', description: 'service.name of the exported traces and metrics.', sensitive: false, default: 'baton' },
+  {
     name: 'BATON_AUTO_MIGRATE',
     description: 'Apply pending migrations and seeds at start (true for `npm start`; production runs `npm run cli -- db:migrate`).',
     sensitive: false,
@@ -110,6 +136,11 @@ export const CONFIG_VARIABLES = [
     description: 'Days a finished webhook delivery (delivered or dead) is kept with its attempt log; delivery workers delete older ones every hour.',
     sensitive: false,
     default: '30',
+  },
+  {
+    name: 'BATON_EVENT_RETENTION_DAYS',
+    description: "Days the events of a finished run are kept; workers then delete them every hour, keeping the run row and its terminal event (run.completed, run.failed, run.cancelled). Unset: events are kept forever.",
+    sensitive: false,
   },
   { name: 'BATON_WEBHOOK_CONCURRENCY', description: 'Webhook deliveries one worker process sends at once.', sensitive: false, default: '16' },
   {

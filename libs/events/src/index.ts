@@ -11,3 +11,5 @@ export * from './streams/event-stream.repository.js';
 export * from './streams/run-stream.hub.js';
 export * from './streams/organization-stream.service.js';
 export * from './streams/event-streams.module.js';
+export * from './event-history.repository.js';
+export * from './event-retention.repository.js';

@@ -12,3 +12,4 @@ export * from './repositories/runs.repository.js';
 export * from './repositories/steps.repository.js';
 export * from './repositories/audit-log.repository.js';
 export * from './database/migrate.js';
+export * from './repositories/operational-gauges.repository.js';

@@ -1,19 +1,36 @@
-import { Controller, Get, HttpCode, HttpStatus, Inject, ServiceUnavailableException } from '@nestjs/common';
+import { Controller, Get, HttpCode, HttpStatus, ServiceUnavailableException } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
-import type { DataSource } from 'typeorm';
-import { DATA_SOURCE, pendingMigrationNames } from '#persistence';
+import { HealthCheckService } from '@nestjs/terminus';
 import { Public } from '../common/auth.decorators.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
+import { ReadinessIndicators } from './readiness.indicators.js';
 
 class HealthDto {
   status: 'ok';
 }
 
+type Details = Record<string, { status: string; [key: string]: unknown }>;
+
+const READY_EXAMPLE = {
+  status: 'ok',
+  database: 'up',
+  pendingMigrations: [],
+  details: {
+    database: { status: 'up', responseMs: 2 },
+    migrations: { status: 'up', pending: [] },
+    eventTail: { status: 'up', running: true, lagSeconds: 0 },
+    worker: { status: 'up', claiming: true, workerId: 'host:123:a1b2c3', staleLeases: 0 },
+  },
+};
+
 @ApiTags('health')
 @Public()
 @Controller()
 export class HealthController {
-  constructor(@Inject(DATA_SOURCE) private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly checks: HealthCheckService,
+    private readonly indicators: ReadinessIndicators,
+  ) {}
 
   @Get('health')
   @ApiOperation({ summary: 'Liveness: the process is up' })
@@ -24,20 +41,28 @@ export class HealthController {
 
   @Get('ready')
   @HttpCode(HttpStatus.OK)
-  @ApiOperation({ summary: 'Readiness: the database answers and every migration is applied' })
-  @ApiOkResponse({ schema: { example: { status: 'ok', database: 'up', pendingMigrations: [] } } })
-  @ApiServiceUnavailableResponse({ type: ErrorResponseDto })
-  async ready(): Promise<{ status: 'ok'; database: 'up'; pendingMigrations: string[] }> {
-    let pending: string[];
+  @ApiOperation({
+    summary: 'Readiness: the database answers, every migration is applied, the event tail runs (API roles; its lag is reported) and the worker claim loop runs (roles all, worker)',
+  })
+  @ApiOkResponse({ schema: { example: READY_EXAMPLE } })
+  @ApiServiceUnavailableResponse({ type: ErrorResponseDto, description: '`details` holds every indicator, with the failing ones `down` and why' })
+  async ready(): Promise<{ status: 'ok'; database: 'up'; pendingMigrations: string[]; details: Details }> {
+    let details: Details;
     try {
-      await this.dataSource.query('SELECT 1');
-      pending = await pendingMigrationNames(this.dataSource);
-    } catch {
-      throw new ServiceUnavailableException('Database unreachable');
+      details = (await this.checks.check([() => this.indicators.database(), () => this.indicators.migrations(), () => this.indicators.eventTail(), () => this.indicators.worker()])).details as Details;
+    } catch (error) {
+      // terminus answers 503 with every indicator; keep the error shape of the API, the indicators in `details`.
+      const response = (error as { getResponse?: () => unknown }).getResponse?.() as { details?: Details } | undefined;
+      if (!response?.details) throw error;
+      throw new ServiceUnavailableException({ message: this.reason(response.details), details: { ...response.details, pendingMigrations: (response.details.migrations?.pending as string[] | undefined) ?? [] } });
     }
-    if (pending.length > 0) {
-      throw new ServiceUnavailableException({ message: `Pending migrations: ${pending.join(', ')}`, details: { pendingMigrations: pending } });
-    }
-    return { status: 'ok', database: 'up', pendingMigrations: [] };
+    return { status: 'ok', database: 'up', pendingMigrations: [], details };
+  }
+
+  private reason(details: Details): string {
+    if (details.database?.status === 'down') return 'Database unreachable';
+    const down = Object.entries(details).filter(([, d]) => d.status === 'down');
+    return down.map(([key, d]) => (typeof d.message === 'string' ? d.message : `${key} down`)).join('; ');
   }
 }
+

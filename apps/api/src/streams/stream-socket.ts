@@ -62,6 +62,11 @@ export class StreamSocketServer implements OnApplicationBootstrap, BeforeApplica
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
+  /** Open stream sockets of this process (metrics). */
+  get openSockets(): number {
+    return this.wss.clients.size;
+  }
+
   onApplicationBootstrap(): void {
     const server = this.adapter.httpAdapter?.getHttpServer() as Server | undefined;
     server?.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => void this.upgrade(request, socket, head));

@@ -8,6 +8,6 @@ import { StreamsController } from './streams.controller.js';
   imports: [EventStreamsModule],
   controllers: [StreamsController],
   providers: [SseConnections, StreamSocketServer],
-  exports: [SseConnections],
+  exports: [SseConnections, StreamSocketServer],
 })
 export class StreamsModule {}
