@@ -1,14 +1,14 @@
 import 'reflect-metadata';
+import type { Server } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AppConfig } from '#config';
 import { AppLogger } from '#observability';
 import { runSeeds } from '../../../seeds/seed-runner.js';
 import { AppModule } from './app.module.js';
+import { BODY_LIMIT, JSON_TYPES, rejectDeepBodies, rejectUnsupportedMediaType, YAML_TYPES } from './common/body-limits.js';
 import { createValidationPipe } from './common/validation.js';
 import { setupSwagger } from './swagger.js';
-
-const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
 
 /** Builds the configured (not yet listening) application: used by main.ts and by the e2e tests alike. */
 export async function createApp(config: AppConfig): Promise<NestExpressApplication> {
@@ -18,10 +18,17 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   });
   // DatabaseModule has migrated already (autoMigrate); seeds are idempotent, so every starting instance may run them.
   if (config.autoMigrate) await runSeeds(app);
-  app.useBodyParser('json', { limit: '1mb' });
-  app.useBodyParser('text', { type: YAML_TYPES, limit: '1mb' });
+  // Order matters: media type before reading, size while reading, depth before any DTO or definition code (body-limits.ts).
+  app.use(rejectUnsupportedMediaType);
+  app.useBodyParser('json', { type: JSON_TYPES, limit: BODY_LIMIT });
+  app.useBodyParser('text', { type: YAML_TYPES, limit: BODY_LIMIT });
+  app.use(rejectDeepBodies);
   app.useGlobalPipes(createValidationPipe());
   app.disable('x-powered-by');
+  // A client must finish sending its request in bounded time (slow bodies would otherwise hold a socket and a parser).
+  const server = app.getHttpServer() as Server;
+  server.headersTimeout = 20_000;
+  server.requestTimeout = 30_000;
   setupSwagger(app);
   return app;
 }
