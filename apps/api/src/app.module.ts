@@ -8,6 +8,8 @@ import { AuthGuard } from './common/auth.guard.js';
 import { AllExceptionsFilter } from './common/domain-exception.filter.js';
 import { RequestIdMiddleware } from './common/request-id.middleware.js';
 import { HealthController } from './health/health.controller.js';
+import { OrganizationsController } from './organizations/organizations.controller.js';
+import { UsersController } from './users/users.controller.js';
 import { RunsModule } from './runs/runs.module.js';
 import { ApprovalsModule } from './approvals/approvals.module.js';
 import { DefinitionsApiModule } from './definitions/definitions-api.module.js';
@@ -22,7 +24,7 @@ export class AppModule implements NestModule {
     return {
       module: AppModule,
       imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(config), IdentityModule.forRoot(config), EventsModule, AgentsModule, RunsModule, ApprovalsModule, DefinitionsApiModule, StreamsModule, WebhooksApiModule],
-      controllers: [HealthController, AuthController],
+      controllers: [HealthController, AuthController, UsersController, OrganizationsController],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: AllExceptionsFilter },

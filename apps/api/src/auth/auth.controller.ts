@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import { ApiKeysRepository } from '#persistence';
 import { AuthService, type Principal } from '#identity';
@@ -6,7 +6,8 @@ import { DomainError } from '#core';
 import { Authenticated, CurrentPrincipal, Public, Roles } from '../common/auth.decorators.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { AccessTokenDto, LoginDto } from './login.dto.js';
-import { ApiKeyDto, CreateApiKeyDto, CreatedApiKeyDto } from './api-key.dto.js';
+import { ApiKeyPageDto, CreateApiKeyDto, CreatedApiKeyDto } from './api-key.dto.js';
+import { PaginationQueryDto, pageRequest } from '../common/pagination.dto.js';
 
 @ApiTags('auth')
 @Controller()
@@ -31,9 +32,10 @@ export class AuthController {
   @Authenticated()
   @Roles()
   @ApiOperation({ summary: "List the organization's API keys (admin)" })
-  @ApiOkResponse({ type: [ApiKeyDto] })
-  async listKeys(@CurrentPrincipal() principal: Principal): Promise<ApiKeyDto[]> {
-    return this.apiKeys.list(principal.organizationId);
+  @ApiOkResponse({ type: ApiKeyPageDto })
+  async listKeys(@CurrentPrincipal() principal: Principal, @Query() query: PaginationQueryDto): Promise<ApiKeyPageDto> {
+    const page = pageRequest(query);
+    return { ...(await this.apiKeys.page(principal.organizationId, page)), ...page };
   }
 
   @Post('api-keys')

@@ -147,6 +147,11 @@ export class DefinitionPageDto extends PageMetaDto {
   @ApiProperty({ type: [DefinitionSummaryDto] }) items: DefinitionSummaryDto[];
 }
 
+/** Versions of one slug, oldest first. */
+export class DefinitionVersionPageDto extends PageMetaDto {
+  @ApiProperty({ type: [DefinitionSummaryDto] }) items: DefinitionSummaryDto[];
+}
+
 export class ArchiveResultDto {
   @ApiProperty({ example: 'kpi-tracking' }) slug: string;
   @ApiProperty({ type: Number, nullable: true, example: null, description: 'The version archived, or null for all' }) version:
