@@ -99,10 +99,40 @@ export function yamlDepthExceeds(text: string, max: number): boolean {
   return false;
 }
 
-/** After the body parsers: 400 for a body nested deeper than MAX_BODY_DEPTH. */
+/**
+ * A string PostgreSQL cannot store or a client cannot mean: NUL (text columns refuse it, so it would surface as a
+ * 500 from SQL) or a lone UTF-16 surrogate (not Unicode; silently replaced when encoded). Walks values iteratively.
+ */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+export function findUnstorableString(value: unknown): string | null {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (typeof node === 'string') {
+      if (node.includes('\u0000')) return 'contains a NUL character';
+      if (LONE_SURROGATE.test(node)) return 'contains a lone UTF-16 surrogate';
+    } else if (node !== null && typeof node === 'object') {
+      for (const [key, child] of Object.entries(node)) stack.push(key, child);
+    }
+  }
+  return null;
+}
+
+/** After the body parsers: 400 for a body nested deeper than MAX_BODY_DEPTH, or text no column can hold (URL or body). */
 export function rejectDeepBodies(request: Request, response: Response, next: NextFunction): void {
   const body: unknown = request.body;
   const tooDeep = typeof body === 'string' ? yamlDepthExceeds(body, MAX_BODY_DEPTH) : jsonDepthExceeds(body, MAX_BODY_DEPTH);
-  if (!tooDeep) return next();
-  refuse(response, 400, `Request body is nested deeper than ${MAX_BODY_DEPTH} levels`);
+  if (tooDeep) return refuse(response, 400, `Request body is nested deeper than ${MAX_BODY_DEPTH} levels`);
+  let path: string;
+  try {
+    path = decodeURIComponent(request.path);
+  } catch {
+    return refuse(response, 400, 'The URL path is not valid percent-encoded UTF-8');
+  }
+  const problem = findUnstorableString(path) ?? findUnstorableString(request.query);
+  if (problem) return refuse(response, 400, `The URL ${problem}`);
+  const bodyProblem = findUnstorableString(body);
+  if (bodyProblem) return refuse(response, 400, `The request body ${bodyProblem}`);
+  next();
 }
