@@ -4,6 +4,7 @@ import { ConfigModule, type AppConfig } from '#config';
 import { IdentityModule } from '#identity';
 import { DatabaseModule } from '#persistence';
 import { AuthController } from './auth/auth.controller.js';
+import { LoginThrottle } from './auth/login-throttle.js';
 import { AuthGuard } from './common/auth.guard.js';
 import { AllExceptionsFilter } from './common/domain-exception.filter.js';
 import { RequestIdMiddleware } from './common/request-id.middleware.js';
@@ -28,6 +29,7 @@ export class AppModule implements NestModule {
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
+        LoginThrottle,
       ],
     };
   }

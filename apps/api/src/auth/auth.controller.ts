@@ -1,5 +1,7 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post, Query, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { ApiBadRequestResponse, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags, ApiTooManyRequestsResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { LoginThrottle, LoginThrottled } from './login-throttle.js';
 import { ApiKeysRepository } from '#persistence';
 import { AuthService, type Principal } from '#identity';
 import { DomainError } from '#core';
@@ -15,6 +17,7 @@ export class AuthController {
   constructor(
     private readonly auth: AuthService,
     private readonly apiKeys: ApiKeysRepository,
+    private readonly throttle: LoginThrottle,
   ) {}
 
   @Public()
@@ -23,9 +26,15 @@ export class AuthController {
   @ApiOperation({ summary: 'Exchange email and password for a JWT access token' })
   @ApiOkResponse({ type: AccessTokenDto })
   @ApiBadRequestResponse({ type: ErrorResponseDto })
-  @ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'Wrong email or password' })
-  login(@Body() body: LoginDto): Promise<AccessTokenDto> {
-    return this.auth.login(body.email, body.password);
+  @ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'Wrong email or password (the same answer for an unknown email)' })
+  @ApiTooManyRequestsResponse({ type: ErrorResponseDto, description: 'Too many failed logins for this email or from this address (Retry-After)' })
+  async login(@Body() body: LoginDto, @Req() request: Request, @Res({ passthrough: true }) response: Response): Promise<AccessTokenDto> {
+    try {
+      return await this.throttle.attempt(body.email, request.ip ?? 'unknown', () => this.auth.login(body.email, body.password));
+    } catch (error) {
+      if (error instanceof LoginThrottled) response.setHeader('Retry-After', String(error.retryAfterSeconds));
+      throw error;
+    }
   }
 
   @Get('api-keys')
