@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { createDataSource, databaseName, dropDatabase } from '#persistence';
 import { createScratchDatabase, freePort, openTestDataSource, runCli, TEST_ADMIN_URL_ENV, testDatabaseUrl } from '#testing';
@@ -85,6 +86,23 @@ describe('cli (e2e)', () => {
       }
       expect(await tables()).toBe(before);
       expect((await dataSource.query(`SELECT count(*)::int AS n FROM agents`))[0].n).toBe(7);
+    });
+
+    it('db:reset asks for confirmation outside test (none on a pipe: --yes) and refuses while a server is connected', async () => {
+      const before = await tables();
+      const unconfirmed = await cli(['db:reset'], { DATABASE_URL: url, NODE_ENV: 'development' });
+      expect(unconfirmed.code).toBe(1);
+      expect(unconfirmed.stderr).toContain('confirm on a terminal, or pass --yes');
+      const server = new pg.Client({ connectionString: url, application_name: 'baton-engine' });
+      await server.connect();
+      try {
+        const busy = await cli(['db:reset', '--yes'], { DATABASE_URL: url, NODE_ENV: 'development' });
+        expect(busy.code).toBe(1);
+        expect(busy.stderr).toContain('a Baton API or worker is connected');
+      } finally {
+        await server.end();
+      }
+      expect(await tables()).toBe(before);
     });
 
     it('db:reset in test drops everything, migrates and seeds again', async () => {
