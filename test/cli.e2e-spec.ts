@@ -211,6 +211,24 @@ describe('cli (e2e)', () => {
       expect(result.stderr).toContain('1 of 3 definition file(s) were not applied');
     });
 
+    it('orgs:create creates an organization once, and users:create --org puts a user in it', async () => {
+      const slug = `cli-org-${randomUUID().slice(0, 8)}`;
+      const created = await run('orgs:create', '--slug', slug, '--name', 'CLI Org');
+      expect(created).toMatchObject({ code: 0, stderr: '' });
+      expect(created.stdout).toContain(`Created organization ${slug}`);
+      const again = await run('orgs:create', '--slug', slug);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toContain(`Organization ${slug} exists`);
+      expect((await run('orgs:create', '--slug', 'Not A Slug')).code).toBe(1);
+      const user = await run('users:create', '--email', `first@${slug}.test`, '--password', 'long-enough-pw', '--role', 'admin', '--org', slug);
+      expect(user).toMatchObject({ code: 0 });
+      const [row] = await dataSource.query(
+        `SELECT o.name FROM users u JOIN organizations o ON o.id = u.organization_id WHERE u.email = $1`,
+        [`first@${slug}.test`],
+      );
+      expect(row).toEqual({ name: 'CLI Org' });
+    });
+
     it('users:create creates a user, refuses a duplicate and rejects bad input with a non-zero exit', async () => {
       const email = `ops-${randomUUID().slice(0, 8)}@cli.test`;
       const created = await run('users:create', '--email', email, '--password', 'long-enough-pw', '--role', 'operator', '--org', org);
@@ -266,6 +284,7 @@ describe('cli (e2e)', () => {
         'definitions:validate',
         'definitions:apply',
         'users:create',
+        'orgs:create',
       ]) {
         expect(help.stdout).toContain(command);
       }
