@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import type { Server } from 'node:http';
 import { NestFactory } from '@nestjs/core';
+import { text } from 'express';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AppConfig } from '#config';
 import { AppLogger } from '#observability';
@@ -18,6 +19,8 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   });
   // DatabaseModule has migrated already (autoMigrate); seeds are idempotent, so every starting instance may run them.
   if (config.autoMigrate) await runSeeds(app);
+  // A2A JSON-RPC reads its body as text: a malformed one must be a JSON-RPC parse error (-32700), not an HTTP 400.
+  app.use('/a2a', text({ type: () => true, limit: BODY_LIMIT }));
   // Order matters: media type before reading, size while reading, depth before any DTO or definition code (body-limits.ts).
   app.use(rejectUnsupportedMediaType);
   app.useBodyParser('json', { type: JSON_TYPES, limit: BODY_LIMIT });

@@ -18,6 +18,9 @@ export const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml'
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
+/** A2A JSON-RPC answers bad input in its own envelope (JSON-RPC errors), so these HTTP-level refusals leave it alone. */
+const ownRules = (request: Request) => request.path === '/a2a' || request.path.startsWith('/a2a/');
+
 function refuse(response: Response, statusCode: number, message: string): void {
   response.status(statusCode).json(errorBody(statusCode, message));
 }
@@ -29,7 +32,7 @@ function hasBody(request: Request): boolean {
 
 /** 415 for a body the API has no parser for (before reading it); bodiless requests and GETs pass. */
 export function rejectUnsupportedMediaType(request: Request, response: Response, next: NextFunction): void {
-  if (!BODY_METHODS.has(request.method) || !hasBody(request)) return next();
+  if (!BODY_METHODS.has(request.method) || !hasBody(request) || ownRules(request)) return next();
   if (request.is([...JSON_TYPES, ...YAML_TYPES])) return next();
   const got = request.headers['content-type'] ?? 'none';
   refuse(response, 415, `Unsupported Content-Type ${JSON.stringify(got.slice(0, 100))}: send application/json (definitions also take application/yaml)`);
@@ -121,6 +124,7 @@ export function findUnstorableString(value: unknown): string | null {
 
 /** After the body parsers: 400 for a body nested deeper than MAX_BODY_DEPTH, or text no column can hold (URL or body). */
 export function rejectDeepBodies(request: Request, response: Response, next: NextFunction): void {
+  if (ownRules(request)) return next();
   const body: unknown = request.body;
   const tooDeep = typeof body === 'string' ? yamlDepthExceeds(body, MAX_BODY_DEPTH) : jsonDepthExceeds(body, MAX_BODY_DEPTH);
   if (tooDeep) return refuse(response, 400, `Request body is nested deeper than ${MAX_BODY_DEPTH} levels`);
