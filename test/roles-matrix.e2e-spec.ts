@@ -25,7 +25,10 @@ const ALLOWED: Record<Exclude<Rule, 'public' | 'platform'>, string[]> = {
 const RULES: [method: string, path: RegExp, rule: Rule][] = [
   ['GET', /^\/(health|ready|metrics)$/, 'public'],
   ['POST', /^\/auth\/login$/, 'public'],
-  ['GET', /^\/a2a\/\{[^}]+\}\/\.well-known\/agent-card\.json$/, 'public'],
+  ['GET', /^\/a2a\/(\{[^}]+\}\/\.well-known\/agent-card\.json|\.well-known\/agents)$/, 'public'],
+  // The A2A JSON-RPC endpoint is @Public to the guard: it authenticates the bearer token itself (401 with
+  // WWW-Authenticate) and answers everything else as JSON-RPC errors; its own suite tests that.
+  ['POST', /^\/a2a\/\{[^}]+\}$/, 'public'],
   ['*', /^\/api-keys/, 'admin'],
   ['GET', /^\/me$/, 'read'],
   ['*', /^\/users/, 'admin'],
@@ -42,7 +45,6 @@ const RULES: [method: string, path: RegExp, rule: Rule][] = [
   ['POST', /^\/agents\/\{[^}]+\}\/heartbeat$/, 'operator'],
   ['GET', /^\/(agents|conversations)/, 'read'],
   ['*', /^\/agents/, 'admin'],
-  ['POST', /^\/a2a\/\{[^}]+\}$/, 'operator'],
 ];
 
 function ruleOf(method: string, path: string): Rule | undefined {
