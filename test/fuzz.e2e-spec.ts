@@ -71,14 +71,14 @@ function nested(depth: number): string {
 function wrongValues(schema: Schema): unknown[] {
   switch (schema.type) {
     case 'string':
-      return [12345, true, ['x'], { a: 1 }, 'x'.repeat(100_000), '\u0000\uD800', "'; DROP TABLE users; --"];
+      return [12345, true, ['x'], { a: 1 }, 'x'.repeat(20_000), '\u0000\uD800', "'; DROP TABLE users; --"];
     case 'integer':
     case 'number':
       return ['12', -1, 1e308, -9007199254740993, 1.5, 'NaN', null];
     case 'boolean':
       return ['yes', 0, null];
     case 'array':
-      return [{ a: 1 }, 'x', Array.from({ length: 20_000 }, (_, i) => i), [null, { a: [] }]];
+      return [{ a: 1 }, 'x', Array.from({ length: 5_000 }, (_, i) => i), [null, { a: [] }]];
     default:
       return ['x', 7, [], null, { '': { '': 1 } }];
   }
@@ -243,5 +243,5 @@ describe('fuzzing every operation of the OpenAPI document (e2e)', () => {
     expect(health.status).toBe(200);
     const me = await fetch(`${base}/me`, { headers: { Authorization: `Bearer ${token}` } });
     expect(me.status).toBe(200);
-  }, 120_000);
+  }, 300_000); // ~25 s on an idle machine; the bound is for a loaded one (the full suite runs beside it)
 });
