@@ -58,7 +58,8 @@ describe('auth (e2e)', () => {
     const created = await http().post('/api-keys').set('Authorization', `Bearer ${org.users.admin.token}`).send({ name: 'ci', role: 'admin' }).expect(201);
     expect(created.body.key).toMatch(/^bk_[0-9a-f]{12}_/);
     const list = await http().get('/api-keys').set('Authorization', `Bearer ${created.body.key}`).expect(200);
-    expect(list.body.map((k: { id: string }) => k.id)).toContain(created.body.id);
+    expect(list.body).toMatchObject({ total: expect.any(Number), limit: 20, offset: 0 });
+    expect(list.body.items.map((k: { id: string }) => k.id)).toContain(created.body.id);
     expect(JSON.stringify(list.body)).not.toContain(created.body.key);
     const [row] = await dataSource.query('SELECT key_hash FROM api_keys WHERE id = $1', [created.body.id]);
     expect(row.key_hash).not.toContain(created.body.key.split('_')[2]);

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { createDataSource, databaseName, dropDatabase } from '#persistence';
 import { createScratchDatabase, freePort, openTestDataSource, runCli, TEST_ADMIN_URL_ENV, testDatabaseUrl } from '#testing';
@@ -85,6 +86,23 @@ describe('cli (e2e)', () => {
       }
       expect(await tables()).toBe(before);
       expect((await dataSource.query(`SELECT count(*)::int AS n FROM agents`))[0].n).toBe(7);
+    });
+
+    it('db:reset asks for confirmation outside test (none on a pipe: --yes) and refuses while a server is connected', async () => {
+      const before = await tables();
+      const unconfirmed = await cli(['db:reset'], { DATABASE_URL: url, NODE_ENV: 'development' });
+      expect(unconfirmed.code).toBe(1);
+      expect(unconfirmed.stderr).toContain('confirm on a terminal, or pass --yes');
+      const server = new pg.Client({ connectionString: url, application_name: 'baton-engine' });
+      await server.connect();
+      try {
+        const busy = await cli(['db:reset', '--yes'], { DATABASE_URL: url, NODE_ENV: 'development' });
+        expect(busy.code).toBe(1);
+        expect(busy.stderr).toContain('a Baton API or worker is connected');
+      } finally {
+        await server.end();
+      }
+      expect(await tables()).toBe(before);
     });
 
     it('db:reset in test drops everything, migrates and seeds again', async () => {
@@ -193,6 +211,24 @@ describe('cli (e2e)', () => {
       expect(result.stderr).toContain('1 of 3 definition file(s) were not applied');
     });
 
+    it('orgs:create creates an organization once, and users:create --org puts a user in it', async () => {
+      const slug = `cli-org-${randomUUID().slice(0, 8)}`;
+      const created = await run('orgs:create', '--slug', slug, '--name', 'CLI Org');
+      expect(created).toMatchObject({ code: 0, stderr: '' });
+      expect(created.stdout).toContain(`Created organization ${slug}`);
+      const again = await run('orgs:create', '--slug', slug);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toContain(`Organization ${slug} exists`);
+      expect((await run('orgs:create', '--slug', 'Not A Slug')).code).toBe(1);
+      const user = await run('users:create', '--email', `first@${slug}.test`, '--password', 'long-enough-pw', '--role', 'admin', '--org', slug);
+      expect(user).toMatchObject({ code: 0 });
+      const [row] = await dataSource.query(
+        `SELECT o.name FROM users u JOIN organizations o ON o.id = u.organization_id WHERE u.email = $1`,
+        [`first@${slug}.test`],
+      );
+      expect(row).toEqual({ name: 'CLI Org' });
+    });
+
     it('users:create creates a user, refuses a duplicate and rejects bad input with a non-zero exit', async () => {
       const email = `ops-${randomUUID().slice(0, 8)}@cli.test`;
       const created = await run('users:create', '--email', email, '--password', 'long-enough-pw', '--role', 'operator', '--org', org);
@@ -248,6 +284,7 @@ describe('cli (e2e)', () => {
         'definitions:validate',
         'definitions:apply',
         'users:create',
+        'orgs:create',
       ]) {
         expect(help.stdout).toContain(command);
       }

@@ -239,8 +239,9 @@ describe('definitions (e2e)', () => {
     await http().get(`${BASE}/versioned-flow?version=zero`).set('Authorization', as(org)).expect(400);
 
     const versions = await http().get(`${BASE}/versioned-flow/versions`).set('Authorization', as(org)).expect(200);
-    expect(versions.body.map((v: { version: number }) => v.version)).toEqual([1, 2]);
-    expect(versions.body[0].spec).toBeUndefined();
+    expect(versions.body).toMatchObject({ total: 2, limit: 20, offset: 0 });
+    expect(versions.body.items.map((v: { version: number }) => v.version)).toEqual([1, 2]);
+    expect(versions.body.items[0].spec).toBeUndefined();
   });
 
   it('refuses PUT of an unknown slug (404), of a different slug (400) and of an invalid definition (400)', async () => {

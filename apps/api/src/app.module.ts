@@ -5,12 +5,15 @@ import { ObservabilityModule, type ObservabilityOptions } from '#observability';
 import { IdentityModule } from '#identity';
 import { DatabaseModule } from '#persistence';
 import { AuthController } from './auth/auth.controller.js';
+import { LoginThrottle } from './auth/login-throttle.js';
 import { AuthGuard } from './common/auth.guard.js';
 import { AllExceptionsFilter } from './common/domain-exception.filter.js';
 import { RequestIdMiddleware } from './common/request-id.middleware.js';
 import { HealthModule } from './health/health.module.js';
 import { AuditModule } from './audit/audit.module.js';
 import { EventsApiModule } from './events/events-api.module.js';
+import { OrganizationsController } from './organizations/organizations.controller.js';
+import { UsersController } from './users/users.controller.js';
 import { RunsModule } from './runs/runs.module.js';
 import { ApprovalsModule } from './approvals/approvals.module.js';
 import { DefinitionsApiModule } from './definitions/definitions-api.module.js';
@@ -28,11 +31,12 @@ export class AppModule implements NestModule {
     return {
       module: AppModule,
       imports: [ConfigModule.forRoot(config), ObservabilityModule.forRoot(config, observability), DatabaseModule.forRoot(config), IdentityModule.forRoot(config), EventsModule, AgentsModule, RunsModule, ApprovalsModule, DefinitionsApiModule, StreamsModule, WebhooksApiModule, MetricsModule.forApi(), HealthModule, AuditModule, EventsApiModule, A2aModule],
-      controllers: [AuthController],
+      controllers: [AuthController, UsersController, OrganizationsController],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
         { provide: APP_INTERCEPTOR, useClass: LogContextInterceptor },
+        LoginThrottle,
       ],
     };
   }

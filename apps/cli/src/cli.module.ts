@@ -1,12 +1,12 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { ConfigModule, type AppConfig } from '#config';
 import { DefinitionsModule } from '#definitions';
-import { UsersService } from '#identity';
+import { OrganizationsService, UsersService } from '#identity';
 import { DatabaseModule } from '#persistence';
 
 /**
  * What CLI commands need: the database (never auto-migrated: migrations are explicit commands here), users and
- * definitions. UsersService is provided directly rather than through IdentityModule, which also sets up JWT
+ * definitions. UsersService and OrganizationsService are provided directly rather than through IdentityModule, which also sets up JWT
  * signing: the CLI issues no tokens, so it must not require (or generate) a JWT secret.
  */
 @Module({})
@@ -15,7 +15,7 @@ export class CliModule {
     return {
       module: CliModule,
       imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot({ ...config, autoMigrate: false }), DefinitionsModule],
-      providers: [UsersService],
+      providers: [UsersService, OrganizationsService],
     };
   }
 }

@@ -15,6 +15,7 @@ import { registerDbSeed } from './commands/db-seed.command.js';
 import { registerDefinitionsApply } from './commands/definitions-apply.command.js';
 import { registerDefinitionsValidate } from './commands/definitions-validate.command.js';
 import { registerUsersCreate } from './commands/users-create.command.js';
+import { registerOrgsCreate } from './commands/orgs-create.command.js';
 import { registerRunsCancel } from './commands/runs-cancel.command.js';
 import { registerRunsGet } from './commands/runs-get.command.js';
 import { registerRunsList } from './commands/runs-list.command.js';
@@ -37,6 +38,7 @@ function buildProgram(): Command {
     registerDbReset,
     registerDefinitionsValidate,
     registerDefinitionsApply,
+    registerOrgsCreate,
     registerUsersCreate,
     registerRunsStart,
     registerRunsList,

@@ -29,6 +29,8 @@ export interface AppConfig {
   leaseMs: number;
   pollIntervalMs: number;
   runRateLimit: number;
+  loginMaxFailuresPerAccount: number;
+  loginMaxFailuresPerAddress: number;
   sseHeartbeatMs: number;
   sseMaxQueue: number;
   webhookMaxAttempts: number;
@@ -130,6 +132,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     leaseMs: positiveInt(raw(env, 'BATON_LEASE_MS'), 'BATON_LEASE_MS', problems),
     pollIntervalMs: positiveInt(raw(env, 'BATON_POLL_INTERVAL_MS'), 'BATON_POLL_INTERVAL_MS', problems),
     runRateLimit: positiveInt(raw(env, 'BATON_RUN_RATE_LIMIT'), 'BATON_RUN_RATE_LIMIT', problems),
+    loginMaxFailuresPerAccount: positiveInt(raw(env, 'BATON_LOGIN_MAX_FAILURES_PER_ACCOUNT'), 'BATON_LOGIN_MAX_FAILURES_PER_ACCOUNT', problems),
+    loginMaxFailuresPerAddress: positiveInt(raw(env, 'BATON_LOGIN_MAX_FAILURES_PER_ADDRESS'), 'BATON_LOGIN_MAX_FAILURES_PER_ADDRESS', problems),
     sseHeartbeatMs: positiveInt(raw(env, 'BATON_SSE_HEARTBEAT_MS'), 'BATON_SSE_HEARTBEAT_MS', problems),
     sseMaxQueue: positiveInt(raw(env, 'BATON_SSE_MAX_QUEUE'), 'BATON_SSE_MAX_QUEUE', problems),
     webhookMaxAttempts: positiveInt(raw(env, 'BATON_WEBHOOK_MAX_ATTEMPTS'), 'BATON_WEBHOOK_MAX_ATTEMPTS', problems),

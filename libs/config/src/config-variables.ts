@@ -85,6 +85,18 @@ export const CONFIG_VARIABLES = [
     default: '600',
   },
   {
+    name: 'BATON_LOGIN_MAX_FAILURES_PER_ACCOUNT',
+    description: 'Failed logins allowed per email in 15 minutes; then /auth/login answers 429 for it until the window ends.',
+    sensitive: false,
+    default: '10',
+  },
+  {
+    name: 'BATON_LOGIN_MAX_FAILURES_PER_ADDRESS',
+    description: 'Failed logins allowed per client address in 15 minutes (behind a proxy every client shares its address).',
+    sensitive: false,
+    default: '100',
+  },
+  {
     name: 'BATON_SSE_HEARTBEAT_MS',
     description: 'Interval of the SSE heartbeat comment (`: ping`) that keeps idle streams open through proxies.',
     sensitive: false,

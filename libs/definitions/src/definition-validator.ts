@@ -65,8 +65,16 @@ function schemaProblems(document: unknown): ProblemDetail[] {
   });
 }
 
+/** The schema's bound on steps, checked first: the schema (allErrors) and the semantic checks both grow with it. */
+const MAX_STEPS = DEFINITION_JSON_SCHEMA.properties.steps.maxItems;
+
 /** Validates a parsed document against the format and the organization's catalog. */
 export function validateDefinitionDocument(document: unknown, catalog: DefinitionCatalog): ValidationReport {
+  const steps = (document as { steps?: unknown } | null)?.steps;
+  if (Array.isArray(steps) && steps.length > MAX_STEPS) {
+    // Refused before any per-step work, so a huge document costs a length check, not minutes of checks.
+    return { valid: false, problems: [{ path: '$.steps', message: `must NOT have more than ${MAX_STEPS} items (got ${steps.length})`, code: 'schema' }] };
+  }
   const problems = [...schemaProblems(document), ...semanticProblems(document, catalog)];
   return problems.length === 0 ? { valid: true, problems, spec: document as DefinitionSpec } : { valid: false, problems };
 }

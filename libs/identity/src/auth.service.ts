@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { APP_CONFIG, type AppConfig } from '#config';
-import { DomainError, DomainErrorCode, type Role } from '#core';
+import { DomainError, DomainErrorCode, ROLES, type Role } from '#core';
 import { ApiKeysRepository, UsersRepository } from '#persistence';
 import { apiKeyMatches, generateApiKey, parseApiKey } from './api-key-codec.js';
 import { DUMMY_PASSWORD_HASH, verifyPassword } from './password-hasher.js';
@@ -15,10 +15,37 @@ export interface AccessToken {
 }
 
 const UNAUTHENTICATED = () => new DomainError(DomainErrorCode.Unauthenticated, 'Invalid or missing credentials');
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Clock skew tolerated on `iat` between API instances. */
+const IAT_SKEW_SECONDS = 60;
+
+type VerifiedClaims = AccessTokenClaims & { exp: number; iat: number };
+
+/**
+ * The signature (HS256 only, pinned in IdentityModule) proves we issued the token; the claims must still have the
+ * shape we issue: ids that are UUIDs (they go into SQL), a known role, an `exp` (a token without one would never
+ * expire) and an `iat` not in the future.
+ */
+function wellFormed(claims: Record<string, unknown>, nowSeconds: number): boolean {
+  return (
+    typeof claims.sub === 'string' &&
+    UUID.test(claims.sub) &&
+    typeof claims.org === 'string' &&
+    UUID.test(claims.org) &&
+    (ROLES as readonly unknown[]).includes(claims.role) &&
+    typeof claims.exp === 'number' &&
+    typeof claims.iat === 'number' &&
+    claims.iat <= nowSeconds + IAT_SKEW_SECONDS
+  );
+}
 
 @Injectable()
 export class AuthService {
-  private readonly verified = new VerifiedTokenCache<AccessTokenClaims & { exp?: number }>();
+  /**
+   * Signature checks only: the user row is read on every request (UsersRepository.findForRequest), so disabling a
+   * user or changing a role applies on the next request; a cached token lives at most until its own `exp`.
+   */
+  private readonly verified = new VerifiedTokenCache<VerifiedClaims>();
 
   constructor(
     private readonly jwt: JwtService,
@@ -42,11 +69,14 @@ export class AuthService {
     if (apiKey) return this.authenticateApiKey(token, apiKey.prefix);
     let claims = this.verified.get(token);
     if (!claims) {
+      let decoded: Record<string, unknown>;
       try {
-        claims = await this.jwt.verifyAsync<AccessTokenClaims & { exp?: number }>(token);
+        decoded = await this.jwt.verifyAsync<Record<string, unknown>>(token, { algorithms: ['HS256'] });
       } catch {
         throw UNAUTHENTICATED();
       }
+      if (!wellFormed(decoded, Date.now() / 1000)) throw UNAUTHENTICATED();
+      claims = decoded as unknown as VerifiedClaims;
       this.verified.set(token, claims);
     }
     const user = await this.users.findForRequest(claims.org, claims.sub);

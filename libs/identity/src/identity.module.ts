@@ -3,6 +3,7 @@ import { JwtModule } from '@nestjs/jwt';
 import type { AppConfig } from '#config';
 import { AuthService } from './auth.service.js';
 import { resolveJwtSecret } from './jwt-secret.js';
+import { OrganizationsService } from './organizations.service.js';
 import { UsersService } from './users.service.js';
 
 @Module({})
@@ -13,8 +14,8 @@ export class IdentityModule {
       module: IdentityModule,
       global: true,
       imports: [JwtModule.register({ secret: resolveJwtSecret(config), signOptions: { algorithm: 'HS256' }, verifyOptions: { algorithms: ['HS256'] } })],
-      providers: [AuthService, UsersService],
-      exports: [AuthService, UsersService],
+      providers: [AuthService, UsersService, OrganizationsService],
+      exports: [AuthService, UsersService, OrganizationsService],
     };
   }
 }

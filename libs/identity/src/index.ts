@@ -5,3 +5,4 @@ export * from './jwt-secret.js';
 export * from './auth.service.js';
 export * from './identity.module.js';
 export * from './users.service.js';
+export * from './organizations.service.js';

@@ -51,3 +51,17 @@ export async function createTestOrganization(app: INestApplication, dataSource: 
   }
   return { id: org.id, slug, users };
 }
+
+/** An admin of the platform organization `global` (created when missing), logged in: may manage organizations. */
+export async function createPlatformAdmin(app: INestApplication, dataSource: DataSource): Promise<TestOrganization['users']['admin'] & { organizationId: string }> {
+  await dataSource.query(`INSERT INTO organizations (slug, name) VALUES ('global', 'global') ON CONFLICT DO NOTHING`);
+  const [org] = await dataSource.query(`SELECT id FROM organizations WHERE slug = 'global'`);
+  cachedHash ??= await hashPassword(PASSWORD);
+  const email = `platform-${randomUUID().slice(0, 8)}@global.test`;
+  const [user] = await dataSource.query(
+    `INSERT INTO users (organization_id, email, password_hash, role) VALUES ($1, $2, $3, 'admin') RETURNING id`,
+    [org.id, email, cachedHash],
+  );
+  const login = await request(app.getHttpServer()).post('/auth/login').send({ email, password: PASSWORD }).expect(200);
+  return { id: user.id, email, password: PASSWORD, token: login.body.access_token, organizationId: org.id };
+}

@@ -158,14 +158,18 @@ export class DeliveryOutboxRepository {
    * logs go with them (ON DELETE CASCADE). Pending and in-flight deliveries are never touched. Returns how many went.
    */
   async purgeFinished(days: number, limit: number): Promise<number> {
-    const rows: { id: string }[] = await this.dataSource.query(
-      `DELETE FROM webhook_deliveries WHERE id IN (
-         SELECT id FROM webhook_deliveries
-          WHERE status IN ('delivered', 'dead') AND updated_at < now() - make_interval(days => $1::int)
-          LIMIT $2)
-       RETURNING id`,
+    // Counted by a SELECT over the CTE: TypeORM answers a bare DELETE ... RETURNING with a [rows, rowCount] pair,
+    // whose length (2) was once taken for the count (a wrong log line every start, and one batch per purge).
+    const rows: { n: number }[] = await this.dataSource.query(
+      `WITH deleted AS (
+         DELETE FROM webhook_deliveries WHERE id IN (
+           SELECT id FROM webhook_deliveries
+            WHERE status IN ('delivered', 'dead') AND updated_at < now() - make_interval(days => $1::int)
+            LIMIT $2)
+         RETURNING id)
+       SELECT count(*)::int AS n FROM deleted`,
       [days, limit],
     );
-    return rows.length;
+    return rows[0].n;
   }
 }

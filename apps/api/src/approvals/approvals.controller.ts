@@ -5,7 +5,7 @@ import { AgentRunnerRegistry } from '#agents';
 import type { JsonValue } from '#core';
 import { ApprovalQueryService } from '#engine';
 import type { Principal } from '#identity';
-import { Authenticated, CurrentPrincipal, Roles } from '../common/auth.decorators.js';
+import { AnyRole, Authenticated, CurrentPrincipal, Roles } from '../common/auth.decorators.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { pageRequest } from '../common/pagination.dto.js';
 import { ApprovalDetailDto, ApprovalPageDto, DecisionDto, DecisionResultDto, ListApprovalsQueryDto } from './approval.dto.js';
@@ -21,6 +21,7 @@ export class ApprovalsController {
   ) {}
 
   @Get()
+  @AnyRole()
   @ApiOperation({ summary: 'List approvals (newest first); filter by status, definition and run' })
   @ApiOkResponse({ type: ApprovalPageDto })
   list(@CurrentPrincipal() principal: Principal, @Query() query: ListApprovalsQueryDto): Promise<ApprovalPageDto> {
@@ -32,6 +33,7 @@ export class ApprovalsController {
   }
 
   @Get(':id')
+  @AnyRole()
   @ApiOperation({ summary: 'An approval with its full decision history (who decided what, when, what they saw and changed)' })
   @ApiOkResponse({ type: ApprovalDetailDto })
   get(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string): Promise<ApprovalDetailDto> {

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsString, Length } from 'class-validator';
 import { ROLES, type Role } from '#core';
+import { PageMetaDto } from '../common/pagination.dto.js';
 
 export class CreateApiKeyDto {
   @ApiProperty({ example: 'ci-pipeline' })
@@ -21,6 +22,10 @@ export class ApiKeyDto {
   @ApiPropertyOptional({ nullable: true, type: String, format: 'date-time' }) lastUsedAt: Date | null;
   @ApiPropertyOptional({ nullable: true, type: String, format: 'date-time' }) revokedAt: Date | null;
   @ApiProperty({ type: String, format: 'date-time' }) createdAt: Date;
+}
+
+export class ApiKeyPageDto extends PageMetaDto {
+  @ApiProperty({ type: [ApiKeyDto] }) items: ApiKeyDto[];
 }
 
 export class CreatedApiKeyDto {

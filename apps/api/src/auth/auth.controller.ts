@@ -1,12 +1,15 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post, Query, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { ApiBadRequestResponse, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags, ApiTooManyRequestsResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { LoginThrottle, LoginThrottled } from './login-throttle.js';
 import { ApiKeysRepository } from '#persistence';
 import { AuthService, type Principal } from '#identity';
 import { DomainError } from '#core';
 import { Authenticated, CurrentPrincipal, Public, Roles } from '../common/auth.decorators.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { AccessTokenDto, LoginDto } from './login.dto.js';
-import { ApiKeyDto, CreateApiKeyDto, CreatedApiKeyDto } from './api-key.dto.js';
+import { ApiKeyPageDto, CreateApiKeyDto, CreatedApiKeyDto } from './api-key.dto.js';
+import { PaginationQueryDto, pageRequest } from '../common/pagination.dto.js';
 
 @ApiTags('auth')
 @Controller()
@@ -14,6 +17,7 @@ export class AuthController {
   constructor(
     private readonly auth: AuthService,
     private readonly apiKeys: ApiKeysRepository,
+    private readonly throttle: LoginThrottle,
   ) {}
 
   @Public()
@@ -22,18 +26,25 @@ export class AuthController {
   @ApiOperation({ summary: 'Exchange email and password for a JWT access token' })
   @ApiOkResponse({ type: AccessTokenDto })
   @ApiBadRequestResponse({ type: ErrorResponseDto })
-  @ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'Wrong email or password' })
-  login(@Body() body: LoginDto): Promise<AccessTokenDto> {
-    return this.auth.login(body.email, body.password);
+  @ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'Wrong email or password (the same answer for an unknown email)' })
+  @ApiTooManyRequestsResponse({ type: ErrorResponseDto, description: 'Too many failed logins for this email or from this address (Retry-After)' })
+  async login(@Body() body: LoginDto, @Req() request: Request, @Res({ passthrough: true }) response: Response): Promise<AccessTokenDto> {
+    try {
+      return await this.throttle.attempt(body.email, request.ip ?? 'unknown', () => this.auth.login(body.email, body.password));
+    } catch (error) {
+      if (error instanceof LoginThrottled) response.setHeader('Retry-After', String(error.retryAfterSeconds));
+      throw error;
+    }
   }
 
   @Get('api-keys')
   @Authenticated()
   @Roles()
   @ApiOperation({ summary: "List the organization's API keys (admin)" })
-  @ApiOkResponse({ type: [ApiKeyDto] })
-  async listKeys(@CurrentPrincipal() principal: Principal): Promise<ApiKeyDto[]> {
-    return this.apiKeys.list(principal.organizationId);
+  @ApiOkResponse({ type: ApiKeyPageDto })
+  async listKeys(@CurrentPrincipal() principal: Principal, @Query() query: PaginationQueryDto): Promise<ApiKeyPageDto> {
+    const page = pageRequest(query);
+    return { ...(await this.apiKeys.page(principal.organizationId, page)), ...page };
   }
 
   @Post('api-keys')

@@ -2,8 +2,8 @@ import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/com
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { DomainError, DomainErrorCode, type Role } from '#core';
-import { AuthService } from '#identity';
-import { PUBLIC_KEY, ROLES_KEY, type AuthenticatedRequest } from './auth.decorators.js';
+import { AuthService, OrganizationsService, PLATFORM_ORGANIZATION_SLUG } from '#identity';
+import { PLATFORM_KEY, PUBLIC_KEY, ROLES_KEY, type AuthenticatedRequest } from './auth.decorators.js';
 
 /** Global guard: every route needs a bearer token unless marked @Public; @Roles narrows who may call. */
 @Injectable()
@@ -11,19 +11,25 @@ export class AuthGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly auth: AuthService,
+    private readonly organizations: OrganizationsService,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const targets = [context.getHandler(), context.getClass()];
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_KEY, targets)) return true;
     const request = context.switchToHttp().getRequest<Request & Partial<AuthenticatedRequest>>();
-    const token = bearerToken(request) ;
+    const token = bearerToken(request);
     if (!token) throw new DomainError(DomainErrorCode.Unauthenticated, 'Missing bearer token');
     const principal = await this.auth.authenticate(token);
     request.principal = principal;
     const roles = this.reflector.getAllAndOverride<Role[] | undefined>(ROLES_KEY, targets);
     if (roles && principal.role !== 'admin' && !roles.includes(principal.role)) {
       throw new DomainError(DomainErrorCode.Forbidden, `Role ${principal.role} may not do this; requires ${['admin', ...roles].join(' or ')}`);
+    }
+    if (this.reflector.getAllAndOverride<boolean>(PLATFORM_KEY, targets)) {
+      if (!(await this.organizations.isPlatformAdmin(principal))) {
+        throw new DomainError(DomainErrorCode.Forbidden, `Only admins of the platform organization "${PLATFORM_ORGANIZATION_SLUG}" may do this`);
+      }
     }
     return true;
   }

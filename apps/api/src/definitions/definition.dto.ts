@@ -1,10 +1,10 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Length, Min } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
 import { DEFINITION_STATUSES, type DefinitionSpec, type DefinitionStatus } from '#core';
 import { orderDefinitionSpec, type DefinitionDiff } from '#definitions';
 import type { OrchestrationDefinitionEntity } from '#persistence';
-import { PageMetaDto, PaginationQueryDto } from '../common/pagination.dto.js';
+import { MAX_INT, PageMetaDto, PaginationQueryDto } from '../common/pagination.dto.js';
 
 /** DESIGN.md section 4's example, used by the Swagger examples. */
 export const EXAMPLE_SPEC = {
@@ -99,12 +99,13 @@ export class VersionQueryDto {
   @Type(() => Number)
   @IsInt()
   @Min(1)
+  @Max(MAX_INT)
   version?: number;
 }
 
 export class DiffQueryDto {
-  @ApiProperty({ minimum: 1, example: 1, description: 'Version to compare from' }) @Type(() => Number) @IsInt() @Min(1) from: number;
-  @ApiProperty({ minimum: 1, example: 2, description: 'Version to compare to' }) @Type(() => Number) @IsInt() @Min(1) to: number;
+  @ApiProperty({ minimum: 1, example: 1, description: 'Version to compare from' }) @Type(() => Number) @IsInt() @Min(1) @Max(MAX_INT) from: number;
+  @ApiProperty({ minimum: 1, example: 2, description: 'Version to compare to' }) @Type(() => Number) @IsInt() @Min(1) @Max(MAX_INT) to: number;
 }
 
 export class ProblemDetailDto {
@@ -144,6 +145,11 @@ export class DefinitionDto extends DefinitionSummaryDto {
 }
 
 export class DefinitionPageDto extends PageMetaDto {
+  @ApiProperty({ type: [DefinitionSummaryDto] }) items: DefinitionSummaryDto[];
+}
+
+/** Versions of one slug, oldest first. */
+export class DefinitionVersionPageDto extends PageMetaDto {
   @ApiProperty({ type: [DefinitionSummaryDto] }) items: DefinitionSummaryDto[];
 }
 

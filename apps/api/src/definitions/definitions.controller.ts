@@ -15,16 +15,16 @@ import {
 import type { Request, Response } from 'express';
 import { DefinitionsService, definitionToYaml } from '#definitions';
 import type { Principal } from '#identity';
-import { Authenticated, CurrentPrincipal, Roles } from '../common/auth.decorators.js';
+import { AnyRole, Authenticated, CurrentPrincipal, Roles } from '../common/auth.decorators.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
-import { pageRequest } from '../common/pagination.dto.js';
+import { PaginationQueryDto, pageRequest } from '../common/pagination.dto.js';
 import {
   ArchiveResultDto,
   DEFINITION_REQUEST_BODY,
   DefinitionDiffDto,
   DefinitionDto,
   DefinitionPageDto,
-  DefinitionSummaryDto,
+  DefinitionVersionPageDto,
   DiffQueryDto,
   EXAMPLE_YAML,
   ListDefinitionsQueryDto,
@@ -52,6 +52,7 @@ export class DefinitionsController {
   constructor(private readonly definitions: DefinitionsService) {}
 
   @Get()
+  @AnyRole()
   @ApiOperation({ summary: 'List definitions (newest version of each slug by default), with filters and pagination' })
   @ApiOkResponse({ type: DefinitionPageDto })
   @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Invalid filter or pagination' })
@@ -72,6 +73,7 @@ export class DefinitionsController {
   }
 
   @Post('validate')
+  @AnyRole()
   @HttpCode(HttpStatus.OK)
   @ApiOperation({
     summary: 'Validate a definition without saving it (any role)',
@@ -85,6 +87,7 @@ export class DefinitionsController {
   }
 
   @Get(':slug')
+  @AnyRole()
   @ApiOperation({
     summary: 'The latest active version of a definition, or ?version=N (even archived)',
     description: 'Send `Accept: application/yaml` to get the definition itself as YAML, ready to edit and PUT back.',
@@ -115,15 +118,19 @@ export class DefinitionsController {
   }
 
   @Get(':slug/versions')
+  @AnyRole()
   @ApiOperation({ summary: 'Every version of a definition, oldest first, whatever its status' })
   @ApiParam(SLUG_PARAM)
-  @ApiOkResponse({ type: [DefinitionSummaryDto] })
+  @ApiOkResponse({ type: DefinitionVersionPageDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'No such definition in your organization' })
-  async versions(@CurrentPrincipal() principal: Principal, @Param('slug') slug: string): Promise<DefinitionSummaryDto[]> {
-    return (await this.definitions.versions(principal.organizationId, slug)).map(toDefinitionSummaryDto);
+  async versions(@CurrentPrincipal() principal: Principal, @Param('slug') slug: string, @Query() query: PaginationQueryDto): Promise<DefinitionVersionPageDto> {
+    const page = pageRequest(query);
+    const all = await this.definitions.versions(principal.organizationId, slug);
+    return { items: all.slice(page.offset, page.offset + page.limit).map(toDefinitionSummaryDto), total: all.length, ...page };
   }
 
   @Get(':slug/diff')
+  @AnyRole()
   @ApiOperation({ summary: 'Compare two versions: added, removed and changed steps, and changed top-level fields' })
   @ApiParam(SLUG_PARAM)
   @ApiOkResponse({ type: DefinitionDiffDto })

@@ -5,7 +5,7 @@ import { RUN_STATUSES, STEP_STATUSES, type JsonValue, type RunStatus, type StepS
 import type { OrchestrationRunEntity, OrchestrationStepEntity } from '#persistence';
 import type { EventRecord } from '#events';
 import { runView, stepView, type RunStatusSummary } from '#engine';
-import { PageMetaDto, PaginationQueryDto } from '../common/pagination.dto.js';
+import { MAX_INT, PageMetaDto, PaginationQueryDto } from '../common/pagination.dto.js';
 
 export class StartRunDto {
   @ApiProperty({ example: 'kpi-tracking', description: 'Definition slug' })
@@ -17,6 +17,7 @@ export class StartRunDto {
   @IsOptional()
   @IsInt()
   @Min(1)
+  @Max(MAX_INT)
   version?: number;
 
   @ApiPropertyOptional({ example: { quarter: '2026-Q3' }, description: "Run input, validated against the definition's input schema" })

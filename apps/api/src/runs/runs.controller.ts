@@ -13,7 +13,7 @@ import type { Response } from 'express';
 import { RunControlService, RunQueryService, RunStarter, TaskStatusService } from '#engine';
 import { toEventRecord } from '#events';
 import type { Principal } from '#identity';
-import { Authenticated, CurrentPrincipal, Roles } from '../common/auth.decorators.js';
+import { AnyRole, Authenticated, CurrentPrincipal, Roles } from '../common/auth.decorators.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { pageRequest } from '../common/pagination.dto.js';
 import {
@@ -64,6 +64,7 @@ export class RunsController {
   }
 
   @Get()
+  @AnyRole()
   @ApiOperation({ summary: 'List runs (newest first) with filters and pagination' })
   @ApiOkResponse({ type: RunPageDto })
   async list(@CurrentPrincipal() principal: Principal, @Query() query: ListRunsQueryDto): Promise<RunPageDto> {
@@ -76,6 +77,7 @@ export class RunsController {
   }
 
   @Get(':id')
+  @AnyRole()
   @ApiOperation({ summary: 'A run with its steps' })
   @ApiOkResponse({ type: RunDto })
   async get(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string): Promise<RunDto> {
@@ -84,6 +86,7 @@ export class RunsController {
   }
 
   @Get(':id/status')
+  @AnyRole()
   @ApiOperation({ summary: 'Progress summary: counts by state, percent, running steps, next retry (served from memory when warm)' })
   @ApiOkResponse({ type: RunStatusDto })
   async runStatus(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string): Promise<RunStatusDto> {
@@ -91,6 +94,7 @@ export class RunsController {
   }
 
   @Get(':id/events')
+  @AnyRole()
   @ApiOperation({ summary: 'Event history of the run in order (`?after=<eventId>` for the rest)' })
   @ApiOkResponse({ type: EventPageDto })
   async events(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string, @Query() query: EventsQueryDto): Promise<EventPageDto> {

@@ -16,7 +16,7 @@ import { APP_CONFIG, type AppConfig } from '#config';
 import { DomainError } from '#core';
 import { OrganizationStreamService, parseEventTypeFilter, RunStreamHub, type StreamSubscription } from '#events';
 import type { Principal } from '#identity';
-import { Authenticated, CurrentPrincipal } from '../common/auth.decorators.js';
+import { AnyRole, Authenticated, CurrentPrincipal } from '../common/auth.decorators.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { SseConnections } from './sse-connections.js';
 import type { SseConnection } from './sse-connection.js';
@@ -37,6 +37,7 @@ const streamResponse = { 'text/event-stream': { schema: { $ref: getSchemaPath(St
 
 @ApiTags('streams')
 @Authenticated()
+@AnyRole()
 @ApiExtraModels(StreamEventDto)
 @ApiProduces('text/event-stream')
 @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'Resume right after this event id (sent by EventSource on reconnect)' })

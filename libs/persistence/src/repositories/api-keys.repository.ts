@@ -29,6 +29,11 @@ export class ApiKeysRepository {
     return this.repo.find({ where: { organizationId }, order: { createdAt: 'DESC' } });
   }
 
+  async page(organizationId: string, page: { limit: number; offset: number }): Promise<{ items: ApiKeyEntity[]; total: number }> {
+    const [items, total] = await this.repo.findAndCount({ where: { organizationId }, order: { createdAt: 'DESC' }, take: page.limit, skip: page.offset });
+    return { items, total };
+  }
+
   /** Authentication resolves the key by its public prefix before the organization is known. */
   findActiveByPrefix(prefix: string): Promise<ApiKeyEntity | null> {
     return this.repo
@@ -36,6 +41,8 @@ export class ApiKeysRepository {
       .addSelect('k.keyHash')
       .where('k.prefix = :prefix AND k.revoked_at IS NULL', { prefix })
       .andWhere('(k.expires_at IS NULL OR k.expires_at > now())')
+      // a key bound to a disabled user stops with the user
+      .andWhere('NOT EXISTS (SELECT 1 FROM users u WHERE u.id = k.user_id AND u.disabled_at IS NOT NULL)')
       .getOne();
   }
 

@@ -16,6 +16,28 @@ export class OrganizationsRepository {
     return this.dataSource.getRepository(OrganizationEntity).findOneBy({ slug });
   }
 
+  /** Organizations by slug, with the total (platform administration). */
+  async page(page: { limit: number; offset: number }): Promise<{ items: OrganizationEntity[]; total: number }> {
+    const [items, total] = await this.dataSource
+      .getRepository(OrganizationEntity)
+      .findAndCount({ order: { slug: 'ASC' }, take: page.limit, skip: page.offset });
+    return { items, total };
+  }
+
+  /** Inserts a new organization; null when the slug is taken. */
+  async insertIfAbsent(slug: string, name: string): Promise<OrganizationEntity | null> {
+    const result = await this.dataSource
+      .createQueryBuilder()
+      .insert()
+      .into(OrganizationEntity)
+      .values({ slug, name })
+      .orIgnore()
+      .returning('id')
+      .execute();
+    const id = (result.raw as { id: string }[])[0]?.id;
+    return id ? this.findById(id) : null;
+  }
+
   /** Inserts the organization unless one with that slug exists; returns the stored row either way. */
   async ensure(slug: string, name: string, manager: EntityManager = this.dataSource.manager): Promise<OrganizationEntity> {
     await manager

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { DataSource } from 'typeorm';
+import { IsNull, type DataSource } from 'typeorm';
 import type { Role } from '#core';
 import { DATA_SOURCE } from '../database/database.tokens.js';
 import { UserEntity } from '../entities/user.entity.js';
@@ -38,6 +38,26 @@ export class UsersRepository {
 
   list(organizationId: string): Promise<UserEntity[]> {
     return this.repo.find({ where: { organizationId }, order: { createdAt: 'ASC' } });
+  }
+
+  async page(organizationId: string, page: { limit: number; offset: number }): Promise<{ items: UserEntity[]; total: number }> {
+    const [items, total] = await this.repo.findAndCount({ where: { organizationId }, order: { createdAt: 'ASC' }, take: page.limit, skip: page.offset });
+    return { items, total };
+  }
+
+  findById(organizationId: string, id: string): Promise<UserEntity | null> {
+    return this.repo.findOneBy({ organizationId, id });
+  }
+
+  async setRole(organizationId: string, id: string, role: Role): Promise<boolean> {
+    const result = await this.repo.update({ organizationId, id }, { role });
+    return (result.affected ?? 0) > 0;
+  }
+
+  /** Disables the user (once); every request re-reads `disabled_at`, so its tokens and keys stop at once. */
+  async disable(organizationId: string, id: string): Promise<boolean> {
+    const result = await this.repo.update({ organizationId, id, disabledAt: IsNull() }, { disabledAt: new Date() });
+    return (result.affected ?? 0) > 0;
   }
 
   /** Login looks a user up by email before any organization is known; returns the hash for verification. */
