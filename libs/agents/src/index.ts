@@ -3,3 +3,8 @@ export * from './base-agent-runner.js';
 export * from './builtin-tool.runner.js';
 export * from './agent-runner.registry.js';
 export * from './agents.module.js';
+export * from './agent-usage.js';
+export * from './registry/agent-document.js';
+export * from './registry/agent-health.js';
+export * from './registry/agent-registry.service.js';
+export * from './registry/agent-registry.module.js';
