@@ -21,6 +21,10 @@ import { registerRunsList } from './commands/runs-list.command.js';
 import { registerRunsStart } from './commands/runs-start.command.js';
 import { registerApprovalsDecide } from './commands/approvals-decide.command.js';
 import { registerApprovalsList } from './commands/approvals-list.command.js';
+import { registerAgentsList } from './commands/agents-list.command.js';
+import { registerAgentsInfo } from './commands/agents-info.command.js';
+import { registerAgentsApply } from './commands/agents-apply.command.js';
+import { registerBreakersStatus } from './commands/breakers-status.command.js';
 
 function buildProgram(): Command {
   const program = new Command('baton')
@@ -42,6 +46,10 @@ function buildProgram(): Command {
     registerRunsCancel,
     registerApprovalsList,
     registerApprovalsDecide,
+    registerAgentsList,
+    registerAgentsInfo,
+    registerAgentsApply,
+    registerBreakersStatus,
   ]) {
     register(program);
   }
