@@ -6,26 +6,10 @@
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import type { DataSource } from 'typeorm';
-import { completedTask, messageData, type TaskRequestDto, type TaskResponseDto } from '#a2a';
-import { AgentError, AgentRunnerRegistry, BaseAgentRunner, type AgentExecutionContext } from '#agents';
-import type { JsonObject } from '#core';
+import { AgentRunnerRegistry } from '#agents';
 import { createApp } from '../apps/api/src/bootstrap.js';
 import { createTestOrganization, insertDefinition, openTestDataSource, testConfig, waitForRun, type TestOrganization } from '#testing';
-
-/** A deterministic runner for type `function` in this app: `config.mode` fail makes every call fail. */
-class ModeRunner extends BaseAgentRunner {
-  readonly type = 'function' as const;
-  override readonly configSchema: JsonObject = {
-    type: 'object',
-    required: ['mode'],
-    properties: { mode: { enum: ['ok', 'fail'] }, maxConcurrency: { type: 'integer' } },
-  };
-
-  async execute(request: TaskRequestDto, context: AgentExecutionContext): Promise<TaskResponseDto> {
-    if (context.config.mode === 'fail') throw new AgentError('MODE_FAIL', `${context.agentSlug} fails by configuration`);
-    return completedTask(request.taskId ?? 't', request.contextId ?? 'c', { by: context.agentSlug, input: messageData(request.message) });
-  }
-}
+import { ModeRunner } from './agents-test-runner.js';
 
 describe('agent registry (e2e)', () => {
   let app: INestApplication;

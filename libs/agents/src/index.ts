@@ -8,3 +8,6 @@ export * from './registry/agent-document.js';
 export * from './registry/agent-health.js';
 export * from './registry/agent-registry.service.js';
 export * from './registry/agent-registry.module.js';
+export * from './breakers/agent-breakers.js';
+export * from './breakers/window-breaker.js';
+export * from './breakers/breakers.module.js';

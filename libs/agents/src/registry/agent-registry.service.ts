@@ -7,6 +7,7 @@ import type { DataSource } from 'typeorm';
 import { BUILTIN_AGENT_SLUGS, DomainError, isBuiltinAgent, type AgentType, type JsonObject } from '#core';
 import { AgentsRepository, AuditLogRepository, DATA_SOURCE, type ActorType, type AgentEntity, type AgentHealth, type AgentWrite } from '#persistence';
 import { AgentRunnerRegistry } from '../agent-runner.registry.js';
+import { AgentBreakers } from '../breakers/agent-breakers.js';
 import { agentDocumentProblems, type AgentDocument } from './agent-document.js';
 import { agentStats, recentStep, type AgentStats, type RecentStep } from './agent-health.js';
 
@@ -67,7 +68,8 @@ function builtinView(slug: (typeof BUILTIN_AGENT_SLUGS)[number]): AgentView {
   };
 }
 
-export function toAgentView(agent: AgentEntity): AgentView {
+/** `breakerState`: the state to show (a published open past its cool-down is half-open). */
+export function toAgentView(agent: AgentEntity, breakerState: AgentView['breaker']['state'] = agent.breakerState): AgentView {
   return {
     slug: agent.slug,
     name: agent.name,
@@ -79,7 +81,7 @@ export function toAgentView(agent: AgentEntity): AgentView {
     builtin: false,
     health: agent.health,
     lastHeartbeatAt: agent.lastHeartbeatAt?.toISOString() ?? null,
-    breaker: { state: agent.breakerState, changedAt: agent.breakerChangedAt?.toISOString() ?? null },
+    breaker: { state: breakerState, changedAt: agent.breakerChangedAt?.toISOString() ?? null },
     createdAt: agent.createdAt.toISOString(),
     updatedAt: agent.updatedAt.toISOString(),
   };
@@ -92,11 +94,16 @@ export class AgentRegistryService {
     private readonly agents: AgentsRepository,
     private readonly audit: AuditLogRepository,
     private readonly runners: AgentRunnerRegistry,
+    private readonly breakers: AgentBreakers,
   ) {}
+
+  private view(agent: AgentEntity): AgentView {
+    return toAgentView(agent, this.breakers.effectiveState({ state: agent.breakerState, changedAt: agent.breakerChangedAt }));
+  }
 
   /** Stored agents (slug order), then the built-ins that match the filter (they have type tool and no capabilities). */
   async list(organizationId: string, filter: { capability?: string; type?: AgentType } = {}): Promise<AgentView[]> {
-    const stored = (await this.agents.list(organizationId, filter.capability, filter.type)).map(toAgentView);
+    const stored = (await this.agents.list(organizationId, filter.capability, filter.type)).map((a) => this.view(a));
     const shadowed = new Set(stored.map((a) => a.slug));
     const builtins = filter.capability || (filter.type && filter.type !== 'tool') ? [] : BUILTIN_AGENT_SLUGS.filter((s) => !shadowed.has(s)).map(builtinView);
     return [...stored, ...builtins];
@@ -105,7 +112,7 @@ export class AgentRegistryService {
   async get(organizationId: string, slug: string): Promise<AgentDetail> {
     const agent = await this.agents.findBySlug(organizationId, slug);
     if (!agent && !isBuiltinAgent(slug)) throw DomainError.notFound('Agent', slug);
-    const view = agent ? toAgentView(agent) : builtinView(slug as (typeof BUILTIN_AGENT_SLUGS)[number]);
+    const view = agent ? this.view(agent) : builtinView(slug as (typeof BUILTIN_AGENT_SLUGS)[number]);
     const { steps, running } = await this.agents.recentSteps(organizationId, slug, RECENT_STEPS);
     return {
       ...view,
@@ -121,7 +128,7 @@ export class AgentRegistryService {
       const created = await this.agents.insert(organizationId, agent, manager);
       if (!created) throw DomainError.conflict(`Agent ${agent.slug} already exists (PUT /agents/${agent.slug} changes it)`);
       await this.audit.append(organizationId, auditEntry(actor, 'agent.created', created, { type: agent.type }), manager);
-      return toAgentView(created);
+      return this.view(created);
     });
   }
 
@@ -132,7 +139,7 @@ export class AgentRegistryService {
       const updated = await this.agents.replace(organizationId, agent, manager);
       if (!updated) throw DomainError.notFound('Agent', slug);
       await this.audit.append(organizationId, auditEntry(actor, 'agent.updated', updated, { type: agent.type, status: agent.status }), manager);
-      return toAgentView(updated);
+      return this.view(updated);
     });
   }
 
@@ -150,7 +157,7 @@ export class AgentRegistryService {
   async heartbeat(organizationId: string, slug: string, health: AgentHealth = 'healthy'): Promise<AgentView> {
     const agent = await this.agents.heartbeat(organizationId, slug, health);
     if (!agent) throw DomainError.notFound('Agent', slug);
-    return toAgentView(agent);
+    return this.view(agent);
   }
 
   /** Creates the agent, replaces it when it differs, or leaves it (for `agents:apply`, idempotent). */
@@ -158,7 +165,7 @@ export class AgentRegistryService {
     const agent = this.checked(document);
     const existing = await this.agents.findBySlug(organizationId, agent.slug);
     if (!existing) return { action: 'created', agent: await this.create(organizationId, agent, actor) };
-    if (sameDefinition(existing, agent)) return { action: 'unchanged', agent: toAgentView(existing) };
+    if (sameDefinition(existing, agent)) return { action: 'unchanged', agent: this.view(existing) };
     return { action: 'updated', agent: await this.update(organizationId, agent.slug, agent, actor) };
   }
 

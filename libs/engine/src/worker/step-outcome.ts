@@ -1,3 +1,4 @@
+import type { AgentUsage, BreakerChange } from '#agents';
 import type { JsonValue } from '#core';
 
 export interface StepFailure {
@@ -8,8 +9,8 @@ export interface StepFailure {
 
 /** What became of one attempt of one step, as reported by whoever held (or took over) its lease. */
 export type StepOutcome =
-  | { kind: 'completed'; output: JsonValue }
-  | { kind: 'failed'; error: StepFailure }
+  | { kind: 'completed'; output: JsonValue; usage?: AgentUsage; breaker?: BreakerChange }
+  | { kind: 'failed'; error: StepFailure; breaker?: BreakerChange }
   /** The reaper found the lease expired (the worker died or stalled). */
   | { kind: 'lease_lost' }
   /** The worker gave the step back while shutting down. */

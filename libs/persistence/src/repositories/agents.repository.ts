@@ -118,6 +118,17 @@ export class AgentsRepository {
     return new Set(rows.map((r) => r.slug));
   }
 
+  /** The subset of `capabilities` that some active agent of the organization has. */
+  async offeredCapabilities(organizationId: string, capabilities: string[]): Promise<Set<string>> {
+    if (capabilities.length === 0) return new Set();
+    const rows: { capability: string }[] = await this.dataSource.query(
+      `SELECT DISTINCT c AS capability FROM agents a, unnest(a.capabilities) c
+        WHERE a.organization_id = $1 AND a.status = 'active' AND a.capabilities && $2::text[] AND c = ANY($2::text[])`,
+      [organizationId, capabilities],
+    );
+    return new Set(rows.map((r) => r.capability));
+  }
+
   /** Inserts the agent unless its slug exists in the organization; returns whether it inserted. */
   async insertIfAbsent(organizationId: string, agent: AgentSeed): Promise<boolean> {
     const rows: unknown[] = await this.dataSource.query(
