@@ -11,7 +11,8 @@ import type { DataSource } from 'typeorm';
 import { AgentRunnerRegistry } from '#agents';
 import type { DefinitionSpec } from '#core';
 import { createApp } from '../apps/api/src/bootstrap.js';
-import { createTestOrganization, insertDefinition, openTestDataSource, testConfig, waitFor, waitForRun, type TestOrganization } from '#testing';
+import { createDataSource, dropDatabase, migrateDatabase } from '#persistence';
+import { createScratchDatabase, TEST_ADMIN_URL_ENV, createTestOrganization, insertDefinition, testConfig, waitFor, waitForRun, type TestOrganization } from '#testing';
 import { ModeRunner } from './agents-test-runner.js';
 
 const COOLDOWN_MS = 3000;
@@ -28,17 +29,24 @@ describe('capability routing and circuit breakers (e2e)', () => {
   let org: TestOrganization;
   const runner = new ModeRunner();
 
+  let url: string;
+
+  // A scratch database: other suites' workers share the test database and have no runner for this suite's test type.
   beforeAll(async () => {
-    app = await createApp(testConfig({ pollIntervalMs: 100, breakerFailures: 2, breakerWindowMs: 60_000, breakerCooldownMs: COOLDOWN_MS }));
+    url = await createScratchDatabase(process.env[TEST_ADMIN_URL_ENV] as string, `agents_routing_${process.pid}`);
+    ds = createDataSource(url, 5);
+    await ds.initialize();
+    await migrateDatabase(ds);
+    app = await createApp(testConfig({ databaseUrl: url, pollIntervalMs: 100, breakerFailures: 2, breakerWindowMs: 60_000, breakerCooldownMs: COOLDOWN_MS }));
     await app.init();
     app.get(AgentRunnerRegistry).register(runner);
-    ds = await openTestDataSource();
     org = await createTestOrganization(app, ds, 'routing');
   });
 
   afterAll(async () => {
     await ds?.destroy();
     await app?.close();
+    if (url) await dropDatabase(process.env[TEST_ADMIN_URL_ENV] as string, new URL(url).pathname.slice(1));
   });
 
   const http = () => request(app.getHttpServer());

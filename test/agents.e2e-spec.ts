@@ -8,7 +8,8 @@ import request from 'supertest';
 import type { DataSource } from 'typeorm';
 import { AgentRunnerRegistry } from '#agents';
 import { createApp } from '../apps/api/src/bootstrap.js';
-import { createTestOrganization, insertDefinition, openTestDataSource, testConfig, waitForRun, type TestOrganization } from '#testing';
+import { createDataSource, dropDatabase, migrateDatabase } from '#persistence';
+import { createScratchDatabase, TEST_ADMIN_URL_ENV, createTestOrganization, insertDefinition, testConfig, waitForRun, type TestOrganization } from '#testing';
 import { ModeRunner } from './agents-test-runner.js';
 
 describe('agent registry (e2e)', () => {
@@ -17,11 +18,17 @@ describe('agent registry (e2e)', () => {
   let org: TestOrganization;
   let other: TestOrganization;
 
+  let url: string;
+
+  // A scratch database: other suites' workers share the test database and have no runner for this suite's test type.
   beforeAll(async () => {
-    app = await createApp(testConfig({ pollIntervalMs: 200 }));
+    url = await createScratchDatabase(process.env[TEST_ADMIN_URL_ENV] as string, `agents_registry_${process.pid}`);
+    ds = createDataSource(url, 5);
+    await ds.initialize();
+    await migrateDatabase(ds);
+    app = await createApp(testConfig({ databaseUrl: url, pollIntervalMs: 200 }));
     await app.init();
     app.get(AgentRunnerRegistry).register(new ModeRunner());
-    ds = await openTestDataSource();
     org = await createTestOrganization(app, ds, 'agents');
     other = await createTestOrganization(app, ds, 'agents-other');
   });
@@ -29,6 +36,7 @@ describe('agent registry (e2e)', () => {
   afterAll(async () => {
     await ds?.destroy();
     await app?.close();
+    if (url) await dropDatabase(process.env[TEST_ADMIN_URL_ENV] as string, new URL(url).pathname.slice(1));
   });
 
   const http = () => request(app.getHttpServer());
