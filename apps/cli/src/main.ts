@@ -24,6 +24,10 @@ import { registerMetrics } from './commands/metrics.command.js';
 import { registerRunsStart } from './commands/runs-start.command.js';
 import { registerApprovalsDecide } from './commands/approvals-decide.command.js';
 import { registerApprovalsList } from './commands/approvals-list.command.js';
+import { registerAgentsList } from './commands/agents-list.command.js';
+import { registerAgentsInfo } from './commands/agents-info.command.js';
+import { registerAgentsApply } from './commands/agents-apply.command.js';
+import { registerBreakersStatus } from './commands/breakers-status.command.js';
 
 function buildProgram(): Command {
   const program = new Command('baton')
@@ -48,6 +52,10 @@ function buildProgram(): Command {
     registerApprovalsDecide,
     registerQueueStatus,
     registerMetrics,
+    registerAgentsList,
+    registerAgentsInfo,
+    registerAgentsApply,
+    registerBreakersStatus,
   ]) {
     register(program);
   }

@@ -28,6 +28,9 @@ export interface AppConfig {
   workerConcurrency: number;
   leaseMs: number;
   pollIntervalMs: number;
+  breakerFailures: number;
+  breakerWindowMs: number;
+  breakerCooldownMs: number;
   runRateLimit: number;
   loginMaxFailuresPerAccount: number;
   loginMaxFailuresPerAddress: number;
@@ -131,6 +134,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     workerConcurrency: positiveInt(raw(env, 'BATON_WORKER_CONCURRENCY'), 'BATON_WORKER_CONCURRENCY', problems),
     leaseMs: positiveInt(raw(env, 'BATON_LEASE_MS'), 'BATON_LEASE_MS', problems),
     pollIntervalMs: positiveInt(raw(env, 'BATON_POLL_INTERVAL_MS'), 'BATON_POLL_INTERVAL_MS', problems),
+    breakerFailures: positiveInt(raw(env, 'BATON_BREAKER_FAILURES'), 'BATON_BREAKER_FAILURES', problems),
+    breakerWindowMs: positiveInt(raw(env, 'BATON_BREAKER_WINDOW_MS'), 'BATON_BREAKER_WINDOW_MS', problems),
+    breakerCooldownMs: positiveInt(raw(env, 'BATON_BREAKER_COOLDOWN_MS'), 'BATON_BREAKER_COOLDOWN_MS', problems),
     runRateLimit: positiveInt(raw(env, 'BATON_RUN_RATE_LIMIT'), 'BATON_RUN_RATE_LIMIT', problems),
     loginMaxFailuresPerAccount: positiveInt(raw(env, 'BATON_LOGIN_MAX_FAILURES_PER_ACCOUNT'), 'BATON_LOGIN_MAX_FAILURES_PER_ACCOUNT', problems),
     loginMaxFailuresPerAddress: positiveInt(raw(env, 'BATON_LOGIN_MAX_FAILURES_PER_ADDRESS'), 'BATON_LOGIN_MAX_FAILURES_PER_ADDRESS', problems),

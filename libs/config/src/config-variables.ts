@@ -77,6 +77,9 @@ export const CONFIG_VARIABLES = [
     default: '100',
   },
   { name: 'BATON_LEASE_MS', description: 'Lease of a claimed step; renewed by heartbeat every third of it, reclaimed by any instance after it.', sensitive: false, default: '15000' },
+  { name: 'BATON_BREAKER_FAILURES', description: "Failed calls of one agent within BATON_BREAKER_WINDOW_MS that open its circuit breaker.", sensitive: false, default: '5' },
+  { name: 'BATON_BREAKER_WINDOW_MS', description: 'Window in which an agent\'s failures are counted towards opening its breaker.', sensitive: false, default: '60000' },
+  { name: 'BATON_BREAKER_COOLDOWN_MS', description: 'How long an open breaker stays open before it half-opens (one trial call closes or reopens it).', sensitive: false, default: '30000' },
   { name: 'BATON_POLL_INTERVAL_MS', description: 'Fallback polling for ready steps when no LISTEN/NOTIFY wake-up arrives.', sensitive: false, default: '1000' },
   {
     name: 'BATON_RUN_RATE_LIMIT',

@@ -38,6 +38,10 @@ export interface StepSpec {
   reversible?: boolean;
   rollback?: JsonObject;
   fallbackAgents?: string[];
+  /** Run on the healthiest, least-loaded active agent with this capability (instead of `agent`). */
+  capability?: string;
+  /** While the agent's breaker is open, run on another healthy agent sharing one of its capabilities. */
+  fallback?: 'capability';
 }
 
 export interface DefinitionSpec {

@@ -15,6 +15,8 @@ export interface DefinitionCatalog {
   agents: ReadonlySet<string>;
   /** Definition slugs with at least one active version in the organization. */
   activeDefinitions: ReadonlySet<string>;
+  /** Capabilities of the organization's active agents (absent: none, so every `capability:` is unknown). */
+  capabilities?: ReadonlySet<string>;
 }
 
 type Fields = Record<string, unknown>;
@@ -61,16 +63,19 @@ function stepViews(document: Fields): StepView[] {
 }
 
 /** Agent slugs and sub-orchestration slugs the document names, for one catalog lookup each. */
-export function referencedNames(document: unknown): { agents: string[]; orchestrations: string[] } {
-  if (!isObject(document)) return { agents: [], orchestrations: [] };
+export function referencedNames(document: unknown): { agents: string[]; orchestrations: string[]; capabilities: string[] } {
+  if (!isObject(document)) return { agents: [], orchestrations: [], capabilities: [] };
   const agents = new Set<string>();
   const orchestrations = new Set<string>();
+  const capabilities = new Set<string>();
   for (const step of stepViews(document)) {
     for (const usage of agentUsages(step)) agents.add(usage.slug);
     const orchestration = stringAt(step.fields, 'orchestration');
     if (orchestration) orchestrations.add(orchestration);
+    const capability = stringAt(step.fields, 'capability');
+    if (capability) capabilities.add(capability);
   }
-  return { agents: [...agents], orchestrations: [...orchestrations] };
+  return { agents: [...agents], orchestrations: [...orchestrations], capabilities: [...capabilities] };
 }
 
 function agentUsages(step: StepView): { slug: string; path: string }[] {
@@ -107,16 +112,20 @@ function stepShape(step: StepView): ProblemDetail[] {
   const problem = (field: string, message: string): ProblemDetail => ({ path: `${step.path}.${field}`, message, code: 'step_shape' });
   const problems: ProblemDetail[] = [];
   if (step.type === 'agent') {
-    if (!has('agent')) problems.push(problem('agent', 'agent steps need an agent'));
+    if (!has('agent') && !has('capability')) problems.push(problem('agent', 'agent steps need an agent (or a capability to route by)'));
+    if (has('agent') && has('capability'))
+      problems.push(problem('capability', 'name either an agent or a capability (the step is routed to an agent that has it), not both'));
+    if (has('fallback') && has('capability')) problems.push(problem('fallback', 'a capability step is routed to a healthy agent already'));
     if (has('orchestration'))
       problems.push(problem('orchestration', 'only orchestration steps run a definition (set type: orchestration)'));
   } else if (step.type === 'orchestration') {
     if (!has('orchestration')) problems.push(problem('orchestration', 'orchestration steps need an orchestration (a definition slug)'));
     if (has('agent')) problems.push(problem('agent', 'orchestration steps run a definition, not an agent'));
-    if (has('fallbackAgents')) problems.push(problem('fallbackAgents', 'fallback agents only apply to agent steps'));
+    for (const field of ['fallbackAgents', 'fallback', 'capability'])
+      if (has(field)) problems.push(problem(field, `${field} only applies to agent steps`));
   } else if (step.type === 'approval') {
     if (!has('approval')) problems.push(problem('approval', 'approval steps need an approval block'));
-    for (const field of ['agent', 'orchestration', 'fallbackAgents', 'forEach']) {
+    for (const field of ['agent', 'capability', 'orchestration', 'fallbackAgents', 'fallback', 'forEach']) {
       if (has(field)) problems.push(problem(field, `approval steps call nothing: remove ${field}`));
     }
   }
@@ -144,6 +153,14 @@ function unknownAgents(steps: StepView[], catalog: DefinitionCatalog): ProblemDe
       .filter(({ slug }) => !isBuiltinAgent(slug) && !catalog.agents.has(slug))
       .map(({ slug, path }) => ({ path, message: `unknown agent "${slug}"`, code: 'unknown_agent' })),
   );
+}
+
+function unknownCapabilities(steps: StepView[], catalog: DefinitionCatalog): ProblemDetail[] {
+  return steps.flatMap((step) => {
+    const capability = stringAt(step.fields, 'capability');
+    if (capability === undefined || catalog.capabilities?.has(capability)) return [];
+    return [{ path: `${step.path}.capability`, message: `no active agent has the capability "${capability}"`, code: 'unknown_capability' }];
+  });
 }
 
 function unknownOrchestrations(document: Fields, steps: StepView[], catalog: DefinitionCatalog): ProblemDetail[] {
@@ -313,6 +330,7 @@ export function semanticProblems(document: unknown, catalog: DefinitionCatalog):
     ...duplicateKeys(steps),
     ...steps.flatMap(stepShape),
     ...unknownAgents(steps, catalog),
+    ...unknownCapabilities(steps, catalog),
     ...unknownOrchestrations(document, steps, catalog),
     ...unknownDependencies(steps, byKey),
     ...dependencyCycles(steps, byKey),

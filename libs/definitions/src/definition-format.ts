@@ -11,6 +11,7 @@ const STEP_ORDER = [
   'key',
   'type',
   'agent',
+  'capability',
   'orchestration',
   'forEach',
   'dependsOn',
@@ -21,6 +22,7 @@ const STEP_ORDER = [
   'reversible',
   'rollback',
   'fallbackAgents',
+  'fallback',
 ];
 const APPROVAL_ORDER = [
   'prompt',

@@ -18,6 +18,8 @@ const MAX_MS = 2_147_483_647;
 
 const durationMs = { type: 'integer', minimum: 1, maximum: MAX_MS };
 const agentName = { type: 'string', minLength: 1, maxLength: 100 };
+/** What an agent can do (`agents.capabilities`); a step may name one instead of an agent. */
+export const STEP_CAPABILITY_PATTERN = '^[a-z0-9][a-z0-9._-]{0,99}$';
 
 export const DEFINITION_JSON_SCHEMA = {
   $id: 'https://baton.dev/schemas/orchestration-definition.json',
@@ -99,6 +101,8 @@ export const DEFINITION_JSON_SCHEMA = {
         reversible: { type: 'boolean' },
         rollback: { $ref: '#/definitions/rollback' },
         fallbackAgents: { type: 'array', uniqueItems: true, items: agentName },
+        capability: { type: 'string', pattern: STEP_CAPABILITY_PATTERN },
+        fallback: { enum: ['capability'] },
       },
     },
   },

@@ -265,7 +265,7 @@ describe('validateDefinitionDocument', () => {
       ],
     };
     expect(problemsOf(doc)).toEqual([
-      { path: '$.steps[0].agent', message: 'agent steps need an agent' },
+      { path: '$.steps[0].agent', message: 'agent steps need an agent (or a capability to route by)' },
       { path: '$.steps[1].orchestration', message: 'orchestration steps need an orchestration (a definition slug)' },
       { path: '$.steps[1].agent', message: 'orchestration steps run a definition, not an agent' },
       { path: '$.steps[2].approval', message: 'approval steps need an approval block' },
@@ -331,5 +331,27 @@ describe('instancePathToJsonPath', () => {
     expect(instancePathToJsonPath('')).toBe('$');
     expect(instancePathToJsonPath('/steps/1/key')).toBe('$.steps[1].key');
     expect(instancePathToJsonPath('/input/a~1b/c~0d')).toBe('$.input["a/b"]["c~d"]');
+  });
+});
+
+describe('capability routing fields', () => {
+  const withCapabilities: DefinitionCatalog = { ...catalog, capabilities: new Set(['summarize']) };
+  const doc = (step: Record<string, unknown>) => ({ slug: 'cap', name: 'cap', steps: [{ key: 'a', ...step }] });
+  const problems = (d: unknown) => validate(d, withCapabilities).problems.map((p) => ({ path: p.path, code: p.code }));
+
+  it('accepts a step that names a capability an active agent has, and fallback on an agent step', () => {
+    expect(validate(doc({ capability: 'summarize' }), withCapabilities)).toMatchObject({ valid: true });
+    expect(validate(doc({ agent: 'summarizer', fallback: 'capability' }), withCapabilities)).toMatchObject({ valid: true });
+  });
+
+  it('refuses an unknown capability, agent and capability together, and routing fields on other step types', () => {
+    expect(problems(doc({ capability: 'translate' }))).toEqual([{ path: '$.steps[0].capability', code: 'unknown_capability' }]);
+    expect(problems(doc({ agent: 'summarizer', capability: 'summarize' }))).toEqual([{ path: '$.steps[0].capability', code: 'step_shape' }]);
+    expect(problems(doc({ capability: 'summarize', fallback: 'capability' }))).toEqual([{ path: '$.steps[0].fallback', code: 'step_shape' }]);
+    expect(problems(doc({ type: 'approval', approval: { prompt: 'ok?' }, capability: 'summarize' }))).toEqual([
+      { path: '$.steps[0].capability', code: 'step_shape' },
+    ]);
+    expect(problems(doc({ capability: 'Bad Name' }))).toEqual(expect.arrayContaining([{ path: '$.steps[0].capability', code: 'schema' }]));
+    expect(problems(doc({ agent: 'summarizer', fallback: 'anyone' }))).toEqual([{ path: '$.steps[0].fallback', code: 'schema' }]);
   });
 });

@@ -171,14 +171,15 @@ export class DefinitionsService {
 
   private async validateDocument(organizationId: string, document: unknown): Promise<ValidationReport> {
     const names = referencedNames(document);
-    const [agents, activeDefinitions] = await Promise.all([
+    const [agents, activeDefinitions, capabilities] = await Promise.all([
       this.agents.existingSlugs(
         organizationId,
         names.agents.filter((slug) => !isBuiltinAgent(slug)),
       ),
       this.definitions.activeSlugs(organizationId, names.orchestrations),
+      this.agents.offeredCapabilities(organizationId, names.capabilities),
     ]);
-    return validateDefinitionDocument(document, { agents, activeDefinitions });
+    return validateDefinitionDocument(document, { agents, activeDefinitions, capabilities });
   }
 
   private async validSpec(organizationId: string, raw: unknown): Promise<DefinitionSpec> {

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { BreakersModule } from '#agents';
 import { ApprovalQueryService } from './approvals/approval-queries.service.js';
 import { ApprovalTimer } from './approvals/approval-timer.js';
 import { ApprovalService } from './approvals/approval.service.js';
@@ -18,6 +19,7 @@ import { StepExecutor } from './worker/step-executor.js';
 
 /** The durable engine. Needs DatabaseModule, EventsModule and AgentsModule (all global) in the application. */
 @Module({
+  imports: [BreakersModule],
   providers: [
     EngineDatabase,
     DefinitionCache,

@@ -18,6 +18,9 @@ export const EVENT_TYPES = [
   'checkpoint.requested',
   'checkpoint.resolved',
   'checkpoint.escalated',
+  'agent.breaker_opened',
+  'agent.breaker_half_opened',
+  'agent.breaker_closed',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -43,7 +43,7 @@ export const EVENT_PAYLOADS: Record<EventType, string> = {
   'run.failed': '`{ error: { code, message } }`; terminal',
   'run.cancelled': '`{ by?, reason }`; terminal',
   'step.ready': '`{ attempt?, reason? }`',
-  'step.started': '`{ attempt, worker }`',
+  'step.started': '`{ attempt, worker, agent?, routedBy? }`: agent and routedBy when the step was routed (capability, or a fallback while its agent\'s breaker is open)',
   'step.progress': '`{ attempt, progress }`',
   'step.completed': '`{ attempt, output, approved? }`',
   'step.failed': '`{ attempt, error: { code, message, retryable } }`',
@@ -53,6 +53,9 @@ export const EVENT_PAYLOADS: Record<EventType, string> = {
   'checkpoint.requested': '`{ approvalId, prompt, payload, decisions, quorum, expiresAt }`',
   'checkpoint.resolved': '`{ approvalId, decision, by, reason: human | timeout, modifications }`',
   'checkpoint.escalated': '`{ approvalId, prompt, assignees }`',
+  'agent.breaker_opened': "`{ agent, from, to }`: the agent's circuit breaker opened; logged on the run whose step tripped it",
+  'agent.breaker_half_opened': '`{ agent, from, to }`: the cool-down passed and a trial call was made (by this run\'s step)',
+  'agent.breaker_closed': '`{ agent, from, to }`: the trial call of this run\'s step succeeded',
 };
 
 export const SSE_FORMAT_DOC = [

@@ -121,16 +121,18 @@ export async function startSteps(
   leaseMs: number,
   ids: string[],
   inputs: unknown[],
+  /** The agent each step was routed to (capability or fallback), recorded as its agent_slug; null keeps the step's. */
+  routedTo: (string | null)[] = [],
 ): Promise<StartedStep[]> {
   const { rows } = await client.query<StartedStep>(
     `UPDATE orchestration_steps s
         SET status = 'running', attempt = s.attempt + 1, lease_owner = $1,
             lease_expires_at = now() + make_interval(secs => $2::double precision / 1000),
-            started_at = now(), updated_at = now(), input = v.input
-       FROM unnest($3::uuid[], $4::jsonb[]) AS v(id, input)
+            started_at = now(), updated_at = now(), input = v.input, agent_slug = COALESCE(v.agent_slug, s.agent_slug)
+       FROM unnest($3::uuid[], $4::jsonb[], $5::text[]) AS v(id, input, agent_slug)
       WHERE s.id = v.id AND (s.status = 'ready' OR (s.status = 'pending' AND s.pending_dependencies <= 0))
       RETURNING s.id, s.attempt`,
-    [workerId, leaseMs, ids, inputs.map((i) => JSON.stringify(i ?? null))],
+    [workerId, leaseMs, ids, inputs.map((i) => JSON.stringify(i ?? null)), ids.map((_, i) => routedTo[i] ?? null)],
   );
   return rows;
 }

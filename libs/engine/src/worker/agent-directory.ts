@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { isBuiltinAgent, type AgentType } from '#core';
+import type { AgentHealth, BreakerState } from '#persistence';
 import type { Queryable } from '../store/engine-database.js';
 
 export interface AgentInfo {
@@ -7,9 +8,50 @@ export interface AgentInfo {
   config: Record<string, unknown>;
   maxConcurrency: number | null;
   status: 'active' | 'disabled';
+  capabilities: string[];
+  health: AgentHealth;
+  breakerState: BreakerState;
+  breakerChangedAt: Date | null;
 }
 
-const BUILTIN: AgentInfo = { type: 'tool', config: {}, maxConcurrency: null, status: 'active' };
+const BUILTIN: AgentInfo = {
+  type: 'tool',
+  config: {},
+  maxConcurrency: null,
+  status: 'active',
+  capabilities: [],
+  health: 'healthy',
+  breakerState: 'closed',
+  breakerChangedAt: null,
+};
+
+export interface AgentRow {
+  slug: string;
+  type: AgentType;
+  config: Record<string, unknown>;
+  status: 'active' | 'disabled';
+  capabilities: string[];
+  health: AgentHealth;
+  breaker_state: BreakerState;
+  breaker_changed_at: Date | null;
+}
+
+/** The columns of an AgentRow, for every engine read of agents. */
+export const AGENT_COLUMNS = 'slug, type, config, status, capabilities, health, breaker_state, breaker_changed_at';
+
+export function agentInfo(row: AgentRow): AgentInfo {
+  const limit = Number(row.config.maxConcurrency);
+  return {
+    type: row.type,
+    config: row.config,
+    status: row.status,
+    maxConcurrency: Number.isInteger(limit) && limit > 0 ? limit : null,
+    capabilities: row.capabilities,
+    health: row.health,
+    breakerState: row.breaker_state,
+    breakerChangedAt: row.breaker_changed_at,
+  };
+}
 const TTL_MS = 5000;
 
 /**
@@ -34,18 +76,15 @@ export class AgentDirectory {
       else missing.push(slug);
     }
     if (missing.length > 0) {
-      const { rows } = await client.query<{
-        slug: string;
-        type: AgentType;
-        config: Record<string, unknown>;
-        status: 'active' | 'disabled';
-      }>(`SELECT slug, type, config, status FROM agents WHERE organization_id = $1 AND slug = ANY($2::text[])`, [organizationId, missing]);
+      const { rows } = await client.query<AgentRow>(`SELECT ${AGENT_COLUMNS} FROM agents WHERE organization_id = $1 AND slug = ANY($2::text[])`, [
+        organizationId,
+        missing,
+      ]);
       const found = new Map(rows.map((r) => [r.slug, r]));
       for (const slug of missing) {
         const row = found.get(slug);
-        const limit = row ? Number(row.config.maxConcurrency) : NaN;
         const info: AgentInfo | null = row
-          ? { type: row.type, config: row.config, status: row.status, maxConcurrency: Number.isInteger(limit) && limit > 0 ? limit : null }
+          ? agentInfo(row)
           : isBuiltinAgent(slug)
             ? BUILTIN
             : null;

@@ -34,6 +34,7 @@ import {
 } from '../store/step-transition.repository.js';
 import { CheckpointOpener, type OpeningCheckpoint } from '../approvals/checkpoint-opener.js';
 import { expireApprovalsOfRuns } from '../store/approval.repository.js';
+import { recordBreakerChanges, type BreakerChangeAt } from './breaker-recorder.js';
 import { StepClaimer, type ClaimedStep, type KnownOutputs } from './step-claimer.js';
 import { MAX_LEASE_LOSSES, type StepResult } from './step-outcome.js';
 
@@ -83,6 +84,7 @@ export class ResultApplier {
     const seen = new Set<string>();
     const opening: OpeningCheckpoint[] = [];
     const known: KnownOutputs = new Map();
+    const breakerChanges: BreakerChangeAt[] = [];
     let discarded = 0;
     let nextRetryInMs: number | null = null;
 
@@ -110,6 +112,7 @@ export class ResultApplier {
         continue;
       }
       seen.add(result.stepId);
+      if ((outcome.kind === 'completed' || outcome.kind === 'failed') && outcome.breaker) breakerChanges.push({ ...base, change: outcome.breaker });
       const definition = await this.definitions.get(run.definition_id);
       const compiled = definition.steps.get(step.step_key);
       if (outcome.kind === 'completed' && compiled && (compiled.spec.approval || compiled.spec.type === 'approval')) {
@@ -216,6 +219,7 @@ export class ResultApplier {
 
     await updateSteps(client, updates);
     await recordStepUsage(client, usages);
+    await recordBreakerChanges(client, breakerChanges, events);
     await this.checkpoints.open(client, opening, events);
     const live = [...releases.values()].filter((r) => !failedRuns.has(r.runId));
     const fastClaim = fast && fast.limit > 0 ? fast : null;

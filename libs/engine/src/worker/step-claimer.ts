@@ -5,7 +5,8 @@
  * append their `step.started` events.
  */
 import { Injectable } from '@nestjs/common';
-import { renderTemplate, TemplateError, type JsonValue } from '#core';
+import { AgentBreakers } from '#agents';
+import { renderTemplate, TemplateError, type JsonObject, type JsonValue } from '#core';
 import { DefinitionCache } from '../compiled-definition.js';
 import { commitWith, EngineDatabase, together, type Queryable } from '../store/engine-database.js';
 import { appendEvents, type NewEvent } from '../store/event-log.repository.js';
@@ -21,6 +22,8 @@ import {
   type LockedRun,
 } from '../store/step-claim.repository.js';
 import { AgentDirectory, type AgentInfo } from './agent-directory.js';
+import { rankedCandidates, routeRequest } from './agent-router.js';
+import type { StepFailure } from './step-outcome.js';
 
 /**
  * Outputs the calling transaction has just written (run id -> step key -> output): a claim in the same transaction
@@ -45,6 +48,18 @@ export interface ClaimedStep {
   inputError: string | null;
   /** Steps that list this one in dependsOn: the most its completion can release (slots to lend its result batch). */
   dependents: number;
+  /** Why `agentSlug` was chosen, when the step was routed (capability, or a fallback from an open breaker). */
+  routedBy?: JsonObject;
+  /** Set when routing found no usable agent at all: the step fails (retryably) without calling one. */
+  routeError?: StepFailure;
+}
+
+interface Choice {
+  step: ClaimableStep;
+  agent: AgentInfo | null;
+  /** The agent it was routed to, and why (absent: its own agent). */
+  routed?: { slug: string; routedBy: JsonObject };
+  routeError?: StepFailure;
 }
 
 @Injectable()
@@ -53,6 +68,7 @@ export class StepClaimer {
     private readonly db: EngineDatabase,
     private readonly definitions: DefinitionCache,
     private readonly agents: AgentDirectory,
+    private readonly breakers: AgentBreakers,
   ) {}
 
   async claim(workerId: string, limit: number, leaseMs: number): Promise<ClaimedStep[]> {
@@ -107,11 +123,12 @@ export class StepClaimer {
       leaseMs,
       ids,
       rendered.map((r) => r.input),
+      chosen.map((c) => c.routed?.slug ?? null),
     ).then((started) => {
       if (started.length !== ids.length)
         throw new Error(`claim invariant broken: ${ids.length - started.length} of ${ids.length} chosen steps did not start`);
     });
-    const claimed = chosen.map(({ step, agent }, i): ClaimedStep => {
+    const claimed = chosen.map(({ step, agent, routed, routeError }, i): ClaimedStep => {
       const run = runs.get(step.run_id) as LockedRun;
       const attempt = step.attempt + 1;
       events.push({
@@ -119,7 +136,7 @@ export class StepClaimer {
         organizationId: run.organization_id,
         type: 'step.started',
         stepKey: step.step_key,
-        payload: { attempt, worker: workerId },
+        payload: routed ? { attempt, worker: workerId, agent: routed.slug, routedBy: routed.routedBy } : { attempt, worker: workerId },
       });
       return {
         id: step.id,
@@ -128,8 +145,10 @@ export class StepClaimer {
         definitionId: run.definition_id,
         stepKey: step.step_key,
         stepType: step.type,
-        agentSlug: step.agent_slug ?? '',
+        agentSlug: routed?.slug ?? step.agent_slug ?? '',
         agent,
+        ...(routed ? { routedBy: routed.routedBy } : {}),
+        ...(routeError ? { routeError } : {}),
         attempt,
         timeoutMs: rendered[i].timeoutMs,
         dependents: rendered[i].dependents,
@@ -141,12 +160,7 @@ export class StepClaimer {
   }
 
   /** Picks steps within the worker's, each run's and each agent's limits, in priority order. */
-  private async choose(
-    client: Queryable,
-    runs: Map<string, LockedRun>,
-    ready: ClaimableStep[],
-    limit: number,
-  ): Promise<{ step: ClaimableStep; agent: AgentInfo | null }[]> {
+  private async choose(client: Queryable, runs: Map<string, LockedRun>, ready: ClaimableStep[], limit: number): Promise<Choice[]> {
     const limitedRuns = [...runs.values()].filter((r) => r.max_concurrency !== null).map((r) => r.id);
     const running = await runningCountsByRun(client, limitedRuns);
     const agentsByOrg = new Map<string, Map<string, AgentInfo | null>>();
@@ -158,7 +172,7 @@ export class StepClaimer {
       agentsByOrg.set(org, await this.agents.lookup(client, org, slugs));
     }
     const agentRunning = new Map<string, number>();
-    const chosen: { step: ClaimableStep; agent: AgentInfo | null }[] = [];
+    const chosen: Choice[] = [];
     for (const step of ready) {
       if (chosen.length >= limit) break;
       const run = runs.get(step.run_id) as LockedRun;
@@ -168,6 +182,15 @@ export class StepClaimer {
         running.set(run.id, n + 1);
       }
       const agent = agentsByOrg.get(run.organization_id)?.get(step.agent_slug ?? '') ?? null;
+      const routing = await this.routeStep(client, run, step, agent, agentRunning);
+      if (routing === 'wait') {
+        if (run.max_concurrency !== null) running.set(run.id, (running.get(run.id) ?? 1) - 1);
+        continue;
+      }
+      if (routing) {
+        chosen.push(routing);
+        continue;
+      }
       if (agent?.maxConcurrency) {
         const key = `${run.organization_id}:${step.agent_slug}`;
         const n = agentRunning.get(key) ?? (await lockAndCountAgent(client, run.organization_id, step.agent_slug ?? ''));
@@ -180,6 +203,57 @@ export class StepClaimer {
       chosen.push({ step, agent });
     }
     return chosen;
+  }
+
+  /**
+   * Capability routing and breaker fallback (see agent-router.ts): the choice for a step that is routed, `wait` when
+   * every agent it could go to is at its maxConcurrency (it stays ready), null when it runs on its own agent.
+   */
+  private async routeStep(
+    client: Queryable,
+    run: LockedRun,
+    step: ClaimableStep,
+    agent: AgentInfo | null,
+    agentRunning: Map<string, number>,
+  ): Promise<Choice | 'wait' | null> {
+    const spec = (await this.definitions.get(run.definition_id)).steps.get(step.step_key)?.spec;
+    if (!spec?.capability && !spec?.fallback && !spec?.fallbackAgents?.length) return null;
+    const own = spec.agent ?? step.agent_slug;
+    const ownInfo = own === step.agent_slug ? agent : ((await this.agents.lookup(client, run.organization_id, [own ?? ''])).get(own ?? '') ?? null);
+    const blocked =
+      !!own && !!ownInfo && this.breakers.blocks(run.organization_id, own, { state: ownInfo.breakerState, changedAt: ownInfo.breakerChangedAt });
+    const request = routeRequest(spec, own, ownInfo, blocked);
+    if (!request) {
+      if (own === step.agent_slug || !own) return null;
+      // An earlier attempt fell back: this one goes back to the step's own agent, whose breaker lets it through again.
+      if (!(await this.takeSlot(client, run.organization_id, own, ownInfo, agentRunning))) return 'wait';
+      return { step, agent: ownInfo, routed: { slug: own, routedBy: { agent: own, reason: 'breaker_closed' } } };
+    }
+    const candidates = await rankedCandidates(client, run.organization_id, request, (slug, info) =>
+      this.breakers.blocks(run.organization_id, slug, { state: info.breakerState, changedAt: info.breakerChangedAt }),
+    );
+    for (const candidate of candidates) {
+      if (!(await this.takeSlot(client, run.organization_id, candidate.slug, candidate.agent, agentRunning))) continue;
+      return { step, agent: candidate.agent, routed: { slug: candidate.slug, routedBy: request.routedBy } };
+    }
+    if (candidates.length > 0) return 'wait';
+    // A fallback with nowhere to go: the step runs on its own agent, whose breaker fails it fast (it waits for its retry).
+    if (!spec.capability) return null;
+    const routeError: StepFailure = {
+      code: 'NO_AGENT_AVAILABLE',
+      message: `no active, healthy agent with capability ${spec.capability} (breakers open, unhealthy or none registered)`,
+      retryable: true,
+    };
+    return { step, agent: null, routeError };
+  }
+
+  /** Takes one of the agent's maxConcurrency slots (under its advisory lock, see lockAndCountAgent); false when full. */
+  private async takeSlot(client: Queryable, organizationId: string, slug: string, agent: AgentInfo | null, agentRunning: Map<string, number>): Promise<boolean> {
+    if (!agent?.maxConcurrency) return true;
+    const key = `${organizationId}:${slug}`;
+    const n = agentRunning.get(key) ?? (await lockAndCountAgent(client, organizationId, slug));
+    agentRunning.set(key, n >= agent.maxConcurrency ? n : n + 1);
+    return n < agent.maxConcurrency;
   }
 
   private async renderInputs(

@@ -4,16 +4,44 @@
  */
 import { Injectable } from '@nestjs/common';
 import { dataPart, taskOutput, userMessage, type TaskRequestDto } from '#a2a';
-import { ABORTED_ERROR, AgentError, AgentRunnerRegistry, TIMEOUT_ERROR, type AgentUsage } from '#agents';
+import { ABORTED_ERROR, AgentBreakers, AgentError, AgentRunnerRegistry, TIMEOUT_ERROR, type AgentUsage } from '#agents';
 import type { JsonValue } from '#core';
 import type { ClaimedStep } from './step-claimer.js';
 import type { StepOutcome } from './step-outcome.js';
 
 @Injectable()
 export class StepExecutor {
-  constructor(private readonly registry: AgentRunnerRegistry) {}
+  constructor(
+    private readonly registry: AgentRunnerRegistry,
+    private readonly breakers: AgentBreakers,
+  ) {}
 
+  /**
+   * Runs the step through its agent's circuit breaker (stored agents only: built-ins have none). While the breaker is
+   * open the agent is not called: the attempt fails with the retryable CIRCUIT_OPEN and waits for its retry. A
+   * breaker change the attempt caused rides on the outcome, for the result applier to publish.
+   */
   async execute(step: ClaimedStep, signal: AbortSignal, onProgress: (progress: JsonValue) => void): Promise<StepOutcome> {
+    if (step.routeError) return { kind: 'failed', error: step.routeError };
+    const agent = step.agent;
+    if (!agent || step.inputError || step.stepType === 'approval' || agent.status === 'disabled' || this.registry.builtins.handles(step.agentSlug))
+      return this.attempt(step, signal, onProgress);
+    const { result, change } = await this.breakers.run(
+      step.organizationId,
+      step.agentSlug,
+      { state: agent.breakerState, changedAt: agent.breakerChangedAt },
+      () => this.attempt(step, signal, onProgress),
+      (outcome) => outcome.kind === 'failed' && outcome.error.retryable && outcome.error.code !== ABORTED_ERROR && !signal.aborted,
+    );
+    if (!result)
+      return {
+        kind: 'failed',
+        error: { code: 'CIRCUIT_OPEN', message: `the circuit breaker of agent ${step.agentSlug} is open: it was not called`, retryable: true },
+      };
+    return change && (result.kind === 'completed' || result.kind === 'failed') ? { ...result, breaker: change } : result;
+  }
+
+  private async attempt(step: ClaimedStep, signal: AbortSignal, onProgress: (progress: JsonValue) => void): Promise<StepOutcome> {
     if (step.inputError) return { kind: 'failed', error: { code: 'INPUT_TEMPLATE', message: step.inputError, retryable: false } };
     if (step.stepType === 'approval') return { kind: 'completed', output: step.input };
     if (step.agent?.status === 'disabled') return { kind: 'failed', error: { code: 'AGENT_DISABLED', message: `agent ${step.agentSlug} is disabled`, retryable: false } };

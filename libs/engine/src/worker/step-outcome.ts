@@ -1,4 +1,4 @@
-import type { AgentUsage } from '#agents';
+import type { AgentUsage, BreakerChange } from '#agents';
 import type { JsonValue } from '#core';
 
 export interface StepFailure {
@@ -12,8 +12,8 @@ export interface StepFailure {
 /** What became of one attempt of one step, as reported by whoever held (or took over) its lease. */
 export type StepOutcome =
   /** `usage`: tokens and cost of the attempt (LLM agents), recorded on the step and in step.completed. */
-  | { kind: 'completed'; output: JsonValue; usage?: AgentUsage }
-  | { kind: 'failed'; error: StepFailure }
+  | { kind: 'completed'; output: JsonValue; usage?: AgentUsage; breaker?: BreakerChange }
+  | { kind: 'failed'; error: StepFailure; breaker?: BreakerChange }
   /** The reaper found the lease expired (the worker died or stalled). */
   | { kind: 'lease_lost' }
   /** The worker gave the step back while shutting down. */

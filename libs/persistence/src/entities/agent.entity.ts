@@ -3,6 +3,8 @@ import type { AgentType } from '#core';
 
 export type AgentStatus = 'active' | 'disabled';
 export type AgentHealth = 'unknown' | 'healthy' | 'degraded' | 'unhealthy';
+export const AGENT_HEALTHS: readonly AgentHealth[] = ['unknown', 'healthy', 'degraded', 'unhealthy'];
+export type BreakerState = 'closed' | 'open' | 'half_open';
 
 @Entity('agents')
 export class AgentEntity {
@@ -18,6 +20,8 @@ export class AgentEntity {
   @Column({ type: 'varchar', length: 20, default: 'active' }) status: AgentStatus;
   @Column({ name: 'last_heartbeat_at', type: 'timestamptz', nullable: true }) lastHeartbeatAt: Date | null;
   @Column({ type: 'varchar', length: 20, default: 'unknown' }) health: AgentHealth;
+  @Column({ name: 'breaker_state', type: 'varchar', length: 20, default: 'closed' }) breakerState: BreakerState;
+  @Column({ name: 'breaker_changed_at', type: 'timestamptz', nullable: true }) breakerChangedAt: Date | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt: Date;
 }

@@ -21,7 +21,8 @@ export {
   OrganizationEntity,
   UserEntity,
 };
-export type { AgentHealth, AgentStatus } from './agent.entity.js';
+export type { AgentHealth, AgentStatus, BreakerState } from './agent.entity.js';
+export { AGENT_HEALTHS } from './agent.entity.js';
 export type { ApprovalDecision, ApprovalStatus } from './human-approval.entity.js';
 export type { StepType } from './orchestration-step.entity.js';
 export type { ActorType } from './audit-log.entity.js';
