@@ -1,7 +1,7 @@
 /**
  * One chat completion from an OpenAI-compatible API (`POST {baseUrl}/chat/completions`), streamed as server-sent
  * events when asked (`stream: true` with `stream_options.include_usage`, so the last chunk carries the usage).
- * Plain HTTP over outboundStream rather than the `openai` package: see docs/adr/0002-llm-client-over-outbound-http.md.
+ * Plain HTTP over outboundStream rather than the `openai` package: see docs/adr/0003-llm-client-over-outbound-http.md.
  */
 import { AgentError } from '../agent-error.js';
 import { redactSecrets } from '../outbound/env-secrets.js';
