@@ -1,5 +1,6 @@
 export * from './domain-error.js';
 export * from './states.js';
+export * from './assert-unreachable.js';
 export * from './definition-spec.js';
 export * from './pagination.js';
 export * from './builtin-agents.js';
