@@ -1,6 +1,7 @@
 export * from './domain-error.js';
 export * from './states.js';
 export * from './assert-unreachable.js';
+export * from './fault-points.js';
 export * from './definition-spec.js';
 export * from './pagination.js';
 export * from './builtin-agents.js';

@@ -5,3 +5,5 @@ export * from './engine-helpers.js';
 export * from './worker-process.js';
 export * from './cli-process.js';
 export * from './sse-client.js';
+export * from './scratch-database.js';
+export * from './engine-context.js';

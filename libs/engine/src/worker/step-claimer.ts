@@ -5,7 +5,7 @@
  * append their `step.started` events.
  */
 import { Injectable } from '@nestjs/common';
-import { renderTemplate, TemplateError, type JsonValue } from '#core';
+import { faultPoint, renderTemplate, TemplateError, type JsonValue } from '#core';
 import { DefinitionCache } from '../compiled-definition.js';
 import { commitWith, EngineDatabase, together, type Queryable } from '../store/engine-database.js';
 import { appendEvents, type NewEvent } from '../store/event-log.repository.js';
@@ -69,6 +69,8 @@ export class StepClaimer {
     // One round trip: the server reads the ready steps after taking the run locks it could (a pipeline runs in
     // order); steps of runs another instance holds (skipped) are dropped here, unused.
     const [locked, candidates] = await together([lockRunsForClaim(client, runIds), readySteps(client, runIds)]);
+    const fault = faultPoint('engine.claim.afterCandidates', client);
+    if (fault) await fault;
     const runs = new Map(locked.map((r) => [r.id, r]));
     if (runs.size === 0) return [];
     const events: NewEvent[] = [];
