@@ -5,5 +5,6 @@ export * from './engine-helpers.js';
 export * from './worker-process.js';
 export * from './cli-process.js';
 export * from './sse-client.js';
+export * from './api-process.js';
 export * from './scratch-database.js';
 export * from './engine-context.js';

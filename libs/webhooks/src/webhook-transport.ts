@@ -9,7 +9,8 @@
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { guardedLookup, nonPublicHost } from './webhook-address-policy.js';
+import { nonPublicHost } from '#net';
+import { guardedLookup, WEBHOOK_ADDRESS_REFUSED, webhookRefusal } from './webhook-address-policy.js';
 
 export interface WebhookPost {
   url: string;
@@ -40,7 +41,7 @@ export function postWebhook(post: WebhookPost): Promise<WebhookAnswer> {
   const refused = post.allowPrivateNetworks ? null : nonPublicHost(url.hostname);
   if (refused)
     return Promise.reject(
-      new WebhookTransportError(`webhook receiver refused: ${refused} (BATON_WEBHOOK_ALLOW_PRIVATE_NETWORKS is off)`, 'EWEBHOOKADDRESS'),
+      new WebhookTransportError(webhookRefusal(refused), WEBHOOK_ADDRESS_REFUSED),
     );
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {

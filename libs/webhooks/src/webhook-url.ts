@@ -1,5 +1,5 @@
 import { DomainError } from '#core';
-import { nonPublicHost } from './webhook-address-policy.js';
+import { nonPublicHost } from '#net';
 
 const MAX_URL_LENGTH = 2048;
 

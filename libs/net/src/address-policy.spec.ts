@@ -1,7 +1,9 @@
 import type { LookupAddress } from 'node:dns';
-import { guardedLookup, nonPublicAddress, nonPublicHost } from './webhook-address-policy.js';
+import { createGuardedLookup, nonPublicAddress, nonPublicHost } from './address-policy.js';
 
-describe('webhook address policy', () => {
+const guardedLookup = createGuardedLookup((_host, reason) => ({ message: `refused: ${reason}`, code: 'ETESTADDRESS' }));
+
+describe('outbound address policy', () => {
   it('refuses loopback, private, link-local, CGNAT, multicast and reserved IPv4 addresses', () => {
     for (const ip of [
       '127.0.0.1',
@@ -54,7 +56,7 @@ describe('webhook address policy', () => {
       guardedLookup('localhost', { all: true }, (error, addresses) => resolve({ error, addresses })),
     );
     expect(result.error).toMatchObject({
-      code: 'EWEBHOOKADDRESS',
+      code: 'ETESTADDRESS',
       message: expect.stringMatching(/localhost resolves to .* not a public address/),
     });
     expect(result.addresses).toEqual([]);
