@@ -7,3 +7,5 @@ export * from './pagination.js';
 export * from './builtin-agents.js';
 export * from './template.js';
 export * from './json-merge.js';
+export * from './backoff.js';
+export * from './wake-signal.js';

@@ -103,14 +103,13 @@ export class EngineDatabase implements OnApplicationShutdown {
   readonly workerPool: pg.Pool;
 
   constructor(@Inject(DATABASE_HANDLE) database: DatabaseHandle, @Inject(APP_CONFIG) config: AppConfig) {
-    void config;
     // Every engine statement addresses rows through an index (ids, run ids, the ready and lease indexes). The planner
     // must not trade that for a sequential scan because statistics lag behind tables that grow and churn this fast
     // (a run row is rewritten several times per step): with prepared statements' generic plans it did, on runs and
     // steps, and chained steps ran at half speed; with seq scans off, 1.7x the original chain throughput (benchmarks.md).
     const options = '-c enable_seqscan=off';
-    this.pool = new pg.Pool({ connectionString: database.url, max: 10, application_name: 'baton-engine', pipeline: true, options });
-    this.workerPool = new pg.Pool({ connectionString: database.url, max: 8, application_name: 'baton-worker', pipeline: true, options });
+    this.pool = new pg.Pool({ connectionString: database.url, max: config.enginePoolSize, application_name: 'baton-engine', pipeline: true, options });
+    this.workerPool = new pg.Pool({ connectionString: database.url, max: config.workerPoolSize, application_name: 'baton-worker', pipeline: true, options });
     for (const pool of [this.pool, this.workerPool]) pool.on('error', () => undefined); // idle client errors surface on the next query
   }
 
