@@ -27,6 +27,11 @@ export interface AppConfig {
   nodeEnv: string;
   workerConcurrency: number;
   leaseMs: number;
+  enginePoolSize: number;
+  workerPoolSize: number;
+  claimBatch: number;
+  flushLanes: number;
+  shutdownGraceMs: number;
   pollIntervalMs: number;
   breakerFailures: number;
   breakerWindowMs: number;
@@ -133,6 +138,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     nodeEnv: raw(env, 'NODE_ENV') ?? 'development',
     workerConcurrency: positiveInt(raw(env, 'BATON_WORKER_CONCURRENCY'), 'BATON_WORKER_CONCURRENCY', problems),
     leaseMs: positiveInt(raw(env, 'BATON_LEASE_MS'), 'BATON_LEASE_MS', problems),
+    enginePoolSize: positiveInt(raw(env, 'BATON_ENGINE_POOL_SIZE'), 'BATON_ENGINE_POOL_SIZE', problems),
+    workerPoolSize: positiveInt(raw(env, 'BATON_WORKER_POOL_SIZE'), 'BATON_WORKER_POOL_SIZE', problems),
+    claimBatch: positiveInt(raw(env, 'BATON_CLAIM_BATCH'), 'BATON_CLAIM_BATCH', problems),
+    flushLanes: positiveInt(raw(env, 'BATON_FLUSH_LANES'), 'BATON_FLUSH_LANES', problems),
+    shutdownGraceMs: positiveInt(raw(env, 'BATON_SHUTDOWN_GRACE_MS'), 'BATON_SHUTDOWN_GRACE_MS', problems),
     pollIntervalMs: positiveInt(raw(env, 'BATON_POLL_INTERVAL_MS'), 'BATON_POLL_INTERVAL_MS', problems),
     breakerFailures: positiveInt(raw(env, 'BATON_BREAKER_FAILURES'), 'BATON_BREAKER_FAILURES', problems),
     breakerWindowMs: positiveInt(raw(env, 'BATON_BREAKER_WINDOW_MS'), 'BATON_BREAKER_WINDOW_MS', problems),

@@ -80,6 +80,11 @@ export const CONFIG_VARIABLES = [
   { name: 'BATON_BREAKER_FAILURES', description: "Failed calls of one agent within BATON_BREAKER_WINDOW_MS that open its circuit breaker.", sensitive: false, default: '5' },
   { name: 'BATON_BREAKER_WINDOW_MS', description: 'Window in which an agent\'s failures are counted towards opening its breaker.', sensitive: false, default: '60000' },
   { name: 'BATON_BREAKER_COOLDOWN_MS', description: 'How long an open breaker stays open before it half-opens (one trial call closes or reopens it).', sensitive: false, default: '30000' },
+  { name: 'BATON_ENGINE_POOL_SIZE', description: "Connections of the engine's general pool (run starts, decisions, interventions).", sensitive: false, default: '10' },
+  { name: 'BATON_WORKER_POOL_SIZE', description: "Connections of the worker's own pool (claims, result lanes, heartbeats, reaper).", sensitive: false, default: '8' },
+  { name: 'BATON_CLAIM_BATCH', description: 'Most free slots one claim (or one result lane) fills in a transaction.', sensitive: false, default: '64' },
+  { name: 'BATON_FLUSH_LANES', description: 'Result lanes per worker: each applies the results of the runs that hash to it.', sensitive: false, default: '4' },
+  { name: 'BATON_SHUTDOWN_GRACE_MS', description: 'On SIGTERM, how long in-flight steps may finish before they are aborted and released.', sensitive: false, default: '30000' },
   { name: 'BATON_POLL_INTERVAL_MS', description: 'Fallback polling for ready steps when no LISTEN/NOTIFY wake-up arrives.', sensitive: false, default: '1000' },
   {
     name: 'BATON_RUN_RATE_LIMIT',

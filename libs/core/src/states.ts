@@ -47,6 +47,18 @@ export function canTransitionStep(from: StepStatus, to: StepStatus): boolean {
   return STEP_TRANSITIONS[from].includes(to);
 }
 
+/**
+ * Throws unless the state machine allows `from -> to`: the engine's transition module calls these for every change
+ * it decides, so a transition the table does not declare is a bug found at once rather than a row left wrong.
+ */
+export function assertRunTransition(from: RunStatus, to: RunStatus): void {
+  if (!canTransitionRun(from, to)) throw new Error(`Run transition ${from} -> ${to} is not allowed`);
+}
+
+export function assertStepTransition(from: StepStatus, to: StepStatus): void {
+  if (!canTransitionStep(from, to)) throw new Error(`Step transition ${from} -> ${to} is not allowed`);
+}
+
 export function runStatusesFrom(to: RunStatus): RunStatus[] {
   return RUN_STATUSES.filter((s) => RUN_TRANSITIONS[s].includes(to));
 }

@@ -1,4 +1,4 @@
-import type { RetryPolicy } from '#core';
+import { backoffDelayMs, type RetryPolicy } from '#core';
 
 /** Defaults when neither the step nor the definition's `defaults.retry` says otherwise. */
 export const DEFAULT_RETRY: Required<Omit<RetryPolicy, 'nonRetryable'>> & { nonRetryable: string[] } = {
@@ -27,11 +27,9 @@ function stripUndefined<T extends object>(value: T | undefined): Partial<T> {
 }
 
 /**
- * Delay before attempt `failedAttempt + 1`: exponential (initial * 2^(n-1)) or fixed, capped at maxDelayMs;
- * with jitter, "full jitter" between half and all of it, so synchronized failures spread out.
+ * Delay before attempt `failedAttempt + 1`: the shared formula of libs/core (exponential or fixed, capped, with equal
+ * jitter between half and all of it when `jitter` is on; see docs/architecture.md invariant 9).
  */
 export function retryDelayMs(policy: ResolvedRetryPolicy, failedAttempt: number, random: () => number = Math.random): number {
-  const base = policy.backoff === 'fixed' ? policy.initialDelayMs : policy.initialDelayMs * 2 ** Math.max(0, failedAttempt - 1);
-  const capped = Math.min(base, policy.maxDelayMs);
-  return Math.round(policy.jitter ? capped / 2 + random() * (capped / 2) : capped);
+  return backoffDelayMs(policy, failedAttempt, random);
 }

@@ -3,7 +3,7 @@ import { BreakersModule } from '#agents';
 import { ApprovalQueryService } from './approvals/approval-queries.service.js';
 import { ApprovalTimer } from './approvals/approval-timer.js';
 import { ApprovalService } from './approvals/approval.service.js';
-import { CheckpointOpener } from './approvals/checkpoint-opener.js';
+import { CheckpointOpener } from './transitions/checkpoint-opener.js';
 import { DefinitionCache } from './compiled-definition.js';
 import { OrchestrationRunner } from './orchestration-runner.js';
 import { RunControlService } from './runs/run-control.service.js';

@@ -5,6 +5,7 @@
  */
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import pg from 'pg';
+import { faultPoint } from '#core';
 import { DATABASE_HANDLE, type DatabaseHandle } from '#persistence';
 
 type Handler = (payload: string) => void;
@@ -37,6 +38,8 @@ export class PgListener implements OnApplicationShutdown {
   }
 
   private async connect(): Promise<void> {
+    const fault = faultPoint('events.listener.connect');
+    if (fault) await fault;
     const client = new pg.Client({ connectionString: this.database.url, application_name: 'baton-listener' });
     client.on('notification', (message) => {
       for (const handler of this.handlers.get(message.channel) ?? []) handler(message.payload ?? '');

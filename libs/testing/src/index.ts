@@ -6,3 +6,5 @@ export * from './worker-process.js';
 export * from './cli-process.js';
 export * from './sse-client.js';
 export * from './api-process.js';
+export * from './scratch-database.js';
+export * from './engine-context.js';

@@ -15,7 +15,7 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { pushNotificationBody } from '#a2a';
 import { APP_CONFIG, type AppConfig } from '#config';
-import type { JsonValue } from '#core';
+import { WakeSignal, type JsonValue } from '#core';
 import { EVENTS_CHANNEL, PgListener, WEBHOOKS_CHANNEL } from '#events';
 import { A2aPushTargetsRepository } from './a2a-push-targets.repository.js';
 import { webhookRetryDelayMs, type WebhookRetryPolicy } from './webhook-backoff.js';
@@ -57,37 +57,10 @@ export function webhookBody(event: ClaimedDelivery['event']): string {
   });
 }
 
-class Wake {
-  private resolve: (() => void) | null = null;
-  private pending = false;
-
-  fire(): void {
-    this.pending = true;
-    this.resolve?.();
-  }
-
-  wait(ms: number): Promise<void> {
-    if (this.pending) {
-      this.pending = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.resolve = null;
-        this.pending = false;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.resolve = done;
-    });
-  }
-}
-
 @Injectable()
 export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(WebhookDispatcher.name);
-  private readonly wake = new Wake();
+  private readonly wake = new WakeSignal();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly policy: WebhookRetryPolicy;
   private running = false;

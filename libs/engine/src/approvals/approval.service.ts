@@ -8,18 +8,28 @@
 import { Injectable } from '@nestjs/common';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
-import { deepMerge, DomainError, DomainErrorCode, jsonDiff, type JsonValue, type ProblemDetail } from '#core';
-import { CANCEL_CHANNEL, WORK_CHANNEL } from '#events';
+import {
+  assertStepTransition,
+  assertUnreachable,
+  deepMerge,
+  DomainError,
+  DomainErrorCode,
+  jsonDiff,
+  type JsonValue,
+  type ProblemDetail,
+  type StepStatus,
+} from '#core';
+import { WORK_CHANNEL } from '#events';
 import { DefinitionCache } from '../compiled-definition.js';
 import { commitWith, EngineDatabase, together, type Queryable } from '../store/engine-database.js';
 import { appendEvents, type NewEvent } from '../store/event-log.repository.js';
 import {
   closeApproval,
   continueVotes,
-  expireApprovalsOfRuns,
   lockApprovalWithStep,
   lockRunOfApproval,
   pendingApprovalsOfRun,
+  readyForRetry,
   recordDecision,
   setRunStatus,
   type ApprovalRow,
@@ -28,16 +38,8 @@ import {
   type NewDecision,
 } from '../store/approval.repository.js';
 import { markSkipped } from '../store/run-control.repository.js';
-import { claimableColumns } from '../store/step-claim.repository.js';
-import {
-  cancelOpenSteps,
-  finishRuns,
-  lockRuns,
-  notify,
-  updateSteps,
-  type ReleasedStep,
-  type RunRow,
-} from '../store/step-transition.repository.js';
+import { lockRuns, notify, updateSteps, type ReleasedStep, type RunRow } from '../store/step-transition.repository.js';
+import { terminateRuns } from '../transitions/run-termination.transition.js';
 import { EngineWorker } from '../worker/engine-worker.js';
 import { ResultApplier, type FastClaim } from '../worker/result-applier.js';
 import type { ClaimedStep } from '../worker/step-claimer.js';
@@ -77,6 +79,24 @@ export interface DecisionResult {
   votes: number;
   quorum: number;
 }
+
+/** A decided approval, as the decision's effects need it (see ApprovalService.apply). */
+interface DecidedApproval {
+  run: RunRow;
+  approval: LockedApproval;
+  step: DecisionStep;
+  decision: Decision;
+  command: DecideCommand;
+  /** The deciding process's free worker slots: released steps start on it (see EngineWorker.lendSlots). */
+  fast: FastClaim | null;
+  /** The decision resumes the paused run (no other approval of it pending). */
+  resumed: boolean;
+  /** The statement recording the decision, already issued: the effects' first statements go out with it. */
+  recorded: Promise<void>;
+}
+
+/** What each decision but abort makes of the decided step. */
+const DECIDED_STEP_STATUS: Record<Exclude<Decision, 'abort'>, StepStatus> = { continue: 'completed', skip: 'skipped', retry: 'ready' };
 
 const ajv = new Ajv.default({ allErrors: true, strict: false });
 addFormats.default(ajv);
@@ -132,13 +152,13 @@ export class ApprovalService {
       ]);
       return {
         value: result(true, 0),
-        claimed: await this.apply(client, run, approval, step, decision, command, fast, resumes, Promise.resolve()),
+        claimed: await this.apply(client, { run, approval, step, decision, command, fast, resumed: resumes, recorded: Promise.resolve() }),
       };
     }
     // The decision is recorded, the approval closed and the run resumed by one statement, sent together with the
     // decision's first effects (see apply).
     const recorded = this.recorded(recordDecision(client, entry, timeout ? 'expired' : 'resolved', resumes));
-    return { value: result(true, 0), claimed: await this.apply(client, run, approval, step, decision, command, fast, resumes, recorded) };
+    return { value: result(true, 0), claimed: await this.apply(client, { run, approval, step, decision, command, fast, resumed: resumes, recorded }) };
   }
 
   /** The decision that applies (a timeout's is the approval's onTimeout), once it is known to be allowed now. */
@@ -197,17 +217,8 @@ export class ApprovalService {
    * What the closed approval's decision does to the run, its step and the steps after it; returns the steps started
    * here. Its first statements go out together with `recorded` (already issued, so executed first).
    */
-  private async apply(
-    client: Queryable,
-    run: RunRow,
-    approval: LockedApproval,
-    step: DecisionStep,
-    decision: Decision,
-    command: DecideCommand,
-    fast: FastClaim | null,
-    resumed: boolean,
-    recorded: Promise<void>,
-  ): Promise<ClaimedStep[]> {
+  private async apply(client: Queryable, decided: DecidedApproval): Promise<ClaimedStep[]> {
+    const { run, approval, step, decision, command, fast, resumed, recorded } = decided;
     if (resumed) run.status = 'running';
     const runs = new Map([[run.id, run]]);
     const modifications = command.modifications ?? null;
@@ -222,6 +233,7 @@ export class ApprovalService {
     ];
     let startable: ReleasedStep[] = [];
     let output: JsonValue = null;
+    if (decision !== 'abort') assertStepTransition(step.status, DECIDED_STEP_STATUS[decision]);
     if (decision === 'abort') {
       await together([recorded, this.abort(client, run, events)]);
     } else if (decision === 'continue') {
@@ -235,10 +247,12 @@ export class ApprovalService {
       events.push({ ...ev, type: 'step.skipped', payload: { output: null, by: command.actor.userId, approvalId: approval.id } });
       const skipped = markSkipped(client, step.id, null);
       [, , startable] = await together([recorded, skipped, this.release(client, runs, run, approval.step_key, events, fast)]);
-    } else {
+    } else if (decision === 'retry') {
       events.push({ ...ev, type: 'step.ready', payload: { attempt: step.attempt + 1, reason: 'approval_retry' } });
-      const [, retried] = await together([recorded, this.retry(client, step.id, deepMerge(step.input, modifications ?? undefined))]);
+      const [, retried] = await together([recorded, readyForRetry(client, step.id, deepMerge(step.input, modifications ?? undefined))]);
       startable = [retried];
+    } else {
+      assertUnreachable(decision, 'decision');
     }
     // Not when the decided step was the run's last: the run completed instead.
     if (resumed && run.status === 'running')
@@ -344,39 +358,9 @@ export class ApprovalService {
     return released;
   }
 
-  /** Makes the step ready for another attempt with `input`; returns it as a claim would start it. */
-  private async retry(client: Queryable, stepId: string, input: JsonValue): Promise<ReleasedStep> {
-    const { rows } = await client.query<ReleasedStep>(
-      `UPDATE orchestration_steps s SET status = 'ready', output = NULL, manual_input = $2::jsonb, max_attempts = greatest(max_attempts, attempt + 1),
-              next_attempt_at = now(), completed_at = NULL, updated_at = now()
-        WHERE id = $1
-        RETURNING ${claimableColumns('s')}`,
-      [stepId, JSON.stringify(input)],
-    );
-    return rows[0];
-  }
-
-  private async abort(client: Queryable, run: RunRow, events: NewEvent[]): Promise<void> {
-    const [cancelled] = await together([
-      cancelOpenSteps(client, [run.id]),
-      expireApprovalsOfRuns(client, [run.id]),
-      finishRuns(client, [{ id: run.id, status: 'cancelled', output: null, error: { reason: 'aborted at a checkpoint' } }]),
-    ]);
-    for (const s of cancelled)
-      events.push({
-        runId: run.id,
-        organizationId: run.organization_id,
-        type: 'step.cancelled',
-        stepKey: s.step_key,
-        payload: { reason: 'checkpoint_abort' },
-      });
-    events.push({
-      runId: run.id,
-      organizationId: run.organization_id,
-      type: 'run.cancelled',
-      payload: { reason: 'aborted at a checkpoint' },
-    });
-    run.status = 'cancelled';
-    if (cancelled.some((s) => s.was_running)) await notify(client, CANCEL_CHANNEL, run.id);
+  /** Abort ends the run as cancelled (see terminateRuns). */
+  private abort(client: Queryable, run: RunRow, events: NewEvent[]): Promise<void> {
+    const reason = 'aborted at a checkpoint';
+    return terminateRuns(client, [{ run, status: 'cancelled', error: { reason }, stepReason: 'checkpoint_abort', payload: { reason } }], events);
   }
 }

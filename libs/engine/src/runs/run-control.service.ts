@@ -3,16 +3,16 @@
  * state, appends events and writes the audit entry with the actor, so the log never disagrees with the state.
  */
 import { Injectable } from '@nestjs/common';
-import { DomainError, type JsonValue, type RunStatus } from '#core';
-import { CANCEL_CHANNEL, WORK_CHANNEL } from '#events';
+import { assertRunTransition, assertStepTransition, DomainError, TERMINAL_RUN_STATUSES, type JsonValue, type RunStatus } from '#core';
+import { WORK_CHANNEL } from '#events';
 import { AuditLogRepository, type ActorType } from '#persistence';
 import { RequestContext } from '#observability';
 import { DefinitionCache } from '../compiled-definition.js';
 import { EngineDatabase, type Queryable } from '../store/engine-database.js';
 import { appendEvents, type NewEvent } from '../store/event-log.repository.js';
 import { markSkipped, prepareRetry, recomputePending, recountRemaining, reviveCancelledSteps, reviveRun, stepByKey } from '../store/run-control.repository.js';
-import { cancelOpenSteps, finishRuns, lockRuns, notify, type RunRow } from '../store/step-transition.repository.js';
-import { expireApprovalsOfRuns } from '../store/approval.repository.js';
+import { lockRuns, notify, type RunRow } from '../store/step-transition.repository.js';
+import { terminateRuns } from '../transitions/run-termination.transition.js';
 import { ResultApplier } from '../worker/result-applier.js';
 
 export interface Actor {
@@ -32,15 +32,11 @@ export class RunControlService {
   cancel(organizationId: string, runId: string, actor: Actor, reason?: string): Promise<void> {
     return this.db.tx(async (client) => {
       const { run } = await this.lock(client, organizationId, runId);
-      if (['completed', 'failed', 'cancelled'].includes(run.status)) throw DomainError.invalidState(`Run ${runId} is already ${run.status}`);
-      const cancelled = await cancelOpenSteps(client, [runId]);
-      await expireApprovalsOfRuns(client, [runId]);
-      await finishRuns(client, [{ id: runId, status: 'cancelled', output: null, error: reason ? { reason } : null }]);
-      const base = { runId, organizationId };
-      const events: NewEvent[] = cancelled.map((s) => ({ ...base, type: 'step.cancelled', stepKey: s.step_key, payload: { reason: 'run_cancelled' } }));
-      events.push({ ...base, type: 'run.cancelled', payload: { by: actor.id, reason: reason ?? null } });
+      if (TERMINAL_RUN_STATUSES.includes(run.status)) throw DomainError.invalidState(`Run ${runId} is already ${run.status}`);
+      const events: NewEvent[] = [];
+      const payload = { by: actor.id, reason: reason ?? null };
+      await terminateRuns(client, [{ run, status: 'cancelled', error: reason ? { reason } : null, stepReason: 'run_cancelled', payload }], events);
       await appendEvents(client, events);
-      if (cancelled.some((s) => s.was_running)) await notify(client, CANCEL_CHANNEL, runId);
       await this.audited(client, organizationId, actor, 'run.cancel', runId, { reason: reason ?? null });
     });
   }
@@ -52,6 +48,7 @@ export class RunControlService {
       const step = await this.step(client, runId, stepKey);
       this.assertIntervenable(run.status, runId);
       if (step.status !== 'failed') throw DomainError.invalidState(`Step ${stepKey} is ${step.status}; only a failed step can be retried`);
+      assertStepTransition(step.status, 'ready'); // through pending, recounted below (the state machine's failed -> ready)
       const definition = await this.definitions.get(run.definition_id);
       const extra = definition.steps.get(stepKey)?.retry.maxAttempts ?? 1;
       const events: NewEvent[] = [];
@@ -73,6 +70,7 @@ export class RunControlService {
       if (!skippable.includes(step.status)) {
         throw DomainError.invalidState(`Step ${stepKey} is ${step.status}; in a ${run.status} run only ${skippable.join(' or ')} steps can be skipped`);
       }
+      assertStepTransition(step.status, 'skipped');
       const events: NewEvent[] = [{ runId, organizationId, type: 'step.skipped', stepKey, payload: { output: output ?? null, by: actor.id } }];
       if (run.status === 'failed') await reviveCancelledSteps(client, runId);
       await markSkipped(client, step.id, output ?? null);
@@ -87,6 +85,7 @@ export class RunControlService {
     const ready = await recomputePending(client, run.id);
     const remaining = run.status === 'failed' ? await reviveRun(client, run.id) : await recountRemaining(client, run.id);
     if (run.status === 'failed') {
+      assertRunTransition(run.status, 'running');
       events.push({ ...base, type: 'run.resumed', payload: {} });
       run.status = 'running';
     }

@@ -9,7 +9,7 @@ import type { Subscription } from 'rxjs';
 import type { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '#config';
 import { DomainError, type RunStatus, type StepStatus } from '#core';
-import { EventTail, type EventRecord } from '#events';
+import { EventTail, type EventRecord, type EventType } from '#events';
 import { DATA_SOURCE, OrchestrationRunEntity, OrchestrationStepEntity } from '#persistence';
 import { summarize, type RunStatusSummary } from './run-queries.service.js';
 
@@ -21,24 +21,32 @@ interface Entry {
   summary: RunStatusSummary | null;
 }
 
-const STEP_STATUS_BY_EVENT: Partial<Record<string, StepStatus>> = {
-  'step.ready': 'ready',
-  'step.started': 'running',
-  'step.completed': 'completed',
-  'step.failed': 'failed',
-  'step.retrying': 'ready',
-  'step.skipped': 'skipped',
-  'step.cancelled': 'cancelled',
-  'checkpoint.requested': 'awaiting_approval',
-};
-
-const RUN_STATUS_BY_EVENT: Partial<Record<string, RunStatus>> = {
-  'run.started': 'running',
-  'run.resumed': 'running',
-  'run.awaiting_approval': 'awaiting_approval',
-  'run.completed': 'completed',
-  'run.failed': 'failed',
-  'run.cancelled': 'cancelled',
+/**
+ * What each event type says about its run's or step's status. Keyed by every event type (a new one does not compile
+ * until it is placed here), null for the events that change no status.
+ */
+const STATUS_BY_EVENT: Record<EventType, { run: RunStatus } | { step: StepStatus } | null> = {
+  'run.created': null,
+  'run.started': { run: 'running' },
+  'run.resumed': { run: 'running' },
+  'run.awaiting_approval': { run: 'awaiting_approval' },
+  'run.completed': { run: 'completed' },
+  'run.failed': { run: 'failed' },
+  'run.cancelled': { run: 'cancelled' },
+  'step.ready': { step: 'ready' },
+  'step.started': { step: 'running' },
+  'step.progress': null,
+  'step.completed': { step: 'completed' },
+  'step.failed': { step: 'failed' },
+  'step.retrying': { step: 'ready' },
+  'step.skipped': { step: 'skipped' },
+  'step.cancelled': { step: 'cancelled' },
+  'checkpoint.requested': { step: 'awaiting_approval' },
+  'checkpoint.resolved': null,
+  'checkpoint.escalated': null,
+  'agent.breaker_opened': null,
+  'agent.breaker_half_opened': null,
+  'agent.breaker_closed': null,
 };
 
 const MAX_ENTRIES = 10_000;
@@ -106,12 +114,11 @@ export class TaskStatusService implements OnApplicationBootstrap, OnApplicationS
       entry.lastSeq = event.seq;
       entry.summary = null;
       entry.run.updatedAt = new Date(event.createdAt);
-      const runStatus = RUN_STATUS_BY_EVENT[event.type];
-      if (runStatus) entry.run.status = runStatus;
-      const stepStatus = STEP_STATUS_BY_EVENT[event.type];
+      const effect = STATUS_BY_EVENT[event.type];
+      if (effect && 'run' in effect) entry.run.status = effect.run;
       const step = event.stepKey ? entry.steps.get(event.stepKey) : undefined;
-      if (stepStatus && step) {
-        step.status = stepStatus;
+      if (effect && 'step' in effect && step) {
+        step.status = effect.step;
         const payload = event.payload as { attempt?: number; delayMs?: number } | null;
         if (event.type === 'step.started' && typeof payload?.attempt === 'number') step.attempt = payload.attempt;
         step.nextAttemptAt = event.type === 'step.retrying' ? new Date(Date.parse(event.createdAt) + (payload?.delayMs ?? 0)) : step.nextAttemptAt;

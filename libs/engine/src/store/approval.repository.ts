@@ -2,9 +2,10 @@
  * SQL of checkpoints. Callers hold the run's lock; deciding also locks the approval row, so two decisions on
  * one approval serialize and the second sees it resolved.
  */
-import type { JsonValue } from '#core';
+import type { JsonValue, StepStatus } from '#core';
 import type { Queryable } from './engine-database.js';
-import { RUN_ROW_COLUMNS, type RunRow } from './step-transition.repository.js';
+import { claimableColumns } from './step-claim.repository.js';
+import { RUN_ROW_COLUMNS, type ReleasedStep, type RunRow } from './step-transition.repository.js';
 
 export interface NewApproval {
   organizationId: string;
@@ -108,7 +109,7 @@ export async function lockRunOfApproval(
 
 export interface DecisionStep {
   id: string;
-  status: string;
+  status: StepStatus;
   attempt: number;
   input: JsonValue;
   output: JsonValue;
@@ -267,4 +268,16 @@ export async function nextApprovalDeadline(client: Queryable): Promise<Date | nu
 
 export async function setRunStatus(client: Queryable, runId: string, status: 'running' | 'awaiting_approval'): Promise<void> {
   await client.query(`UPDATE orchestration_runs SET status = $2, updated_at = now() WHERE id = $1`, [runId, status]);
+}
+
+/** A retry decision: the step is ready for another attempt with `input`; returns it as a claim would start it. */
+export async function readyForRetry(client: Queryable, stepId: string, input: JsonValue): Promise<ReleasedStep> {
+  const { rows } = await client.query<ReleasedStep>(
+    `UPDATE orchestration_steps s SET status = 'ready', output = NULL, manual_input = $2::jsonb, max_attempts = greatest(max_attempts, attempt + 1),
+            next_attempt_at = now(), completed_at = NULL, updated_at = now()
+      WHERE id = $1
+      RETURNING ${claimableColumns('s')}`,
+    [stepId, JSON.stringify(input)],
+  );
+  return rows[0];
 }

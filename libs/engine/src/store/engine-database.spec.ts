@@ -1,3 +1,4 @@
+import { faultPoints } from '#core';
 import type { DatabaseHandle } from '#persistence';
 import { testConfig, testDatabaseUrl } from '#testing';
 import { commitWith, EngineDatabase, together } from './engine-database.js';
@@ -59,5 +60,53 @@ describe('EngineDatabase transactions', () => {
     });
     expect(prepared).toHaveLength(1);
     expect(prepared[0].name).toMatch(/^baton_/);
+  });
+});
+
+/** The retry of `tx` and the fault point at COMMIT (see libs/core/src/fault-points.ts). */
+describe('EngineDatabase retries and fault points', () => {
+  const table = `engine_db_retry_${process.pid}`;
+  let db: EngineDatabase;
+
+  beforeAll(async () => {
+    db = new EngineDatabase({ url: testDatabaseUrl() } as DatabaseHandle, testConfig());
+    await db.query(`CREATE TABLE ${table} (id int PRIMARY KEY, n int NOT NULL DEFAULT 0)`);
+    await db.query(`INSERT INTO ${table} VALUES (1, 0), (2, 0)`);
+  });
+
+  afterEach(() => faultPoints.reset());
+
+  afterAll(async () => {
+    await db.query(`DROP TABLE IF EXISTS ${table}`);
+    await db.onApplicationShutdown();
+  });
+
+  it('retries a serialization failure at COMMIT and gives up on any other error there', async () => {
+    let calls = 0;
+    const n = async () => (await db.query<{ n: number }>(`SELECT n FROM ${table} WHERE id = 1`))[0].n;
+    faultPoints.arm('engine.tx.beforeCommit', () => {
+      throw Object.assign(new Error('could not serialize access'), { code: '40001' });
+    });
+    await db.tx(async (client) => {
+      calls++;
+      await client.query(`UPDATE ${table} SET n = n + 10 WHERE id = $1`, [1]);
+    });
+    expect(calls).toBe(2);
+    expect(await n()).toBe(10);
+
+    faultPoints.arm('engine.tx.beforeCommit', () => {
+      throw new Error('disk on fire');
+    });
+    await expect(db.tx((client) => client.query(`UPDATE ${table} SET n = n + 100 WHERE id = $1`, [1]))).rejects.toThrow('disk on fire');
+    expect(await n()).toBe(10);
+  });
+
+  it('survives its connection dying before COMMIT: nothing is committed and the pool hands out a live connection next', async () => {
+    faultPoints.arm('engine.tx.beforeCommit', async (client) => {
+      await (client as { query(sql: string): Promise<unknown> }).query('SELECT pg_terminate_backend(pg_backend_pid())').catch(() => undefined);
+    });
+    await expect(db.tx((client) => client.query(`UPDATE ${table} SET n = n + 1000 WHERE id = $1`, [2]))).rejects.toThrow();
+    expect((await db.query<{ n: number }>(`SELECT n FROM ${table} WHERE id = 2`))[0].n).toBe(0);
+    for (let i = 0; i < 12; i++) await db.tx((client) => client.query(`SELECT 1 WHERE $1::int > 0`, [i])); // more than the pool holds
   });
 });

@@ -20,11 +20,14 @@ import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { APP_CONFIG, type AppConfig } from '#config';
+import { faultPoint } from '#core';
 import { DATABASE_HANDLE, type DatabaseHandle } from '#persistence';
 
 export type Queryable = Pick<pg.PoolClient, 'query'>;
 
 const RETRYABLE = new Set(['40P01', '40001']);
+
+const ignore = (): void => undefined;
 
 /**
  * Statement text -> prepared statement name. Bounded, so a statement whose text varies per call (none should) can
@@ -100,14 +103,13 @@ export class EngineDatabase implements OnApplicationShutdown {
   readonly workerPool: pg.Pool;
 
   constructor(@Inject(DATABASE_HANDLE) database: DatabaseHandle, @Inject(APP_CONFIG) config: AppConfig) {
-    void config;
     // Every engine statement addresses rows through an index (ids, run ids, the ready and lease indexes). The planner
     // must not trade that for a sequential scan because statistics lag behind tables that grow and churn this fast
     // (a run row is rewritten several times per step): with prepared statements' generic plans it did, on runs and
     // steps, and chained steps ran at half speed; with seq scans off, 1.7x the original chain throughput (benchmarks.md).
     const options = '-c enable_seqscan=off';
-    this.pool = new pg.Pool({ connectionString: database.url, max: 10, application_name: 'baton-engine', pipeline: true, options });
-    this.workerPool = new pg.Pool({ connectionString: database.url, max: 8, application_name: 'baton-worker', pipeline: true, options });
+    this.pool = new pg.Pool({ connectionString: database.url, max: config.enginePoolSize, application_name: 'baton-engine', pipeline: true, options });
+    this.workerPool = new pg.Pool({ connectionString: database.url, max: config.workerPoolSize, application_name: 'baton-worker', pipeline: true, options });
     for (const pool of [this.pool, this.workerPool]) pool.on('error', () => undefined); // idle client errors surface on the next query
   }
 
@@ -118,10 +120,15 @@ export class EngineDatabase implements OnApplicationShutdown {
   async tx<T>(fn: (client: Queryable) => Promise<T>, pool: pg.Pool = this.pool): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const client = await pool.connect();
+      // A checked-out client has no error listener of the pool's: a connection dying mid-transaction would emit an
+      // unhandled 'error' and crash the process. The failing statement reports it; the pool drops the dead client.
+      client.on('error', ignore);
       const statements = preparing(client);
       const begin = client.query('BEGIN');
       try {
         const result = await fn(statements);
+        const fault = faultPoint('engine.tx.beforeCommit', client);
+        if (fault) await fault;
         await together([begin, ...(riding.get(statements) ?? []), client.query('COMMIT')]);
         riding.delete(statements);
         const notes = requested.get(statements);
@@ -137,6 +144,7 @@ export class EngineDatabase implements OnApplicationShutdown {
         if (attempt < 5 && RETRYABLE.has((error as { code?: string }).code ?? '')) continue;
         throw error;
       } finally {
+        client.off('error', ignore);
         client.release();
       }
     }

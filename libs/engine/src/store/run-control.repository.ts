@@ -3,12 +3,13 @@
  * These paths are rare, so they recompute from the step rows rather than count incrementally: simple and
  * always right, whatever state the run was left in.
  */
+import { TERMINAL_STEP_STATUSES, type StepStatus } from '#core';
 import type { Queryable } from './engine-database.js';
 
 export interface ControlStepRow {
   id: string;
   step_key: string;
-  status: string;
+  status: StepStatus;
   attempt: number;
   max_attempts: number;
   error: unknown;
@@ -83,10 +84,10 @@ export async function reviveRun(client: Queryable, runId: string): Promise<numbe
     `UPDATE orchestration_runs r
         SET status = 'running', error = NULL, output = NULL, completed_at = NULL, updated_at = now(),
             steps_remaining = (SELECT count(*)::int FROM orchestration_steps s
-                                WHERE s.run_id = r.id AND s.status NOT IN ('completed', 'failed', 'skipped', 'cancelled'))
+                                WHERE s.run_id = r.id AND s.status <> ALL($2::text[]))
       WHERE r.id = $1
       RETURNING steps_remaining`,
-    [runId],
+    [runId, TERMINAL_STEP_STATUSES],
   );
   return rows[0].steps_remaining;
 }
@@ -95,11 +96,11 @@ export async function recountRemaining(client: Queryable, runId: string): Promis
   const { rows } = await client.query<{ steps_remaining: number }>(
     `UPDATE orchestration_runs r
         SET steps_remaining = (SELECT count(*)::int FROM orchestration_steps s
-                                WHERE s.run_id = r.id AND s.status NOT IN ('completed', 'failed', 'skipped', 'cancelled')),
+                                WHERE s.run_id = r.id AND s.status <> ALL($2::text[])),
             updated_at = now()
       WHERE r.id = $1
       RETURNING steps_remaining`,
-    [runId],
+    [runId, TERMINAL_STEP_STATUSES],
   );
   return rows[0].steps_remaining;
 }

@@ -57,10 +57,7 @@ export function claimableColumns(alias: string): string {
   return ['id', 'run_id', 'step_key', 'agent_slug', 'type', 'attempt', 'manual_input', 'depends_on'].map((c) => `${alias}.${c}`).join(', ');
 }
 
-/**
- * Ready, due steps of the locked runs (now stable: nobody else can change them while we hold the runs),
- * optionally only the given step ids.
- */
+/** Ready, due steps of the given runs, best first (stable once the caller holds the runs' locks). */
 export async function readySteps(client: Queryable, runIds: string[]): Promise<ClaimableStep[]> {
   const { rows } = await client.query<ClaimableStep>(
     `SELECT ${claimableColumns('s')} FROM orchestration_steps s

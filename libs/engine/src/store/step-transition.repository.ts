@@ -2,7 +2,7 @@
  * SQL of step and run transitions after work finished (results, failures, lease expiry, manual actions).
  * Every function expects the caller to hold the affected runs' row locks (lockRuns) for the transaction.
  */
-import type { RunStatus, StepStatus } from '#core';
+import { stepStatusesFrom, TERMINAL_STEP_STATUSES, type RunStatus, type StepStatus } from '#core';
 import { notifyAfterCommit, type Queryable } from './engine-database.js';
 import { claimableColumns, type ClaimableStep } from './step-claim.repository.js';
 
@@ -61,6 +61,9 @@ export interface StepUpdate {
   delayMs: number | null;
 }
 
+/** The step statuses a run's end cancels: every one the state machine lets go to `cancelled`. */
+const OPEN_STEP_STATUSES = stepStatusesFrom('cancelled');
+
 /** Applies per-step outcomes in one statement; terminal states release the lease and stamp completed_at. */
 export async function updateSteps(client: Queryable, updates: StepUpdate[]): Promise<void> {
   if (updates.length === 0) return;
@@ -70,7 +73,7 @@ export async function updateSteps(client: Queryable, updates: StepUpdate[]): Pro
             output = v.output, error = v.error,
             next_attempt_at = CASE WHEN v.status = 'ready' THEN now() + make_interval(secs => coalesce(v.delay_ms, 0)::double precision / 1000) ELSE s.next_attempt_at END,
             lease_owner = NULL, lease_expires_at = NULL,
-            completed_at = CASE WHEN v.status IN ('completed', 'failed', 'skipped', 'cancelled') THEN now() ELSE NULL END,
+            completed_at = CASE WHEN v.status = ANY($8::text[]) THEN now() ELSE NULL END,
             updated_at = now()
        FROM unnest($1::uuid[], $2::text[], $3::int[], $4::int[], $5::jsonb[], $6::jsonb[], $7::int[])
          AS v(id, status, attempt, lease_losses, output, error, delay_ms)
@@ -83,6 +86,7 @@ export async function updateSteps(client: Queryable, updates: StepUpdate[]): Pro
       updates.map((u) => (u.output === undefined ? null : JSON.stringify(u.output))),
       updates.map((u) => (u.error === undefined || u.error === null ? null : JSON.stringify(u.error))),
       updates.map((u) => u.delayMs),
+      TERMINAL_STEP_STATUSES,
     ],
   );
 }
@@ -138,22 +142,26 @@ export async function promoteReady(client: Queryable, stepIds: string[]): Promis
   );
 }
 
+export interface CancelledStep {
+  run_id: string;
+  step_key: string;
+  /** It was running: its worker must be told to abort it. */
+  was_running: boolean;
+}
+
 /** Cancels every unfinished step of the runs; returns them with whether each was running (to abort it). */
-export async function cancelOpenSteps(
-  client: Queryable,
-  runIds: string[],
-): Promise<{ run_id: string; step_key: string; was_running: boolean }[]> {
+export async function cancelOpenSteps(client: Queryable, runIds: string[]): Promise<CancelledStep[]> {
   if (runIds.length === 0) return [];
-  const { rows } = await client.query<{ run_id: string; step_key: string; was_running: boolean }>(
+  const { rows } = await client.query<CancelledStep>(
     `WITH open AS (
        SELECT id, status = 'running' AS was_running FROM orchestration_steps
-        WHERE run_id = ANY($1::uuid[]) AND status IN ('pending', 'ready', 'running', 'waiting', 'awaiting_approval')
+        WHERE run_id = ANY($1::uuid[]) AND status = ANY($2::text[])
         FOR UPDATE
      )
      UPDATE orchestration_steps s SET status = 'cancelled', lease_owner = NULL, lease_expires_at = NULL, completed_at = now(), updated_at = now()
        FROM open WHERE s.id = open.id
      RETURNING s.run_id, s.step_key, open.was_running`,
-    [runIds],
+    [runIds, OPEN_STEP_STATUSES],
   );
   return rows;
 }
@@ -170,10 +178,15 @@ export async function countDownRemaining(client: Queryable, counts: Map<string, 
   return new Map(rows.map((r) => [r.id, r.steps_remaining]));
 }
 
-export async function finishRuns(
-  client: Queryable,
-  runs: { id: string; status: RunStatus; output: unknown; error: unknown }[],
-): Promise<void> {
+/** A run's final row (see the transitions in ../transitions/). */
+export interface RunFinish {
+  id: string;
+  status: RunStatus;
+  output: unknown;
+  error: unknown;
+}
+
+export async function finishRuns(client: Queryable, runs: RunFinish[]): Promise<void> {
   if (runs.length === 0) return;
   await client.query(
     `UPDATE orchestration_runs r

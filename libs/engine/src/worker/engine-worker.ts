@@ -10,33 +10,21 @@ import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnAppl
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { APP_CONFIG, type AppConfig } from '#config';
-import type { JsonValue } from '#core';
+import { WakeSignal, type JsonValue } from '#core';
 import { CANCEL_CHANNEL, PgListener, WORK_CHANNEL } from '#events';
 import { EngineDatabase } from '../store/engine-database.js';
 import { findExpiredLeases, renewLeases } from '../store/step-claim.repository.js';
 import { ResultApplier, type FastClaim } from './result-applier.js';
-import { WakeSignal } from './signal.js';
 import { StepClaimer, type ClaimedStep } from './step-claimer.js';
 import { StepExecutor } from './step-executor.js';
 import type { StepResult } from './step-outcome.js';
 
-/**
- * Most slots one claim (or one lane's fast claim) reserves: reserving all free slots for one transaction
- * would leave the other lanes none, pushing their dependents through a separate claim transaction.
- */
-const MAX_CLAIM_BATCH = 64;
 const MAX_FLUSH_BATCH = 1000;
-/**
- * Result batches are applied by this many lanes at once, each owning the runs that hash to it: lanes never
- * contend for a run lock, and the database works on several transactions while each waits on round trips.
- */
-const FLUSH_LANES = 4;
 
 interface Lane {
   results: StepResult[];
   wake: WakeSignal;
 }
-const SHUTDOWN_GRACE_MS = 30_000;
 
 interface InFlight {
   step: ClaimedStep;
@@ -48,7 +36,16 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
   private readonly logger = new Logger(EngineWorker.name);
   readonly workerId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   private readonly inFlight = new Map<string, InFlight>();
-  private readonly lanes: Lane[] = Array.from({ length: FLUSH_LANES }, () => ({ results: [], wake: new WakeSignal() }));
+  /**
+   * Result batches are applied by BATON_FLUSH_LANES lanes at once, each owning the runs that hash to it: lanes never
+   * contend for a run lock, and the database works on several transactions while each waits on round trips.
+   */
+  private readonly lanes: Lane[];
+  /**
+   * Most slots one claim (or one lane's fast claim) reserves (BATON_CLAIM_BATCH): reserving all free slots for one
+   * transaction would leave the other lanes none, pushing their dependents through a separate claim transaction.
+   */
+  private readonly claimBatch: number;
   private readonly claimWake = new WakeSignal();
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly unlisten: (() => void)[] = [];
@@ -66,7 +63,10 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
     private readonly executor: StepExecutor,
     private readonly applier: ResultApplier,
     private readonly listener: PgListener,
-  ) {}
+  ) {
+    this.lanes = Array.from({ length: config.flushLanes }, () => ({ results: [], wake: new WakeSignal() }));
+    this.claimBatch = config.claimBatch;
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     if (this.config.role !== 'api') await this.start();
@@ -92,7 +92,7 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
     while (this.running) {
       const free = this.freeSlots();
       if (free > 0) {
-        const want = Math.min(free, MAX_CLAIM_BATCH);
+        const want = Math.min(free, this.claimBatch);
         let claimed: ClaimedStep[];
         this.reserved += want;
         try {
@@ -113,17 +113,17 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
 
   /**
    * Lets a transaction (a result batch, a checkpoint decision, a run's creation) start the steps it makes ready on
-   * this worker, inside that same transaction: `work` is given up to `wanted` (at most MAX_CLAIM_BATCH) free slots
+   * this worker, inside that same transaction: `work` is given up to `wanted` (at most BATON_CLAIM_BATCH) free slots
    * (null when this process runs no worker or has none free), must commit before it returns, and returns the steps
    * it claimed, which run only then. Saves the NOTIFY, the claim loop's wake-up and a second committing transaction
    * per hand-over.
    */
   async lendSlots<T>(
     work: (fast: FastClaim | null) => Promise<{ value: T; claimed: ClaimedStep[] }>,
-    wanted = MAX_CLAIM_BATCH,
+    wanted = this.claimBatch,
   ): Promise<T> {
     // Lend no more than the transaction can use: slots reserved for nothing are slots the other lanes lack.
-    const limit = this.running ? Math.max(0, Math.min(this.freeSlots(), MAX_CLAIM_BATCH, wanted)) : 0;
+    const limit = this.running ? Math.max(0, Math.min(this.freeSlots(), this.claimBatch, wanted)) : 0;
     this.reserved += limit;
     try {
       const { value, claimed } = await work(limit > 0 ? { workerId: this.workerId, leaseMs: this.config.leaseMs, limit } : null);
@@ -249,7 +249,7 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
     await this.stop();
   }
 
-  async stop(graceMs = SHUTDOWN_GRACE_MS): Promise<void> {
+  async stop(graceMs = this.config.shutdownGraceMs): Promise<void> {
     if (!this.running) return;
     this.running = false;
     for (const timer of this.timers.splice(0)) clearInterval(timer);

@@ -6,37 +6,36 @@
  * - dependents whose last dependency completes become ready in this same transaction;
  * - a final failure fails the run and cancels its unfinished steps (running ones are told to abort);
  * - every transition appends its event here, in the same transaction.
+ * What each outcome does is decided by ../transitions/ (pure, checked against the state machine); this file
+ * fences, batches and writes.
  */
 import { Injectable } from '@nestjs/common';
 import type { AgentUsage } from '#agents';
-import { type JsonValue, type RunStatus, TERMINAL_RUN_STATUSES } from '#core';
-import { CANCEL_CHANNEL, WORK_CHANNEL } from '#events';
-import { retryDelayMs } from '../backoff.js';
-import { DefinitionCache } from '../compiled-definition.js';
-import { runOutput } from '../run-outcome.js';
+import { assertUnreachable, type JsonValue, TERMINAL_RUN_STATUSES } from '#core';
+import { WORK_CHANNEL } from '#events';
+import { DefinitionCache, type CompiledStep } from '../compiled-definition.js';
 import { commitWith, EngineDatabase, together, type Queryable } from '../store/engine-database.js';
 import { appendEvents, type NewEvent } from '../store/event-log.repository.js';
 import {
-  cancelOpenSteps,
-  countDownRemaining,
-  finishRuns,
   lockRuns,
   notify,
   promoteReady,
   recordStepUsage,
   releaseDependents,
-  stepOutputs,
   stepsById,
   updateSteps,
   type ReleasedStep,
   type RunRow,
+  type StepRow,
   type StepUpdate,
 } from '../store/step-transition.repository.js';
-import { CheckpointOpener, type OpeningCheckpoint } from '../approvals/checkpoint-opener.js';
-import { expireApprovalsOfRuns } from '../store/approval.repository.js';
+import { CheckpointOpener, type OpeningCheckpoint } from '../transitions/checkpoint-opener.js';
+import { completeFinishedRuns, completeRuns } from '../transitions/run-completion.transition.js';
+import { terminateRuns, type RunTermination } from '../transitions/run-termination.transition.js';
+import { stepOutcomeTransition, type StepTransition } from '../transitions/step-outcome.transition.js';
 import { recordBreakerChanges, type BreakerChangeAt } from './breaker-recorder.js';
 import { StepClaimer, type ClaimedStep, type KnownOutputs } from './step-claimer.js';
-import { MAX_LEASE_LOSSES, type StepResult } from './step-outcome.js';
+import type { StepResult } from './step-outcome.js';
 
 export interface ApplySummary {
   applied: number;
@@ -75,162 +74,50 @@ export class ResultApplier {
     const runIds = [...new Set(results.map((r) => r.runId))];
     // One round trip: the server reads the steps after it has locked their runs (a pipeline runs in order).
     const [runs, steps] = await together([lockRuns(client, runIds), stepsById(client, [...new Set(results.map((r) => r.stepId))])]);
-    const events: NewEvent[] = [];
-    const updates: StepUpdate[] = [];
-    const usages: { id: string; usage: AgentUsage }[] = [];
-    const releases = new Map<string, { runId: string; stepKey: string; n: number }>();
-    const finished = new Map<string, number>();
-    const failedRuns = new Map<string, { stepKey: string; error: JsonValue }>();
+    const batch = new BatchEffects();
     const seen = new Set<string>();
-    const opening: OpeningCheckpoint[] = [];
-    const known: KnownOutputs = new Map();
-    const breakerChanges: BreakerChangeAt[] = [];
-    let discarded = 0;
-    let nextRetryInMs: number | null = null;
-
     for (const result of results) {
       const run = runs.get(result.runId);
       const step = steps.get(result.stepId);
-      const fenced =
-        run &&
-        step &&
-        step.status === 'running' &&
-        step.lease_owner === result.fenceOwner &&
-        step.attempt === result.attempt &&
-        !TERMINAL_RUN_STATUSES.includes(run.status) &&
-        // the reaper may only take a lease that is still expired now that it holds the run lock
-        (result.outcome.kind !== 'lease_lost' || step.lease_expired);
       const once = result.outcome.kind === 'progress' || !seen.has(result.stepId);
-      if (!fenced || !once || !run || !step) {
-        discarded++;
+      if (!run || !step || !fenced(run, step, result) || !once) {
+        batch.discarded++;
         continue;
       }
+      if (result.outcome.kind !== 'progress') seen.add(result.stepId);
+      const compiled = result.outcome.kind === 'progress' ? undefined : (await this.definitions.get(run.definition_id)).steps.get(step.step_key);
       const base = { runId: run.id, organizationId: run.organization_id, stepKey: step.step_key };
       const outcome = result.outcome;
-      if (outcome.kind === 'progress') {
-        events.push({ ...base, type: 'step.progress', payload: { attempt: step.attempt, progress: outcome.progress } });
-        continue;
-      }
-      seen.add(result.stepId);
-      if ((outcome.kind === 'completed' || outcome.kind === 'failed') && outcome.breaker) breakerChanges.push({ ...base, change: outcome.breaker });
-      const definition = await this.definitions.get(run.definition_id);
-      const compiled = definition.steps.get(step.step_key);
-      if (outcome.kind === 'completed' && compiled && (compiled.spec.approval || compiled.spec.type === 'approval')) {
-        // A checkpoint: the output is kept, but the step completes only when a human (or the timeout) decides.
-        updates.push({
-          id: step.id,
-          status: 'awaiting_approval',
-          attempt: step.attempt,
-          leaseLosses: step.lease_losses,
-          output: outcome.output,
-          error: null,
-          delayMs: null,
-        });
-        if (outcome.usage) usages.push({ id: step.id, usage: outcome.usage });
-        opening.push({ run, stepId: step.id, stepKey: step.step_key, attempt: step.attempt, output: outcome.output, spec: compiled.spec });
-        continue;
-      }
-      if (outcome.kind === 'completed') {
-        updates.push({
-          id: step.id,
-          status: 'completed',
-          attempt: step.attempt,
-          leaseLosses: step.lease_losses,
-          output: outcome.output,
-          error: null,
-          delayMs: null,
-        });
-        known.set(run.id, (known.get(run.id) ?? new Map()).set(step.step_key, outcome.output));
-        events.push({
-          ...base,
-          type: 'step.completed',
-          payload: { attempt: step.attempt, output: outcome.output, ...(outcome.usage ? { usage: { ...outcome.usage } } : {}) },
-        });
-        if (outcome.usage) usages.push({ id: step.id, usage: outcome.usage });
-        finished.set(run.id, (finished.get(run.id) ?? 0) + 1);
-        for (const dependent of compiled?.dependents ?? []) {
-          const key = `${run.id}:${dependent}`;
-          const entry = releases.get(key) ?? { runId: run.id, stepKey: dependent, n: 0 };
-          entry.n++;
-          releases.set(key, entry);
-        }
-        continue;
-      }
-      if (outcome.kind === 'lease_lost' || outcome.kind === 'released') {
-        const losses = step.lease_losses + (outcome.kind === 'lease_lost' ? 1 : 0);
-        if (losses <= MAX_LEASE_LOSSES) {
-          // A crash or a shutdown is not a failed attempt: the attempt number is given back.
-          updates.push({
-            id: step.id,
-            status: 'ready',
-            attempt: step.attempt - 1,
-            leaseLosses: losses,
-            output: null,
-            error: null,
-            delayMs: 0,
-          });
-          const reason = outcome.kind === 'lease_lost' ? 'lease_expired' : 'worker_shutdown';
-          events.push({ ...base, type: 'step.retrying', payload: { attempt: step.attempt, reason, delayMs: 0 } });
-          events.push({ ...base, type: 'step.ready', payload: { attempt: step.attempt } });
-          nextRetryInMs = 0;
-          continue;
-        }
-        const error = { code: 'LEASE_EXPIRED', message: `the step's worker lost its lease ${losses} times`, retryable: false };
-        updates.push({ id: step.id, status: 'failed', attempt: step.attempt, leaseLosses: losses, output: null, error, delayMs: null });
-        events.push({ ...base, type: 'step.failed', payload: { attempt: step.attempt, error } });
-        failedRuns.set(run.id, { stepKey: step.step_key, error });
-        continue;
-      }
-      const error = outcome.error;
-      const policy = compiled?.retry;
-      const retryable = error.retryable && !(policy?.nonRetryable ?? []).includes(error.code) && step.attempt < step.max_attempts;
-      if (retryable && policy) {
-        // A peer that said when to come back (Retry-After) is not called earlier than that.
-        const delayMs = Math.max(retryDelayMs(policy, step.attempt), error.retryAfterMs ?? 0);
-        updates.push({
-          id: step.id,
-          status: 'ready',
-          attempt: step.attempt,
-          leaseLosses: step.lease_losses,
-          output: null,
-          error: { ...error },
-          delayMs,
-        });
-        events.push({
-          ...base,
-          type: 'step.retrying',
-          payload: { attempt: step.attempt, nextAttempt: step.attempt + 1, delayMs, error: { ...error } },
-        });
-        nextRetryInMs = nextRetryInMs === null ? delayMs : Math.min(nextRetryInMs, delayMs);
-        continue;
-      }
-      updates.push({
-        id: step.id,
-        status: 'failed',
-        attempt: step.attempt,
-        leaseLosses: step.lease_losses,
-        output: null,
-        error: { ...error },
-        delayMs: null,
-      });
-      events.push({ ...base, type: 'step.failed', payload: { attempt: step.attempt, error: { ...error } } });
-      failedRuns.set(run.id, { stepKey: step.step_key, error: { ...error } });
+      if ((outcome.kind === 'completed' || outcome.kind === 'failed') && outcome.breaker) batch.breakerChanges.push({ ...base, change: outcome.breaker });
+      if (outcome.kind === 'completed' && outcome.usage) batch.usages.push({ id: step.id, usage: outcome.usage });
+      batch.add(run, step, compiled, stepOutcomeTransition(step, result.outcome, compiled, base));
     }
+    return this.write(client, runs, batch, results.length, fast);
+  }
 
-    await updateSteps(client, updates);
-    await recordStepUsage(client, usages);
-    await recordBreakerChanges(client, breakerChanges, events);
-    await this.checkpoints.open(client, opening, events);
-    const live = [...releases.values()].filter((r) => !failedRuns.has(r.runId));
+  /** Writes what a batch's transitions decided, then the run-level effects: checkpoints, releases, run ends. */
+  private async write(
+    client: Queryable,
+    runs: Map<string, RunRow>,
+    batch: BatchEffects,
+    total: number,
+    fast?: FastClaim | null,
+  ): Promise<ApplySummary> {
+    const { events, failedRuns, finished } = batch;
+    await updateSteps(client, batch.updates);
+    await recordStepUsage(client, batch.usages);
+    await recordBreakerChanges(client, batch.breakerChanges, events);
+    await this.checkpoints.open(client, batch.opening, events);
+    const live = [...batch.releases.values()].filter((r) => !failedRuns.has(r.runId));
     const fastClaim = fast && fast.limit > 0 ? fast : null;
     const released = await this.release(client, runs, live, !fastClaim, events);
     for (const runId of failedRuns.keys()) finished.delete(runId);
     await this.failRuns(client, runs, failedRuns, events);
     await this.completeFinishedRuns(client, runs, finished, events);
-    const { claimed, applied } = await this.startReleased(client, runs, released, fastClaim, events, known);
+    const { claimed, applied } = await this.startReleased(client, runs, released, fastClaim, events, batch.known);
     commitWith(client, applied, appendEvents(client, events));
-    if (released.length > claimed.length || nextRetryInMs !== null) await notify(client, WORK_CHANNEL);
-    return { applied: results.length - discarded, discarded, nextRetryInMs, claimed };
+    if (released.length > claimed.length || batch.nextRetryInMs !== null) await notify(client, WORK_CHANNEL);
+    return { applied: total - batch.discarded, discarded: batch.discarded, nextRetryInMs: batch.nextRetryInMs, claimed };
   }
 
   /** Counts dependents down (see releaseDependents) and announces each step that became startable (step.ready). */
@@ -288,73 +175,88 @@ export class ResultApplier {
     failed: Map<string, { stepKey: string; error: JsonValue }>,
     events: NewEvent[],
   ): Promise<void> {
-    if (failed.size === 0) return;
-    const cancelled = await cancelOpenSteps(client, [...failed.keys()]);
-    await expireApprovalsOfRuns(client, [...failed.keys()]);
-    for (const step of cancelled) {
-      const run = runs.get(step.run_id) as RunRow;
-      events.push({
-        runId: run.id,
-        organizationId: run.organization_id,
-        type: 'step.cancelled',
-        stepKey: step.step_key,
-        payload: { reason: 'run_failed' },
-      });
-    }
-    const finishing = [...failed].map(([id, f]) => ({
-      id,
-      status: 'failed' as RunStatus,
-      output: null,
-      error: { step: f.stepKey, error: f.error },
-    }));
-    await finishRuns(client, finishing);
-    for (const run of finishing) {
-      const row = runs.get(run.id) as RunRow;
-      row.status = 'failed';
-      events.push({ runId: run.id, organizationId: row.organization_id, type: 'run.failed', payload: { error: run.error } });
-    }
-    for (const runId of new Set(cancelled.filter((s) => s.was_running).map((s) => s.run_id))) await notify(client, CANCEL_CHANNEL, runId);
+    const terminations = [...failed].map(([id, f]): RunTermination => {
+      const error = { step: f.stepKey, error: f.error };
+      return { run: runs.get(id) as RunRow, status: 'failed', error, stepReason: 'run_failed', payload: { error } };
+    });
+    await terminateRuns(client, terminations, events);
   }
 
   /** Counts finished steps down and completes the runs that reach zero, computing their output. */
-  async completeFinishedRuns(
-    client: Queryable,
-    runs: Map<string, RunRow>,
-    finished: Map<string, number>,
-    events: NewEvent[],
-  ): Promise<void> {
-    const remaining = await countDownRemaining(client, finished);
-    const done = [...remaining].filter(([, n]) => n <= 0).map(([id]) => id);
-    await this.completeRuns(client, runs, done, events);
+  completeFinishedRuns(client: Queryable, runs: Map<string, RunRow>, finished: Map<string, number>, events: NewEvent[]): Promise<void> {
+    return completeFinishedRuns(client, this.definitions, runs, finished, events);
   }
 
-  async completeRuns(client: Queryable, runs: Map<string, RunRow>, runIds: string[], events: NewEvent[]): Promise<void> {
-    if (runIds.length === 0) return;
-    const outputs = new Map<string, Map<string, unknown>>();
-    for (const row of await stepOutputs(client, runIds)) {
-      const map = outputs.get(row.run_id) ?? new Map<string, unknown>();
-      map.set(row.step_key, row.status === 'completed' || row.status === 'skipped' ? row.output : null);
-      outputs.set(row.run_id, map);
-    }
-    const finishing: { id: string; status: RunStatus; output: unknown; error: unknown }[] = [];
-    for (const id of runIds) {
-      const run = runs.get(id) as RunRow;
-      const definition = await this.definitions.get(run.definition_id);
-      try {
-        finishing.push({ id, status: 'completed', output: runOutput(definition, run.input, outputs.get(id) ?? new Map()), error: null });
-      } catch (error) {
-        finishing.push({ id, status: 'failed', output: null, error: { code: 'OUTPUT_TEMPLATE', message: (error as Error).message } });
-      }
-    }
-    await finishRuns(client, finishing);
-    for (const run of finishing) {
-      const row = runs.get(run.id) as RunRow;
-      row.status = run.status;
-      events.push(
-        run.status === 'completed'
-          ? { runId: run.id, organizationId: row.organization_id, type: 'run.completed', payload: { output: run.output as JsonValue } }
-          : { runId: run.id, organizationId: row.organization_id, type: 'run.failed', payload: { error: run.error as JsonValue } },
-      );
+  completeRuns(client: Queryable, runs: Map<string, RunRow>, runIds: string[], events: NewEvent[]): Promise<void> {
+    return completeRuns(client, this.definitions, runs, runIds, events);
+  }
+}
+
+/** Fencing: the step is still running under the result's lease owner and attempt, and its run is not finished. */
+function fenced(run: RunRow, step: StepRow, result: StepResult): boolean {
+  return (
+    step.status === 'running' &&
+    step.lease_owner === result.fenceOwner &&
+    step.attempt === result.attempt &&
+    !TERMINAL_RUN_STATUSES.includes(run.status) &&
+    // the reaper may only take a lease that is still expired now that it holds the run lock
+    (result.outcome.kind !== 'lease_lost' || step.lease_expired)
+  );
+}
+
+/** What the transitions of one batch add up to, run by run. */
+class BatchEffects {
+  readonly events: NewEvent[] = [];
+  readonly updates: StepUpdate[] = [];
+  readonly releases = new Map<string, { runId: string; stepKey: string; n: number }>();
+  readonly finished = new Map<string, number>();
+  readonly failedRuns = new Map<string, { stepKey: string; error: JsonValue }>();
+  readonly opening: OpeningCheckpoint[] = [];
+  readonly known: KnownOutputs = new Map();
+  /** Tokens and cost the batch's completed attempts reported (stored on their steps). */
+  readonly usages: { id: string; usage: AgentUsage }[] = [];
+  /** Circuit-breaker state changes the batch's attempts caused (published on the agents, logged as events). */
+  readonly breakerChanges: BreakerChangeAt[] = [];
+  discarded = 0;
+  nextRetryInMs: number | null = null;
+
+  add(run: RunRow, step: StepRow, compiled: CompiledStep | undefined, transition: StepTransition): void {
+    this.events.push(...transition.events);
+    switch (transition.kind) {
+      case 'progress':
+        return;
+      case 'checkpoint':
+        this.updates.push(transition.update);
+        this.opening.push({
+          run,
+          stepId: step.id,
+          stepKey: step.step_key,
+          attempt: step.attempt,
+          output: transition.output,
+          spec: (compiled as CompiledStep).spec,
+        });
+        return;
+      case 'completed':
+        this.updates.push(transition.update);
+        this.known.set(run.id, (this.known.get(run.id) ?? new Map()).set(step.step_key, transition.output));
+        this.finished.set(run.id, (this.finished.get(run.id) ?? 0) + 1);
+        for (const dependent of compiled?.dependents ?? []) {
+          const key = `${run.id}:${dependent}`;
+          const entry = this.releases.get(key) ?? { runId: run.id, stepKey: dependent, n: 0 };
+          entry.n++;
+          this.releases.set(key, entry);
+        }
+        return;
+      case 'requeued':
+        this.updates.push(transition.update);
+        this.nextRetryInMs = this.nextRetryInMs === null ? transition.delayMs : Math.min(this.nextRetryInMs, transition.delayMs);
+        return;
+      case 'failed':
+        this.updates.push(transition.update);
+        this.failedRuns.set(run.id, { stepKey: step.step_key, error: transition.error });
+        return;
+      default:
+        assertUnreachable(transition, 'step transition');
     }
   }
 }

@@ -6,7 +6,7 @@
  */
 import { Injectable } from '@nestjs/common';
 import { AgentBreakers } from '#agents';
-import { renderTemplate, TemplateError, type JsonObject, type JsonValue } from '#core';
+import { faultPoint, renderTemplate, TemplateError, type JsonObject, type JsonValue } from '#core';
 import { DefinitionCache } from '../compiled-definition.js';
 import { commitWith, EngineDatabase, together, type Queryable } from '../store/engine-database.js';
 import { appendEvents, type NewEvent } from '../store/event-log.repository.js';
@@ -85,6 +85,8 @@ export class StepClaimer {
     // One round trip: the server reads the ready steps after taking the run locks it could (a pipeline runs in
     // order); steps of runs another instance holds (skipped) are dropped here, unused.
     const [locked, candidates] = await together([lockRunsForClaim(client, runIds), readySteps(client, runIds)]);
+    const fault = faultPoint('engine.claim.afterCandidates', client);
+    if (fault) await fault;
     const runs = new Map(locked.map((r) => [r.id, r]));
     if (runs.size === 0) return [];
     const events: NewEvent[] = [];

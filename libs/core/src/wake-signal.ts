@@ -1,4 +1,7 @@
-/** A wake-up flag: `wait` resolves on the next `fire` (or at once if one arrived since the last wait), or after a timeout. */
+/**
+ * A wake-up flag shared by the background loops (engine worker, webhook dispatcher): `wait` resolves on the next
+ * `fire` (or at once if one arrived since the last wait), or after a timeout.
+ */
 export class WakeSignal {
   private fired = false;
   private waiter: (() => void) | null = null;

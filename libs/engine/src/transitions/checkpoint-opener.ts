@@ -4,7 +4,7 @@
  * kept, a `human_approvals` row records what is asked (with stored deadlines), and the run pauses.
  */
 import { Injectable } from '@nestjs/common';
-import { renderTemplate, type JsonValue, type StepSpec } from '#core';
+import { assertRunTransition, renderTemplate, type JsonValue, type StepSpec } from '#core';
 import type { NewEvent } from '../store/event-log.repository.js';
 import type { Queryable } from '../store/engine-database.js';
 import { insertApprovals, setRunStatus, type NewApproval } from '../store/approval.repository.js';
@@ -83,6 +83,7 @@ export class CheckpointOpener {
     });
     for (const c of checkpoints) {
       if (!pausedRuns.has(c.run.id) || c.run.status !== 'running') continue;
+      assertRunTransition(c.run.status, 'awaiting_approval');
       await setRunStatus(client, c.run.id, 'awaiting_approval');
       c.run.status = 'awaiting_approval';
       events.push({ runId: c.run.id, organizationId: c.run.organization_id, type: 'run.awaiting_approval', payload: {} });

@@ -1,0 +1,55 @@
+/**
+ * Failing or cancelling a run, written once: its open steps are cancelled (running ones told to abort through
+ * NOTIFY), its pending approvals expire, the run row is finished, and the events say so (each cancelled step's
+ * `step.cancelled`, then the run's own). The result applier (a final step failure), RunControlService (an
+ * operator's cancel) and ApprovalService (abort at a checkpoint) all end runs here. The caller holds the runs'
+ * locks, as for every run change.
+ */
+import { assertRunTransition, type JsonValue } from '#core';
+import { CANCEL_CHANNEL } from '#events';
+import { together, type Queryable } from '../store/engine-database.js';
+import type { NewEvent } from '../store/event-log.repository.js';
+import { expireApprovalsOfRuns } from '../store/approval.repository.js';
+import { cancelOpenSteps, finishRuns, notify, type CancelledStep, type RunFinish, type RunRow } from '../store/step-transition.repository.js';
+
+/** Why the steps of an ended run were cancelled (the `reason` of their step.cancelled events). */
+export type StepCancelReason = 'run_failed' | 'run_cancelled' | 'checkpoint_abort';
+
+export interface RunTermination {
+  run: RunRow;
+  status: 'failed' | 'cancelled';
+  /** Kept as the run's `error`. */
+  error: JsonValue | null;
+  stepReason: StepCancelReason;
+  /** The payload of the run's run.failed or run.cancelled event. */
+  payload: JsonValue;
+}
+
+/** The run row's final state (checked against the run state machine). */
+export function terminationFinish(t: RunTermination): RunFinish {
+  assertRunTransition(t.run.status, t.status);
+  return { id: t.run.id, status: t.status, output: null, error: t.error };
+}
+
+/** The events of one termination, given the steps it cancelled (of every terminated run). */
+export function terminationEvents(t: RunTermination, cancelled: CancelledStep[]): NewEvent[] {
+  const base = { runId: t.run.id, organizationId: t.run.organization_id };
+  const events: NewEvent[] = cancelled
+    .filter((s) => s.run_id === t.run.id)
+    .map((s) => ({ ...base, type: 'step.cancelled', stepKey: s.step_key, payload: { reason: t.stepReason } }));
+  events.push({ ...base, type: t.status === 'failed' ? 'run.failed' : 'run.cancelled', payload: t.payload });
+  return events;
+}
+
+/** Ends the runs in one round trip, appends their events to `events` and marks the in-memory rows ended. */
+export async function terminateRuns(client: Queryable, terminations: RunTermination[], events: NewEvent[]): Promise<void> {
+  if (terminations.length === 0) return;
+  const finishes = terminations.map(terminationFinish);
+  const ids = finishes.map((f) => f.id);
+  const [cancelled] = await together([cancelOpenSteps(client, ids), expireApprovalsOfRuns(client, ids), finishRuns(client, finishes)]);
+  for (const t of terminations) {
+    events.push(...terminationEvents(t, cancelled));
+    t.run.status = t.status;
+  }
+  for (const runId of new Set(cancelled.filter((s) => s.was_running).map((s) => s.run_id))) await notify(client, CANCEL_CHANNEL, runId);
+}
