@@ -12,7 +12,7 @@ import {
 } from '@nestjs/swagger';
 import { AgentRegistryService, type AgentActor } from '#agents';
 import type { Principal } from '#identity';
-import { Authenticated, CurrentPrincipal, Roles } from '../common/auth.decorators.js';
+import { AnyRole, Authenticated, CurrentPrincipal, Roles } from '../common/auth.decorators.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { AgentDetailDto, AgentDto, AgentInputDto, AgentListDto, AgentsQueryDto, HeartbeatDto } from './agent.dto.js';
 
@@ -27,6 +27,7 @@ export class AgentsController {
   constructor(private readonly registry: AgentRegistryService) {}
 
   @Get()
+  @AnyRole()
   @ApiOperation({ summary: 'List agents (stored ones and the built-ins echo, sleep, flaky, fail); filter by capability and type' })
   @ApiOkResponse({ type: AgentListDto })
   async list(@CurrentPrincipal() principal: Principal, @Query() query: AgentsQueryDto): Promise<AgentListDto> {
@@ -45,6 +46,7 @@ export class AgentsController {
   }
 
   @Get(':slug')
+  @AnyRole()
   @ApiOperation({ summary: 'One agent with its health: heartbeat, breaker state, recent error rate and latency, health score, recent steps' })
   @ApiOkResponse({ type: AgentDetailDto })
   get(@CurrentPrincipal() principal: Principal, @Param('slug') slug: string): Promise<AgentDetailDto> {

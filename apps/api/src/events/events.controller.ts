@@ -2,7 +2,7 @@ import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { EventHistoryRepository, parseEventTypeFilter, toEventRecord } from '#events';
 import type { Principal } from '#identity';
-import { Authenticated, CurrentPrincipal } from '../common/auth.decorators.js';
+import { AnyRole, Authenticated, CurrentPrincipal } from '../common/auth.decorators.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { timeRange } from '../audit/time-range.js';
 import { pageRequest } from '../common/pagination.dto.js';
@@ -16,6 +16,7 @@ export class EventsController {
   constructor(private readonly history: EventHistoryRepository) {}
 
   @Get()
+  @AnyRole()
   @ApiOperation({ summary: "The organization's event history, newest first, filtered by time, run, definition and types (`step.*`)" })
   @ApiOkResponse({ type: EventHistoryPageDto })
   @ApiBadRequestResponse({ type: ErrorResponseDto })
