@@ -113,7 +113,7 @@ export function RunPage({ id }: { id: string }) {
       <InlineError error={actionError} />
       {waitingApproval.length ? (
         <p className="notice" role="status">
-          ⏸ Waiting for approval of {waitingApproval.map((s) => s.key).join(', ')}. <Link to={`/approvals?run=${run.id}`}>Open the approvals inbox</Link>
+          ‖ Waiting for approval of {waitingApproval.map((s) => s.key).join(', ')}. <Link to={`/approvals?run=${run.id}`}>Open the approvals inbox</Link>
         </p>
       ) : null}
       {run.parentRunId ? (

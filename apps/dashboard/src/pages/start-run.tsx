@@ -36,7 +36,7 @@ export function StartRunPanel({ definitions, initial }: { definitions: Definitio
     <section className="card" aria-labelledby="start-run-title">
       <h2 id="start-run-title">Start a run</h2>
       <div className="field">
-        <label htmlFor="start-definition">Definition</label>
+        <label htmlFor="start-definition">Definition to run</label>
         <select id="start-definition" value={slug} onChange={(e) => setSlug(e.target.value)}>
           <option value="">Choose a definition…</option>
           {active.map((d) => (
