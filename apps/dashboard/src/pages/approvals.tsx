@@ -90,7 +90,15 @@ export function ApprovalsPage() {
             </ul>
           )}
         </div>
-        <div className="split-main">{current ? <ApprovalDetailView key={current} id={current} onDecided={list.reload} /> : null}</div>
+        <div className="split-main">{current ? <ApprovalDetailView
+              key={current}
+              id={current}
+              onDecided={() => {
+                // Keep the decided approval on screen (with its history) even though it leaves the pending list.
+                if (!selected) go({ id: current });
+                list.reload();
+              }}
+            /> : null}</div>
       </div>
     </div>
   );
