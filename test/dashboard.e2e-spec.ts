@@ -20,7 +20,7 @@ import type { DefinitionSpec } from '#core';
 import { projectRoot } from '#config';
 import { createTestOrganization, insertDefinition, openTestDataSource, testConfig, waitForRun, type TestOrganization } from '#testing';
 
-const CHROMIUM = process.env.BATON_CHROMIUM ?? '/usr/bin/chromium';
+const CHROMIUM = '/usr/bin/chromium';
 const IMAGES = join(projectRoot(), 'docs', 'images');
 const UI_TIMEOUT = 20_000;
 

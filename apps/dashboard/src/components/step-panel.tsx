@@ -85,7 +85,7 @@ export function StepPanel({ run, step, events, onChanged }: { run: Run; step: St
         <dd>{formatTime(step.startedAt)}</dd>
         <dt>Finished</dt>
         <dd>{formatTime(step.completedAt)}</dd>
-        {step.nextAttemptAt ? (
+        {step.nextAttemptAt && (step.status === 'pending' || step.status === 'ready') ? (
           <>
             <dt>Next attempt</dt>
             <dd>{formatTime(step.nextAttemptAt)}</dd>

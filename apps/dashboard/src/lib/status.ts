@@ -28,6 +28,9 @@ const LOOKS: Record<string, StatusLook> = {
   open: { label: 'Open', icon: '✕', tone: 'bad' },
   half_open: { label: 'Half open', icon: '◐', tone: 'warn' },
   closed: { label: 'Closed', icon: '✓', tone: 'ok' },
+  active: { label: 'Active', icon: '✓', tone: 'ok' },
+  draft: { label: 'Draft', icon: '✎', tone: 'neutral' },
+  archived: { label: 'Archived', icon: '⊘', tone: 'muted' },
 };
 
 export function statusLook(status: string): StatusLook {
