@@ -1,27 +1,13 @@
 import { cleanup, fireEvent, render, screen } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Step } from '../api/types';
+import { makeStep } from '../test-fixtures';
 import { Dag } from './dag';
 import { SchemaForm } from './schema-form';
 import { StatusBadge } from './states';
 
 afterEach(cleanup);
 
-const step = (key: string, status: Step['status'], dependsOn: string[] = []): Step => ({
-  key,
-  status,
-  type: 'agent',
-  agent: 'echo',
-  dependsOn,
-  attempt: 1,
-  maxAttempts: 3,
-  nextAttemptAt: null,
-  input: null,
-  output: null,
-  error: null,
-  startedAt: null,
-  completedAt: null,
-});
+const step = makeStep;
 
 describe('StatusBadge', () => {
   it('says the state in words and with an icon, not by colour alone', () => {

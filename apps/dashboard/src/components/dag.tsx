@@ -9,7 +9,6 @@ import { statusLook } from '../lib/status';
  */
 export const Dag = memo(function Dag({ steps, selected, onSelect }: { steps: Step[]; selected: string | null; onSelect: (key: string) => void }) {
   const shape = shapeKey(steps);
-  // eslint-disable-next-line react-hooks/exhaustive-deps
   const dag = useMemo(() => layoutDag(steps), [shape]);
   const byKey = useMemo(() => new Map(steps.map((s) => [s.key, s])), [steps]);
   const order = dag.nodes.map((n) => n.key);

@@ -3,6 +3,7 @@ import { ApiError } from '../api/client';
 import type { BatonEvent, Run, Step } from '../api/types';
 import { can } from '../lib/jwt';
 import { Link } from '../lib/router';
+import { useAction } from '../lib/use-api';
 import { useApp } from '../session';
 import { ConfirmDialog } from './confirm';
 import { formatTime, InlineError, Json, StatusBadge } from './states';
@@ -36,8 +37,7 @@ export function StepPanel({ run, step, events, onChanged }: { run: Run; step: St
   const { api, session } = useApp();
   const [dialog, setDialog] = useState<'retry' | 'skip' | null>(null);
   const [text, setText] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError>();
+  const { busy, error, setError, run: act } = useAction();
   const mine = events.filter((e) => e.stepKey === step.key);
   const usage = usageOf(step, mine);
   const runOpen = run.status !== 'completed' && run.status !== 'cancelled';
@@ -51,17 +51,12 @@ export function StepPanel({ run, step, events, onChanged }: { run: Run; step: St
   const confirm = async () => {
     const parsed = parseJson(text);
     if (parsed.error) return setError(new ApiError(400, parsed.error));
-    setBusy(true);
-    try {
+    await act(async () => {
       const body = dialog === 'retry' ? { input: parsed.value } : { output: parsed.value };
       const updated = await api.call<Run>(dialog === 'retry' ? 'retryStep' : 'skipStep', { params: { id: run.id, key: step.key }, body });
       setDialog(null);
       onChanged(updated);
-    } catch (e) {
-      setError(e instanceof ApiError ? e : new ApiError(0, String(e)));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (

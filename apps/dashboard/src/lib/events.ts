@@ -15,7 +15,7 @@ const STEP_STATE_OF: Record<string, StepStatus | undefined> = {
   'checkpoint.requested': 'awaiting_approval',
 };
 
-const RUN_STATE_OF: Record<string, Run['status'] | undefined> = {
+export const RUN_STATE_OF: Record<string, Run['status'] | undefined> = {
   'run.started': 'running',
   'run.resumed': 'running',
   'run.awaiting_approval': 'awaiting_approval',

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { routeUrl } from '../api/client';
 import { API_ROUTES } from '../api/routes';
 import type { BatonEvent, Run } from '../api/types';
+import { makeStep } from '../test-fixtures';
 import { applyEvents, attemptBars, mergeEvents } from './events';
 import { FrameBatcher } from './frame-batcher';
 import { sessionFromToken } from './jwt';
@@ -32,21 +33,7 @@ const run = (): Run => ({
   createdAt: new Date(0).toISOString(),
   startedAt: null,
   completedAt: null,
-  steps: ['a', 'b'].map((key) => ({
-    key,
-    status: 'pending',
-    type: 'agent',
-    agent: 'echo',
-    dependsOn: key === 'b' ? ['a'] : [],
-    attempt: 1,
-    maxAttempts: 3,
-    nextAttemptAt: null,
-    input: null,
-    output: null,
-    error: null,
-    startedAt: null,
-    completedAt: null,
-  })),
+  steps: [makeStep('a'), makeStep('b', 'pending', ['a'])],
 });
 
 describe('FrameBatcher', () => {

@@ -28,7 +28,6 @@ export function useEventStream(
         : api.url('runStream', { lastEventId: target.lastEventId ?? undefined }, { id: target.runId });
     const stream = openEventStream({ url, headers: () => api.authHeaders(), onEvent: (e) => batcher.push(e), onState: setState });
     return () => stream.close();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [api, key]);
   return state;
 }

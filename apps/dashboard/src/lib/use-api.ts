@@ -29,15 +29,34 @@ export function useLoad<T>(load: (signal: AbortSignal) => Promise<T>, deps: unkn
       })
       .catch((e: unknown) => {
         if (controller.signal.aborted) return;
-        setError(e instanceof ApiError ? e : new ApiError(0, e instanceof Error ? e.message : String(e)));
+        setError(toApiError(e));
       })
       .finally(() => {
         if (!controller.signal.aborted) setLoading(false);
       });
     return () => controller.abort();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [...deps, tick]);
   const reload = useCallback(() => setTick((t) => t + 1), []);
   const setData = useCallback((update: (current: T | undefined) => T | undefined) => setDataState((c) => update(c)), []);
   return { data, error, loading, reload, setData };
+}
+
+export const toApiError = (e: unknown): ApiError => (e instanceof ApiError ? e : new ApiError(0, e instanceof Error ? e.message : String(e)));
+
+/** A user action against the API (start, cancel, decide, …): `busy` while it runs, its failure in `error`. */
+export function useAction(): { busy: boolean; error: ApiError | undefined; setError: (e: ApiError | undefined) => void; run: (work: () => Promise<void>) => Promise<void> } {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<ApiError>();
+  const run = useCallback(async (work: () => Promise<void>) => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await work();
+    } catch (e) {
+      setError(toApiError(e));
+    } finally {
+      setBusy(false);
+    }
+  }, []);
+  return { busy, error, setError, run };
 }

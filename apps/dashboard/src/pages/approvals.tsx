@@ -1,5 +1,4 @@
 import { useMemo, useState } from 'react';
-import { ApiError } from '../api/client';
 import type { Approval, ApprovalDetail, BatonEvent, Definition, DiffOp, JsonSchema, Page, Run } from '../api/types';
 import { ConfirmDialog } from '../components/confirm';
 import { Empty, ErrorState, formatTime, InlineError, Json, Loading, StatusBadge } from '../components/states';
@@ -7,7 +6,7 @@ import { can } from '../lib/jwt';
 import { LiveIndicator, useEventStream } from '../lib/live';
 import { Link, navigate, useLocation } from '../lib/router';
 import { validateAgainst, type FieldProblem } from '../lib/schema';
-import { useLoad } from '../lib/use-api';
+import { useAction, useLoad } from '../lib/use-api';
 import { useApp } from '../session';
 
 const LABELS: Record<string, string> = { continue: 'Approve (continue)', retry: 'Retry step', skip: 'Skip step', abort: 'Abort run' };
@@ -28,7 +27,10 @@ export function ApprovalsPage() {
   });
   const go = (changes: Record<string, string | null>) => {
     const next = new URLSearchParams(search);
-    for (const [k, v] of Object.entries(changes)) (v ? next.set(k, v) : next.delete(k));
+    for (const [k, v] of Object.entries(changes)) {
+      if (v) next.set(k, v);
+      else next.delete(k);
+    }
     navigate(`/approvals?${next.toString()}`);
   };
   const items = list.data?.items ?? [];
@@ -117,8 +119,7 @@ function ApprovalDetailView({ id, onDecided }: { id: string; onDecided: () => vo
   const [text, setText] = useState('');
   const [comment, setComment] = useState('');
   const [pending, setPending] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError>();
+  const { busy, error, run } = useAction();
 
   const parsed = useMemo((): { value?: unknown; problems: FieldProblem[] } => {
     if (text.trim() === '') return { value: undefined, problems: [] };
@@ -138,22 +139,18 @@ function ApprovalDetailView({ id, onDecided }: { id: string; onDecided: () => vo
   const mayDecide = can.approve(session.role) && approval.status === 'pending';
 
   const decide = async (decision: string) => {
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       const body: Record<string, unknown> = { decision };
       if (parsed.value !== undefined && (decision === 'continue' || decision === 'retry')) body.modifications = parsed.value;
       if (comment.trim()) body.comment = comment.trim();
-      await api.call('decide', { params: { id }, body });
-      setPending(null);
+      try {
+        await api.call('decide', { params: { id }, body });
+      } finally {
+        setPending(null); // the dialog closes either way; a refusal shows inline above the buttons
+      }
       detail.reload();
       onDecided();
-    } catch (e) {
-      setError(e instanceof ApiError ? e : new ApiError(0, String(e)));
-      setPending(null);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (

@@ -1,11 +1,10 @@
 import { diffLines } from 'diff';
 import { useState } from 'react';
-import { ApiError } from '../api/client';
 import type { DefinitionSummary, Page, ValidationReport } from '../api/types';
 import { Empty, ErrorState, formatTime, InlineError, Loading, StatusBadge } from '../components/states';
 import { can } from '../lib/jwt';
 import { Link, navigate, useLocation } from '../lib/router';
-import { useLoad } from '../lib/use-api';
+import { useAction, useLoad } from '../lib/use-api';
 import { useApp } from '../session';
 
 interface StructuredDiff {
@@ -192,18 +191,11 @@ function ValidatePanel() {
   const { api } = useApp();
   const [yaml, setYaml] = useState('');
   const [report, setReport] = useState<ValidationReport>();
-  const [error, setError] = useState<ApiError>();
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   const validate = async () => {
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       setReport(await api.call<ValidationReport>('validateDefinition', { text: { body: yaml, contentType: 'application/yaml' } }));
-    } catch (e) {
-      setError(e instanceof ApiError ? e : new ApiError(0, String(e)));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <section className="card" aria-labelledby="validate-title">

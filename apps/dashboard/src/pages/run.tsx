@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from 'react';
-import { ApiError, type ApiClient } from '../api/client';
+import type { ApiClient } from '../api/client';
 import { TERMINAL_RUN, type BatonEvent, type Page, type Run } from '../api/types';
 import { ConfirmDialog } from '../components/confirm';
 import { Dag } from '../components/dag';
@@ -10,7 +10,7 @@ import { applyEvents, mergeEvents } from '../lib/events';
 import { can } from '../lib/jwt';
 import { LiveIndicator, useEventStream } from '../lib/live';
 import { Link } from '../lib/router';
-import { useLoad } from '../lib/use-api';
+import { useAction, useLoad } from '../lib/use-api';
 import { useApp } from '../session';
 
 const EVENT_PAGE = 1000;
@@ -35,8 +35,7 @@ export function RunPage({ id }: { id: string }) {
   const children = useLoad<Page<Run>>((signal) => api.call('listRuns', { query: { parentRunId: id, limit: 100 }, signal }), [id]);
   const [selected, setSelected] = useState<string | null>(null);
   const [confirmCancel, setConfirmCancel] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [actionError, setActionError] = useState<ApiError>();
+  const { busy, error: actionError, run: act } = useAction();
   const [now, setNow] = useState(() => Date.now());
 
   const data = loaded.data;
@@ -75,17 +74,11 @@ export function RunPage({ id }: { id: string }) {
   const waitingApproval = steps.filter((s) => s.status === 'awaiting_approval');
 
   const cancel = async () => {
-    setBusy(true);
-    setActionError(undefined);
-    try {
+    await act(async () => {
       const updated = await api.call<Run>('cancelRun', { params: { id }, body: { reason: 'cancelled from the dashboard' } });
       loaded.setData((current) => current && { ...current, run: updated });
       setConfirmCancel(false);
-    } catch (e) {
-      setActionError(e instanceof ApiError ? e : new ApiError(0, String(e)));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (

@@ -2,6 +2,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { ApiError } from '../api/client';
 import { RUN_STATUSES, TERMINAL_RUN, type BatonEvent, type Page, type Run, type RunStatusSummary } from '../api/types';
 import { Empty, ErrorState, formatTime, InlineError, Loading, Progress, StatusBadge } from '../components/states';
+import { RUN_STATE_OF } from '../lib/events';
 import { can } from '../lib/jwt';
 import { LiveIndicator, useEventStream } from '../lib/live';
 import { Link, navigate, useLocation } from '../lib/router';
@@ -11,14 +12,6 @@ import { StartRunPanel, type DefinitionList } from './start-run';
 
 const PAGE_SIZE = 25;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const RUN_EVENT_STATUS: Record<string, Run['status']> = {
-  'run.started': 'running',
-  'run.resumed': 'running',
-  'run.awaiting_approval': 'awaiting_approval',
-  'run.completed': 'completed',
-  'run.failed': 'failed',
-  'run.cancelled': 'cancelled',
-};
 
 /** `<input type=datetime-local>` value -> ISO instant (local time), or undefined. */
 const toIso = (local: string | null) => (local ? new Date(local).toISOString() : undefined);
@@ -36,7 +29,10 @@ export function RunsPage() {
   const offset = Number(search.get('offset') ?? 0) || 0;
   const setQuery = (changes: Record<string, string | number>) => {
     const next = new URLSearchParams(search);
-    for (const [k, v] of Object.entries(changes)) (v === '' || v === 0 ? next.delete(k) : next.set(k, String(v)));
+    for (const [k, v] of Object.entries(changes)) {
+      if (v === '' || v === 0) next.delete(k);
+      else next.set(k, String(v));
+    }
     if (!('offset' in changes)) next.delete('offset');
     const qs = next.toString();
     navigate(`/runs${qs ? `?${qs}` : ''}`);
@@ -76,7 +72,7 @@ export function RunsPage() {
   useEffect(() => {
     if (runs.data) fetchProgress(runs.data.items.map((r) => r.id));
     setNewRuns(0);
-  }, [runs.data?.items.map((r) => r.id).join(','), fetchProgress]); // eslint-disable-line react-hooks/exhaustive-deps
+  }, [runs.data?.items.map((r) => r.id).join(','), fetchProgress]);
 
   const visible = useRef(new Set<string>());
   visible.current = new Set(runs.data?.items.map((r) => r.id));
@@ -89,7 +85,7 @@ export function RunsPage() {
         if (e.type === 'run.created') created++;
         if (!visible.current.has(e.runId)) continue;
         touched.add(e.runId);
-        const status = RUN_EVENT_STATUS[e.type];
+        const status = RUN_STATE_OF[e.type];
         if (status) statuses.set(e.runId, status);
       }
       if (created) setNewRuns((n) => n + created);

@@ -1,10 +1,9 @@
 import { useState } from 'react';
-import { ApiError } from '../api/client';
 import type { Definition, DefinitionSummary, Page, Run } from '../api/types';
 import { SchemaForm } from '../components/schema-form';
 import { ErrorState, InlineError, Loading } from '../components/states';
 import { navigate } from '../lib/router';
-import { useLoad } from '../lib/use-api';
+import { useAction, useLoad } from '../lib/use-api';
 import { useApp } from '../session';
 
 /** Pick an active definition; its input JSON Schema becomes the form; the run starts and its page opens. */
@@ -12,24 +11,17 @@ export function StartRunPanel({ definitions, initial }: { definitions: Definitio
   const { api } = useApp();
   const active = definitions.filter((d) => d.status === 'active');
   const [slug, setSlug] = useState(initial ?? '');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError>();
+  const { busy, error, run } = useAction();
   const definition = useLoad<Definition | null>(
     (signal) => (slug ? api.call<Definition>('getDefinition', { params: { slug }, signal }) : Promise.resolve(null)),
     [slug],
   );
 
   const start = async (input: unknown) => {
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       const run = await api.call<Run>('startRun', { body: { definition: slug, input } });
       navigate(`/runs/${run.id}`);
-    } catch (e) {
-      setError(e instanceof ApiError ? e : new ApiError(0, String(e)));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (

@@ -1,10 +1,9 @@
 import { useState } from 'react';
-import { ApiError } from '../api/client';
 import type { Delivery, Page, Webhook } from '../api/types';
 import { ConfirmDialog } from '../components/confirm';
 import { Empty, ErrorState, formatTime, InlineError, Loading, StatusBadge } from '../components/states';
 import { navigate, useLocation } from '../lib/router';
-import { useLoad } from '../lib/use-api';
+import { useAction, useLoad } from '../lib/use-api';
 import { useApp } from '../session';
 
 /** Webhook subscriptions, their deliveries (all, or only the dead letters) and redelivery. The API is admin-only. */
@@ -50,25 +49,18 @@ function Deliveries({ id }: { id: string }) {
   const [status, setStatus] = useState('');
   const [offset, setOffset] = useState(0);
   const [redeliver, setRedeliver] = useState<Delivery | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError>();
+  const { busy, error, run } = useAction();
   const page = useLoad<Page<Delivery>>(
     (signal) => api.call('webhookDeliveries', { params: { id }, query: { status: status || undefined, limit: 25, offset }, signal }),
     [id, status, offset],
   );
   const confirm = async () => {
     if (!redeliver) return;
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       await api.call('redeliver', { params: { id, deliveryId: redeliver.id } });
       setRedeliver(null);
       page.reload();
-    } catch (e) {
-      setError(e instanceof ApiError ? e : new ApiError(0, String(e)));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <section className="card" aria-labelledby="deliveries-title">
