@@ -3,6 +3,9 @@ import { Phase2Engine1763900000000 } from './1763900000000-Phase2Engine.js';
 import { Phase3Webhooks1764000000000 } from './1764000000000-Phase3Webhooks.js';
 import { Phase3Approvals1764000001000 } from './1764000001000-Phase3Approvals.js';
 import { Phase4WebhookWakeups1764100000000 } from './1764100000000-Phase4WebhookWakeups.js';
+import { Phase4StepUsage1764200000000 } from './1764200000000-Phase4StepUsage.js';
+import { A2aTasks1764230000000 } from './1764230000000-A2aTasks.js';
+import { A2aPushTargets1764230001000 } from './1764230001000-A2aPushTargets.js';
 
 /** Every migration, in order. Listed explicitly so sources (tests) and dist/ (CLI, API) load the same set. */
 export const MIGRATIONS = [
@@ -11,4 +14,7 @@ export const MIGRATIONS = [
   Phase3Webhooks1764000000000,
   Phase3Approvals1764000001000,
   Phase4WebhookWakeups1764100000000,
+  Phase4StepUsage1764200000000,
+  A2aTasks1764230000000,
+  A2aPushTargets1764230001000,
 ];

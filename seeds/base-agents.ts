@@ -44,15 +44,19 @@ export const BASE_AGENTS: readonly AgentSeed[] = [
   {
     slug: 'marketing-swarm',
     name: 'Marketing swarm',
-    description: 'HTTP agent: an n8n workflow that drafts multi-channel marketing content.',
+    description: 'HTTP agent: an n8n workflow that drafts multi-channel marketing content (dry run without N8N_BASE_URL).',
     type: 'api',
     capabilities: ['marketing-content', 'campaign-planning'],
+    // Sent to ${N8N_BASE_URL}/webhook/marketing-swarm; with N8N_BASE_URL unset the step answers a dry run describing the request.
     config: {
-      url: 'http://localhost:5678/webhook/marketing-swarm',
+      baseUrlEnv: 'N8N_BASE_URL',
+      url: '/webhook/marketing-swarm',
       method: 'POST',
       timeoutMs: 120000,
-      headers: { 'content-type': 'application/json' },
-      apiKeyEnv: 'N8N_API_KEY',
+      headers: { 'content-type': 'application/json', 'x-n8n-api-key': '{{ secrets.N8N_API_KEY }}' },
+      secrets: ['N8N_API_KEY'],
+      body: { brief: '{{ input }}', runId: '{{ run.id }}' },
+      retryableStatuses: [429, 500, 502, 503, 504],
     },
   },
   {

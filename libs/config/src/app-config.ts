@@ -30,6 +30,10 @@ export interface AppConfig {
   webhookConcurrency: number;
   webhookSecretKey: string | undefined;
   webhookAllowPrivateNetworks: boolean;
+  agentAllowPrivateNetworks: boolean;
+  llmBaseUrl: string | undefined;
+  /** BATON_LLM_PRICES, as given (validated); merged over the built-in table by context agents. */
+  llmPrices: Record<string, { inputPerMTok: number; outputPerMTok: number }>;
   webhookRetentionDays: number;
 }
 
@@ -61,6 +65,27 @@ function positiveInt(value: string | undefined, name: string, problems: string[]
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) problems.push(`${name} must be a positive integer (got "${value}")`);
   return n;
+}
+
+function priceTable(value: string | undefined, name: string, problems: string[]): Record<string, { inputPerMTok: number; outputPerMTok: number }> {
+  if (value === undefined) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    parsed = undefined;
+  }
+  const price = (p: unknown) => typeof p === 'number' && Number.isFinite(p) && p >= 0;
+  const valid =
+    parsed !== null &&
+    typeof parsed === 'object' &&
+    !Array.isArray(parsed) &&
+    Object.values(parsed).every((e) => e !== null && typeof e === 'object' && price((e as Record<string, unknown>).inputPerMTok) && price((e as Record<string, unknown>).outputPerMTok));
+  if (!valid) {
+    problems.push(`${name} must be a JSON object of model -> { inputPerMTok, outputPerMTok } (non-negative numbers)`);
+    return {};
+  }
+  return parsed as Record<string, { inputPerMTok: number; outputPerMTok: number }>;
 }
 
 function port(value: string | undefined, name: string, problems: string[]): number {
@@ -99,6 +124,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     webhookConcurrency: positiveInt(raw(env, 'BATON_WEBHOOK_CONCURRENCY'), 'BATON_WEBHOOK_CONCURRENCY', problems),
     webhookSecretKey: raw(env, 'BATON_WEBHOOK_SECRET_KEY'),
     webhookAllowPrivateNetworks: flag(raw(env, 'BATON_WEBHOOK_ALLOW_PRIVATE_NETWORKS'), 'BATON_WEBHOOK_ALLOW_PRIVATE_NETWORKS', problems),
+    agentAllowPrivateNetworks: flag(raw(env, 'BATON_AGENT_ALLOW_PRIVATE_NETWORKS'), 'BATON_AGENT_ALLOW_PRIVATE_NETWORKS', problems),
+    llmBaseUrl: raw(env, 'BATON_LLM_BASE_URL'),
+    llmPrices: priceTable(raw(env, 'BATON_LLM_PRICES'), 'BATON_LLM_PRICES', problems),
     webhookRetentionDays: positiveInt(raw(env, 'BATON_WEBHOOK_RETENTION_DAYS'), 'BATON_WEBHOOK_RETENTION_DAYS', problems),
   };
   if (config.jwtSecret !== undefined && config.jwtSecret.length < 32) problems.push('JWT_SECRET must be at least 32 characters');
