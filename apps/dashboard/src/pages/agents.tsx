@@ -18,7 +18,7 @@ export function AgentsPage() {
   const { api } = useApp();
   const { path } = useLocation();
   const slug = path.startsWith('/agents/') ? decodeURIComponent(path.slice('/agents/'.length)) : null;
-  const list = useLoad((signal) => api.call<Page<Agent> | Agent[]>('listAgents', { query: { limit: 200 }, signal }).then(itemsOf), []);
+  const list = useLoad((signal) => api.call<Page<Agent> | Agent[]>('listAgents', { signal }).then(itemsOf), []);
   if (list.error?.status === 404)
     return (
       <div className="page">

@@ -73,7 +73,11 @@ export function DefinitionsPage() {
 
 function DefinitionView({ slug }: { slug: string }) {
   const { api, session } = useApp();
-  const versions = useLoad<DefinitionSummary[]>((signal) => api.call('definitionVersions', { params: { slug }, signal }), [slug]);
+  // Oldest first, one page of up to 200 (the API's largest page): a definition with more versions shows its first 200.
+  const versions = useLoad<DefinitionSummary[]>(
+    (signal) => api.call<Page<DefinitionSummary>>('definitionVersions', { params: { slug }, query: { limit: 200 }, signal }).then((page) => page.items),
+    [slug],
+  );
   const latest = versions.data?.at(-1)?.version;
   const [version, setVersion] = useState<number>();
   const [compare, setCompare] = useState<number>();
