@@ -62,12 +62,38 @@ export const BASE_AGENTS: readonly AgentSeed[] = [
     type: 'tool',
     capabilities: ['sql-query', 'kpi-metrics'],
     config: {
-      allowedTables: ['kpi_metrics', 'kpi_targets', 'revenue_by_region'],
+      tool: 'sql-query',
+      schema: 'kpi_demo',
+      allowedTables: ['regions', 'kpis', 'kpi_metrics', 'kpi_targets', 'revenue_by_region'],
       maxRows: 1000,
+      statementTimeoutMs: 5000,
       queries: {
         kpi_by_quarter: {
-          sql: 'SELECT metric, region, value, target FROM kpi_metrics WHERE quarter = $1 ORDER BY metric, region',
-          params: ['quarter'],
+          description: "Every KPI of a quarter per region, with the quarter's target and the KPI's unit and direction.",
+          sql:
+            'SELECT m.metric, k.name, k.unit, k.higher_is_better, m.region, m.value, m.target FROM kpi_metrics m ' +
+            'JOIN kpis k ON k.metric = m.metric WHERE m.quarter = $1 ORDER BY m.metric, m.region',
+          params: [{ name: 'quarter', type: 'string', pattern: '^[0-9]{4}-Q[1-4]$' }],
+        },
+        kpi_by_region: {
+          description: 'One region over every quarter (optionally one KPI).',
+          sql:
+            "SELECT quarter, metric, value, target FROM kpi_metrics WHERE region = $1 AND ($2 = '' OR metric = $2) " +
+            'ORDER BY quarter, metric',
+          params: [
+            { name: 'region', type: 'string', enum: ['EMEA', 'NA', 'APAC', 'LATAM'] },
+            { name: 'metric', type: 'string', default: '', maxLength: 50 },
+          ],
+        },
+        revenue_by_quarter: {
+          description: 'Revenue, cost and margin by region for a quarter.',
+          sql: 'SELECT region, revenue, cost, revenue - cost AS margin FROM revenue_by_region WHERE quarter = $1 ORDER BY region',
+          params: [{ name: 'quarter', type: 'string', pattern: '^[0-9]{4}-Q[1-4]$' }],
+        },
+        annual_targets: {
+          description: 'Annual targets of a year by region and KPI.',
+          sql: 'SELECT region, metric, target FROM kpi_targets WHERE year = $1 ORDER BY region, metric',
+          params: [{ name: 'year', type: 'integer' }],
         },
       },
     },

@@ -1,5 +1,5 @@
 import type { TaskRequestDto, TaskResponseDto } from '#a2a';
-import type { AgentType, JsonValue } from '#core';
+import type { AgentType, JsonObject, JsonValue } from '#core';
 
 /** What an agent is run with besides its task: where it runs, how to stop, how to report progress. */
 export interface AgentExecutionContext {
@@ -8,6 +8,8 @@ export interface AgentExecutionContext {
   agentSlug: string;
   /** The agent's stored config (`agents.config`), empty for built-ins. */
   config: Record<string, unknown>;
+  runId?: string;
+  stepKey?: string;
   /** Which attempt this is (1-based). */
   attempt: number;
   /** Fires on cancellation, timeout, lost lease or shutdown: stop and throw. */
@@ -20,6 +22,8 @@ export interface AgentExecutionContext {
 /** Every agent type implements this: a task in, a task out (A2A). */
 export abstract class BaseAgentRunner {
   abstract readonly type: AgentType;
+  /** JSON Schema of this type's `agents.config`, checked when an agent is saved (absent: any object). */
+  readonly configSchema?: JsonObject;
 
   abstract execute(request: TaskRequestDto, context: AgentExecutionContext): Promise<TaskResponseDto>;
 }

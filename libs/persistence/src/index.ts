@@ -12,3 +12,5 @@ export * from './repositories/runs.repository.js';
 export * from './repositories/steps.repository.js';
 export * from './repositories/audit-log.repository.js';
 export * from './database/migrate.js';
+export * from './repositories/read-only-query.repository.js';
+export * from './repositories/kpi-demo.repository.js';
