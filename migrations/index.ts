@@ -3,6 +3,7 @@ import { Phase2Engine1763900000000 } from './1763900000000-Phase2Engine.js';
 import { Phase3Webhooks1764000000000 } from './1764000000000-Phase3Webhooks.js';
 import { Phase3Approvals1764000001000 } from './1764000001000-Phase3Approvals.js';
 import { Phase4WebhookWakeups1764100000000 } from './1764100000000-Phase4WebhookWakeups.js';
+import { Phase4StepUsage1764200000000 } from './1764200000000-Phase4StepUsage.js';
 import { SqlToolKpiDemo1764210000000 } from './1764210000000-SqlToolKpiDemo.js';
 import { DeliverablesAssets1764210001000 } from './1764210001000-DeliverablesAssets.js';
 
@@ -13,6 +14,7 @@ export const MIGRATIONS = [
   Phase3Webhooks1764000000000,
   Phase3Approvals1764000001000,
   Phase4WebhookWakeups1764100000000,
+  Phase4StepUsage1764200000000,
   SqlToolKpiDemo1764210000000,
   DeliverablesAssets1764210001000,
 ];

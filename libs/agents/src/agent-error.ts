@@ -7,6 +7,8 @@ export class AgentError extends Error {
     readonly code: string,
     message: string,
     readonly retryable = true,
+    /** The least delay before a retry, when the agent's peer asked for one (HTTP Retry-After). */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = 'AgentError';

@@ -30,6 +30,7 @@ export interface AppConfig {
   webhookConcurrency: number;
   webhookSecretKey: string | undefined;
   webhookAllowPrivateNetworks: boolean;
+  agentAllowPrivateNetworks: boolean;
   webhookRetentionDays: number;
 }
 
@@ -99,6 +100,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     webhookConcurrency: positiveInt(raw(env, 'BATON_WEBHOOK_CONCURRENCY'), 'BATON_WEBHOOK_CONCURRENCY', problems),
     webhookSecretKey: raw(env, 'BATON_WEBHOOK_SECRET_KEY'),
     webhookAllowPrivateNetworks: flag(raw(env, 'BATON_WEBHOOK_ALLOW_PRIVATE_NETWORKS'), 'BATON_WEBHOOK_ALLOW_PRIVATE_NETWORKS', problems),
+    agentAllowPrivateNetworks: flag(raw(env, 'BATON_AGENT_ALLOW_PRIVATE_NETWORKS'), 'BATON_AGENT_ALLOW_PRIVATE_NETWORKS', problems),
     webhookRetentionDays: positiveInt(raw(env, 'BATON_WEBHOOK_RETENTION_DAYS'), 'BATON_WEBHOOK_RETENTION_DAYS', problems),
   };
   if (config.jwtSecret !== undefined && config.jwtSecret.length < 32) problems.push('JWT_SECRET must be at least 32 characters');

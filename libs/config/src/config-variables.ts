@@ -87,6 +87,13 @@ export const CONFIG_VARIABLES = [
     default: 'false',
   },
   {
+    name: 'BATON_AGENT_ALLOW_PRIVATE_NETWORKS',
+    description:
+      'Allow agents\' outbound HTTP (api and context agents, A2A agents, fetch in function agents) to reach loopback, private, link-local (cloud metadata) or other non-public addresses. Off: such a request is refused before it connects (addresses are checked when connecting, no DNS rebinding). Turn on only for agents on your own network, or to try agents on localhost.',
+    sensitive: false,
+    default: 'false',
+  },
+  {
     name: 'BATON_WEBHOOK_RETENTION_DAYS',
     description: 'Days a finished webhook delivery (delivered or dead) is kept with its attempt log; delivery workers delete older ones every hour.',
     sensitive: false,

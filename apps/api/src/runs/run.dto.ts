@@ -88,6 +88,12 @@ export class StepDto {
   @ApiPropertyOptional({ description: 'Input the last attempt ran with' }) input: unknown;
   @ApiPropertyOptional() output: unknown;
   @ApiPropertyOptional({ example: { code: 'TIMEOUT', message: 'step timed out after 5000 ms', retryable: true } }) error: unknown;
+  @ApiPropertyOptional({
+    nullable: true,
+    description: 'Tokens and cost of the completing attempt (LLM agents)',
+    example: { inputTokens: 120, outputTokens: 45, totalTokens: 165, costUsd: 0.000045, model: 'gpt-4o-mini', provider: 'openai' },
+  })
+  usage: unknown;
   @ApiPropertyOptional({ nullable: true, type: String, format: 'date-time' }) startedAt: string | null;
   @ApiPropertyOptional({ nullable: true, type: String, format: 'date-time' }) completedAt: string | null;
 }

@@ -19,6 +19,7 @@ export function stepView(step: OrchestrationStepEntity) {
     input: step.input,
     output: step.output,
     error: step.error,
+    usage: step.usage ?? null,
     startedAt: iso(step.startedAt),
     completedAt: iso(step.completedAt),
   };

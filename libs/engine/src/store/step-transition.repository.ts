@@ -87,6 +87,15 @@ export async function updateSteps(client: Queryable, updates: StepUpdate[]): Pro
   );
 }
 
+/** Stores what completed attempts used (tokens, cost: see AgentUsage) on their steps, one statement for the batch. */
+export async function recordStepUsage(client: Queryable, usages: { id: string; usage: unknown }[]): Promise<void> {
+  if (usages.length === 0) return;
+  await client.query(
+    `UPDATE orchestration_steps s SET usage = v.usage FROM unnest($1::uuid[], $2::jsonb[]) AS v(id, usage) WHERE s.id = v.id`,
+    [usages.map((u) => u.id), usages.map((u) => JSON.stringify(u.usage))],
+  );
+}
+
 /** A step whose last dependency was just released: what a claim needs to start it, in claim order. */
 export type ReleasedStep = ClaimableStep;
 

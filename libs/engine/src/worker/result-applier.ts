@@ -8,6 +8,7 @@
  * - every transition appends its event here, in the same transaction.
  */
 import { Injectable } from '@nestjs/common';
+import type { AgentUsage } from '#agents';
 import { type JsonValue, type RunStatus, TERMINAL_RUN_STATUSES } from '#core';
 import { CANCEL_CHANNEL, WORK_CHANNEL } from '#events';
 import { retryDelayMs } from '../backoff.js';
@@ -22,6 +23,7 @@ import {
   lockRuns,
   notify,
   promoteReady,
+  recordStepUsage,
   releaseDependents,
   stepOutputs,
   stepsById,
@@ -74,6 +76,7 @@ export class ResultApplier {
     const [runs, steps] = await together([lockRuns(client, runIds), stepsById(client, [...new Set(results.map((r) => r.stepId))])]);
     const events: NewEvent[] = [];
     const updates: StepUpdate[] = [];
+    const usages: { id: string; usage: AgentUsage }[] = [];
     const releases = new Map<string, { runId: string; stepKey: string; n: number }>();
     const finished = new Map<string, number>();
     const failedRuns = new Map<string, { stepKey: string; error: JsonValue }>();
@@ -120,6 +123,7 @@ export class ResultApplier {
           error: null,
           delayMs: null,
         });
+        if (outcome.usage) usages.push({ id: step.id, usage: outcome.usage });
         opening.push({ run, stepId: step.id, stepKey: step.step_key, attempt: step.attempt, output: outcome.output, spec: compiled.spec });
         continue;
       }
@@ -134,7 +138,12 @@ export class ResultApplier {
           delayMs: null,
         });
         known.set(run.id, (known.get(run.id) ?? new Map()).set(step.step_key, outcome.output));
-        events.push({ ...base, type: 'step.completed', payload: { attempt: step.attempt, output: outcome.output } });
+        events.push({
+          ...base,
+          type: 'step.completed',
+          payload: { attempt: step.attempt, output: outcome.output, ...(outcome.usage ? { usage: { ...outcome.usage } } : {}) },
+        });
+        if (outcome.usage) usages.push({ id: step.id, usage: outcome.usage });
         finished.set(run.id, (finished.get(run.id) ?? 0) + 1);
         for (const dependent of compiled?.dependents ?? []) {
           const key = `${run.id}:${dependent}`;
@@ -173,7 +182,8 @@ export class ResultApplier {
       const policy = compiled?.retry;
       const retryable = error.retryable && !(policy?.nonRetryable ?? []).includes(error.code) && step.attempt < step.max_attempts;
       if (retryable && policy) {
-        const delayMs = retryDelayMs(policy, step.attempt);
+        // A peer that said when to come back (Retry-After) is not called earlier than that.
+        const delayMs = Math.max(retryDelayMs(policy, step.attempt), error.retryAfterMs ?? 0);
         updates.push({
           id: step.id,
           status: 'ready',
@@ -205,6 +215,7 @@ export class ResultApplier {
     }
 
     await updateSteps(client, updates);
+    await recordStepUsage(client, usages);
     await this.checkpoints.open(client, opening, events);
     const live = [...releases.values()].filter((r) => !failedRuns.has(r.runId));
     const fastClaim = fast && fast.limit > 0 ? fast : null;

@@ -4,7 +4,7 @@
  */
 import { Injectable } from '@nestjs/common';
 import { dataPart, taskOutput, userMessage, type TaskRequestDto } from '#a2a';
-import { ABORTED_ERROR, AgentError, AgentRunnerRegistry, TIMEOUT_ERROR } from '#agents';
+import { ABORTED_ERROR, AgentError, AgentRunnerRegistry, TIMEOUT_ERROR, type AgentUsage } from '#agents';
 import type { JsonValue } from '#core';
 import type { ClaimedStep } from './step-claimer.js';
 import type { StepOutcome } from './step-outcome.js';
@@ -40,12 +40,19 @@ export class StepExecutor {
         combined,
       );
       const state = response.status.state;
-      if (state === 'TASK_STATE_COMPLETED') return { kind: 'completed', output: taskOutput(response) };
+      if (state === 'TASK_STATE_COMPLETED') {
+        const usage = usageOf(response.metadata?.usage);
+        return { kind: 'completed', output: taskOutput(response), ...(usage ? { usage } : {}) };
+      }
       const message = response.status.message?.parts.find((p) => p.text)?.text ?? `agent answered ${state}`;
       return { kind: 'failed', error: { code: state, message, retryable: state === 'TASK_STATE_FAILED' } };
     } catch (error) {
       if (timeout?.aborted) return { kind: 'failed', error: { code: TIMEOUT_ERROR, message: `step timed out after ${step.timeoutMs} ms`, retryable: true } };
-      if (error instanceof AgentError) return { kind: 'failed', error: { code: error.code, message: error.message, retryable: error.retryable } };
+      if (error instanceof AgentError)
+        return {
+          kind: 'failed',
+          error: { code: error.code, message: error.message, retryable: error.retryable, ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}) },
+        };
       return { kind: 'failed', error: { code: 'AGENT_ERROR', message: error instanceof Error ? error.message : String(error), retryable: true } };
     }
   }
@@ -68,4 +75,20 @@ function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
       },
     );
   });
+}
+
+/** A runner's `metadata.usage` when it has the AgentUsage shape (numbers where numbers belong), else nothing. */
+function usageOf(value: JsonValue | undefined): AgentUsage | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const { inputTokens, outputTokens, totalTokens, costUsd, model, provider } = value;
+  if (![inputTokens, outputTokens, totalTokens, costUsd].every((n) => typeof n === 'number' && Number.isFinite(n))) return undefined;
+  const text = (v: JsonValue | undefined) => (typeof v === 'string' ? v : null);
+  return {
+    inputTokens: inputTokens as number,
+    outputTokens: outputTokens as number,
+    totalTokens: totalTokens as number,
+    costUsd: costUsd as number,
+    model: text(model),
+    provider: text(provider),
+  };
 }

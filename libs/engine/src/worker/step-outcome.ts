@@ -1,14 +1,18 @@
+import type { AgentUsage } from '#agents';
 import type { JsonValue } from '#core';
 
 export interface StepFailure {
   code: string;
   message: string;
   retryable: boolean;
+  /** The least delay before a retry that the agent's peer asked for (Retry-After); the backoff never goes below it. */
+  retryAfterMs?: number;
 }
 
 /** What became of one attempt of one step, as reported by whoever held (or took over) its lease. */
 export type StepOutcome =
-  | { kind: 'completed'; output: JsonValue }
+  /** `usage`: tokens and cost of the attempt (LLM agents), recorded on the step and in step.completed. */
+  | { kind: 'completed'; output: JsonValue; usage?: AgentUsage }
   | { kind: 'failed'; error: StepFailure }
   /** The reaper found the lease expired (the worker died or stalled). */
   | { kind: 'lease_lost' }

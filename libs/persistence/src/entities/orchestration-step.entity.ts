@@ -23,6 +23,8 @@ export class OrchestrationStepEntity {
   @Column({ type: 'jsonb', nullable: true }) input: unknown;
   @Column({ type: 'jsonb', nullable: true }) output: unknown;
   @Column({ type: 'jsonb', nullable: true }) error: unknown;
+  /** Tokens and cost of the attempt that completed the step (LLM agents), else null. */
+  @Column({ type: 'jsonb', nullable: true }) usage: unknown;
   @Column({ name: 'lease_owner', type: 'varchar', length: 200, nullable: true }) leaseOwner: string | null;
   @Column({ name: 'lease_expires_at', type: 'timestamptz', nullable: true }) leaseExpiresAt: Date | null;
   @Column({ name: 'lease_losses', type: 'integer', default: 0 }) leaseLosses: number;
