@@ -9,3 +9,5 @@ export * from './tool/sql-text.js';
 export * from './tool/sql-query.config.js';
 export * from './tool/sql-query.tool.js';
 export * from './tool/tool-agent.runner.js';
+export * from './function/sandbox-process.js';
+export * from './function/function-agent.runner.js';

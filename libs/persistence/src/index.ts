@@ -14,3 +14,4 @@ export * from './repositories/audit-log.repository.js';
 export * from './database/migrate.js';
 export * from './repositories/read-only-query.repository.js';
 export * from './repositories/kpi-demo.repository.js';
+export * from './repositories/artifacts.repository.js';
