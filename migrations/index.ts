@@ -6,6 +6,8 @@ import { Phase4WebhookWakeups1764100000000 } from './1764100000000-Phase4Webhook
 import { Phase4StepUsage1764200000000 } from './1764200000000-Phase4StepUsage.js';
 import { SqlToolKpiDemo1764210000000 } from './1764210000000-SqlToolKpiDemo.js';
 import { DeliverablesAssets1764210001000 } from './1764210001000-DeliverablesAssets.js';
+import { A2aTasks1764230000000 } from './1764230000000-A2aTasks.js';
+import { A2aPushTargets1764230001000 } from './1764230001000-A2aPushTargets.js';
 
 /** Every migration, in order. Listed explicitly so sources (tests) and dist/ (CLI, API) load the same set. */
 export const MIGRATIONS = [
@@ -17,4 +19,6 @@ export const MIGRATIONS = [
   Phase4StepUsage1764200000000,
   SqlToolKpiDemo1764210000000,
   DeliverablesAssets1764210001000,
+  A2aTasks1764230000000,
+  A2aPushTargets1764230001000,
 ];

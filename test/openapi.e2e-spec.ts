@@ -14,7 +14,14 @@ type PathItemObject = OpenAPIObject['paths'][string];
 type OperationObject = NonNullable<PathItemObject['get']>;
 
 /** DESIGN.md section 9: the only operations callable without a token (besides the docs themselves). */
-const PUBLIC_OPERATIONS = new Set(['GET /health', 'GET /ready', 'POST /auth/login']);
+const PUBLIC_OPERATIONS = new Set([
+  'GET /health',
+  'GET /ready',
+  'POST /auth/login',
+  // A2A discovery is public (DESIGN.md section 8); a token, when sent, picks the caller's organization.
+  'GET /a2a/.well-known/agents',
+  'GET /a2a/{slug}/.well-known/agent-card.json',
+]);
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'options', 'head', 'trace'] as const;
 const ANY_UUID = '00000000-0000-4000-8000-000000000000';
 

@@ -15,6 +15,7 @@ import { AgentsModule } from '#agents';
 import { EventsModule } from '#events';
 import { StreamsModule } from './streams/streams.module.js';
 import { WebhooksApiModule } from './webhooks/webhooks-api.module.js';
+import { A2aModule } from './a2a/a2a.module.js';
 import { DeliverablesModule } from './deliverables/deliverables.module.js';
 
 @Module({})
@@ -22,7 +23,7 @@ export class AppModule implements NestModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(config), IdentityModule.forRoot(config), EventsModule, AgentsModule, RunsModule, ApprovalsModule, DefinitionsApiModule, StreamsModule, WebhooksApiModule, DeliverablesModule],
+      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(config), IdentityModule.forRoot(config), EventsModule, AgentsModule, RunsModule, ApprovalsModule, DefinitionsApiModule, StreamsModule, WebhooksApiModule, A2aModule, DeliverablesModule],
       controllers: [HealthController, AuthController],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
+import { text } from 'express';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AppConfig } from '#config';
 import { AppLogger } from '#observability';
@@ -18,6 +19,8 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   });
   // DatabaseModule has migrated already (autoMigrate); seeds are idempotent, so every starting instance may run them.
   if (config.autoMigrate) await runSeeds(app);
+  // A2A JSON-RPC reads its body as text: a malformed one must be a JSON-RPC parse error (-32700), not an HTTP 400.
+  app.use('/a2a', text({ type: () => true, limit: '1mb' }));
   app.useBodyParser('json', { limit: '1mb' });
   app.useBodyParser('text', { type: YAML_TYPES, limit: '1mb' });
   app.useGlobalPipes(createValidationPipe());

@@ -12,7 +12,8 @@ export type TaskStateName =
   | 'TASK_STATE_REJECTED'
   | 'TASK_STATE_AUTH_REQUIRED';
 
-const RUN_TO_TASK: Record<RunStatus, TaskState> = {
+/** The task state of each run status (awaiting_approval is the interrupted INPUT_REQUIRED). */
+export const TASK_STATE_OF_RUN: Record<RunStatus, TaskState> = {
   pending: TaskState.TASK_STATE_SUBMITTED,
   running: TaskState.TASK_STATE_WORKING,
   awaiting_approval: TaskState.TASK_STATE_INPUT_REQUIRED,
@@ -22,7 +23,12 @@ const RUN_TO_TASK: Record<RunStatus, TaskState> = {
 };
 
 export function taskStateOfRun(status: RunStatus): TaskStateName {
-  return taskStateToJSON(RUN_TO_TASK[status]) as TaskStateName;
+  return taskStateToJSON(TASK_STATE_OF_RUN[status]) as TaskStateName;
 }
 
-export const TERMINAL_TASK_STATES: readonly TaskStateName[] = ['TASK_STATE_COMPLETED', 'TASK_STATE_FAILED', 'TASK_STATE_CANCELED', 'TASK_STATE_REJECTED'];
+export const TERMINAL_TASK_STATES: readonly TaskStateName[] = [
+  'TASK_STATE_COMPLETED',
+  'TASK_STATE_FAILED',
+  'TASK_STATE_CANCELED',
+  'TASK_STATE_REJECTED',
+];

@@ -5,3 +5,4 @@ export * from './engine-helpers.js';
 export * from './worker-process.js';
 export * from './cli-process.js';
 export * from './sse-client.js';
+export * from './api-process.js';

@@ -13,9 +13,14 @@ export interface WorkerProcess {
 }
 
 /** Starts the compiled Baton entry point as a BATON_ROLE=worker process on `databaseUrl` (needs `npm test`'s build). */
-export async function startWorkerProcess(databaseUrl: string, env: Record<string, string> = {}): Promise<WorkerProcess> {
+export function startWorkerProcess(databaseUrl: string, env: Record<string, string> = {}): Promise<WorkerProcess> {
+  return startBatonProcess({ DATABASE_URL: databaseUrl, BATON_ROLE: 'worker', ...env }, 'worker running');
+}
+
+/** Starts the compiled entry point with `env` and resolves once its output shows `ready` (a log line). */
+export async function startBatonProcess(env: Record<string, string>, ready: string): Promise<WorkerProcess> {
   const child = spawn(process.execPath, [join(projectRoot(), 'dist/apps/api/src/main.js')], {
-    env: { ...process.env, DATABASE_URL: databaseUrl, BATON_ROLE: 'worker', LOG_LEVEL: 'log', NODE_ENV: 'test', ...env },
+    env: { ...process.env, LOG_LEVEL: 'log', NODE_ENV: 'test', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -23,9 +28,9 @@ export async function startWorkerProcess(databaseUrl: string, env: Record<string
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker did not start:\n${output}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`${env.BATON_ROLE ?? 'baton'} process did not start:\n${output}`)), 20_000);
     const check = () => {
-      if (output.includes('worker running')) {
+      if (output.includes(ready)) {
         clearTimeout(timer);
         resolve();
       }
@@ -33,7 +38,7 @@ export async function startWorkerProcess(databaseUrl: string, env: Record<string
     child.stdout?.on('data', check);
     child.on('exit', () => {
       clearTimeout(timer);
-      reject(new Error(`worker exited during start:\n${output}`));
+      reject(new Error(`${env.BATON_ROLE ?? 'baton'} process exited during start:\n${output}`));
     });
   });
   return {

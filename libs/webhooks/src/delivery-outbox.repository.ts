@@ -10,6 +10,16 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { DATA_SOURCE } from '#persistence';
+import type { A2aPushTarget } from './a2a-push-targets.repository.js';
+
+/** A delivery to an A2A push target (a run-scoped subscription): how to shape and authenticate it. */
+export interface A2aDelivery {
+  target: A2aPushTarget;
+  authEncrypted: string | null;
+  /** 1-based position of the event's step in its run, and the run's step count ("Step i/n"). */
+  stepIndex: number;
+  stepCount: number;
+}
 
 export interface ClaimedDelivery {
   id: string;
@@ -17,6 +27,7 @@ export interface ClaimedDelivery {
   attemptBase: number;
   url: string;
   secretEncrypted: string;
+  a2a: A2aDelivery | null;
   event: {
     id: string;
     type: string;
@@ -34,6 +45,10 @@ interface ClaimRow {
   attempt_base: number;
   url: string;
   secret_encrypted: string;
+  a2a_config: A2aPushTarget | null;
+  a2a_auth_encrypted: string | null;
+  step_index: number | null;
+  step_count: number | null;
   event_id: string;
   type: string;
   run_id: string;
@@ -73,11 +88,16 @@ export class DeliveryOutboxRepository {
            FROM due WHERE d.id = due.id
          RETURNING d.id, d.subscription_id, d.event_id, d.attempts, d.attempt_base
        )
-       SELECT c.id, c.attempts, c.attempt_base, s.url, s.secret_encrypted, e.id::text AS event_id, e.type, e.run_id, e.seq,
-              e.step_key, e.payload, e.created_at
+       SELECT c.id, c.attempts, c.attempt_base, s.url, s.secret_encrypted, s.a2a_config, s.a2a_auth_encrypted,
+              e.id::text AS event_id, e.type, e.run_id, e.seq, e.step_key, e.payload, e.created_at, st.step_index, st.step_count
          FROM claimed c
          JOIN webhook_subscriptions s ON s.id = c.subscription_id
-         JOIN orchestration_events e ON e.id = c.event_id`,
+         JOIN orchestration_events e ON e.id = c.event_id
+         LEFT JOIN LATERAL (
+           SELECT (SELECT count(*)::int FROM orchestration_steps p WHERE p.run_id = e.run_id AND p.position <= k.position) AS step_index,
+                  (SELECT count(*)::int FROM orchestration_steps a WHERE a.run_id = e.run_id) AS step_count
+             FROM orchestration_steps k WHERE s.run_id IS NOT NULL AND k.run_id = e.run_id AND k.step_key = e.step_key
+         ) st ON true`,
       [limit, leaseMs],
     );
     return rows.map((r) => ({
@@ -86,6 +106,9 @@ export class DeliveryOutboxRepository {
       attemptBase: r.attempt_base,
       url: r.url,
       secretEncrypted: r.secret_encrypted,
+      a2a: r.a2a_config
+        ? { target: r.a2a_config, authEncrypted: r.a2a_auth_encrypted, stepIndex: r.step_index ?? 0, stepCount: r.step_count ?? 0 }
+        : null,
       event: {
         id: String(r.event_id),
         type: r.type,

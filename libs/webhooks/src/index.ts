@@ -8,3 +8,4 @@ export * from './delivery-outbox.repository.js';
 export * from './webhook-dispatcher.js';
 export * from './webhooks.service.js';
 export * from './webhooks.module.js';
+export * from './a2a-push-targets.repository.js';

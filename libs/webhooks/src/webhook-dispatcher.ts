@@ -13,8 +13,11 @@
  * for scheduled retries. The outbox trigger itself does not notify: see migration Phase4WebhookWakeups.
  */
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { pushNotificationBody } from '#a2a';
 import { APP_CONFIG, type AppConfig } from '#config';
+import type { JsonValue } from '#core';
 import { EVENTS_CHANNEL, PgListener, WEBHOOKS_CHANNEL } from '#events';
+import { A2aPushTargetsRepository } from './a2a-push-targets.repository.js';
 import { webhookRetryDelayMs, type WebhookRetryPolicy } from './webhook-backoff.js';
 import { DeliveryOutboxRepository, type AttemptOutcome, type ClaimedDelivery, type NextStep } from './delivery-outbox.repository.js';
 import { WebhookSecretCipher } from './webhook-secret-cipher.js';
@@ -28,6 +31,18 @@ const EVENT_WAKE_SPACING_MS = 20;
 const PURGE_INTERVAL_MS = 60 * 60 * 1000;
 const PURGE_BATCH = 1000;
 const USER_AGENT = 'Baton-Webhooks/0.1';
+
+/** An A2A push notification's body (null: the event means nothing to an A2A client). */
+function a2aPushBody(delivery: ClaimedDelivery): string | null {
+  const a2a = delivery.a2a as NonNullable<ClaimedDelivery['a2a']>;
+  const event = delivery.event;
+  const index = new Map(event.stepKey ? [[event.stepKey, a2a.stepIndex]] : []);
+  return pushNotificationBody(
+    { id: event.id, type: event.type, stepKey: event.stepKey, payload: (event.payload ?? {}) as JsonValue, createdAt: new Date(event.createdAt).toISOString() },
+    { taskId: event.runId, contextId: a2a.target.contextId },
+    { index, count: a2a.stepCount },
+  );
+}
 
 /** The POSTed body: the event as the log holds it. */
 export function webhookBody(event: ClaimedDelivery['event']): string {
@@ -87,6 +102,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
     private readonly outbox: DeliveryOutboxRepository,
     private readonly cipher: WebhookSecretCipher,
     private readonly listener: PgListener,
+    private readonly pushTargets: A2aPushTargetsRepository,
   ) {
     this.policy = {
       maxAttempts: config.webhookMaxAttempts,
@@ -206,13 +222,27 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
         durationMs: 0,
       };
     }
-    const body = webhookBody(delivery.event);
+    let body = webhookBody(delivery.event);
+    let extraHeaders: Record<string, string> = {};
+    if (delivery.a2a) {
+      // An A2A push target: the body is the protocol's StreamResponse, authenticated as the task's config says.
+      const a2aBody = a2aPushBody(delivery);
+      if (a2aBody === null) return { statusCode: null, error: null, responseBody: 'nothing to notify for this event', durationMs: 0 };
+      body = a2aBody;
+      const authorization = this.pushTargets.authorization(delivery.a2a.authEncrypted);
+      extraHeaders = {
+        'Content-Type': 'application/a2a+json',
+        ...(authorization ? { Authorization: authorization } : {}),
+        ...(delivery.a2a.target.hasToken ? { 'X-A2A-Notification-Token': secret } : {}),
+      };
+    }
     const timestamp = String(Math.floor(Date.now() / 1000));
     try {
       const answer = await postWebhook({
         url: delivery.url,
         headers: {
           'Content-Type': 'application/json',
+          ...extraHeaders,
           'User-Agent': USER_AGENT,
           [WEBHOOK_HEADERS.event]: delivery.event.type,
           [WEBHOOK_HEADERS.eventId]: delivery.event.id,

@@ -47,7 +47,9 @@ export interface NewWebhookSubscription {
   createdBy: string | null;
 }
 
-/** Webhook subscriptions; every method takes the organization first, and another organization's id is not found. */
+/**
+ * Webhook subscriptions of the organization (run-scoped ones are A2A push notification configs, managed by the A2A
+ * server: not listed here); every method takes the organization first, and another organization's id is not found. */
 @Injectable()
 export class WebhookSubscriptionsRepository {
   constructor(@Inject(DATA_SOURCE) private readonly dataSource: DataSource) {}
@@ -67,7 +69,7 @@ export class WebhookSubscriptionsRepository {
 
   async find(organizationId: string, id: string): Promise<WebhookSubscription | null> {
     const rows: SubscriptionRow[] = await this.dataSource.query(
-      `SELECT ${COLUMNS} FROM webhook_subscriptions WHERE id = $1 AND organization_id = $2`,
+      `SELECT ${COLUMNS} FROM webhook_subscriptions WHERE id = $1 AND organization_id = $2 AND run_id IS NULL`,
       [id, organizationId],
     );
     return rows[0] ? toSubscription(rows[0]) : null;
@@ -76,7 +78,7 @@ export class WebhookSubscriptionsRepository {
   async list(organizationId: string, page: PageRequest): Promise<Page<WebhookSubscription>> {
     const rows: (SubscriptionRow & { total: number })[] = await this.dataSource.query(
       `SELECT ${COLUMNS}, count(*) OVER ()::int AS total FROM webhook_subscriptions
-        WHERE organization_id = $1 ORDER BY created_at DESC, id LIMIT $2 OFFSET $3`,
+        WHERE organization_id = $1 AND run_id IS NULL ORDER BY created_at DESC, id LIMIT $2 OFFSET $3`,
       [organizationId, page.limit, page.offset],
     );
     const total = rows[0]?.total ?? (page.offset > 0 ? await this.count(organizationId) : 0);
@@ -86,7 +88,7 @@ export class WebhookSubscriptionsRepository {
   /** Deletes the subscription and, by cascade, its deliveries (pending ones are never sent). */
   async delete(organizationId: string, id: string, manager: EntityManager = this.dataSource.manager): Promise<boolean> {
     const rows: { id: string }[] = await manager.query(
-      `WITH gone AS (DELETE FROM webhook_subscriptions WHERE id = $1 AND organization_id = $2 RETURNING id) SELECT id FROM gone`,
+      `WITH gone AS (DELETE FROM webhook_subscriptions WHERE id = $1 AND organization_id = $2 AND run_id IS NULL RETURNING id) SELECT id FROM gone`,
       [id, organizationId],
     );
     return rows.length > 0;
@@ -94,7 +96,7 @@ export class WebhookSubscriptionsRepository {
 
   private async count(organizationId: string): Promise<number> {
     const [row]: { n: number }[] = await this.dataSource.query(
-      `SELECT count(*)::int AS n FROM webhook_subscriptions WHERE organization_id = $1`,
+      `SELECT count(*)::int AS n FROM webhook_subscriptions WHERE organization_id = $1 AND run_id IS NULL`,
       [organizationId],
     );
     return row.n;

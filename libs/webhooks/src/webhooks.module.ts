@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { A2aPushTargetsRepository } from './a2a-push-targets.repository.js';
 import { DeliveryOutboxRepository } from './delivery-outbox.repository.js';
 import { WebhookDeliveriesRepository } from './webhook-deliveries.repository.js';
 import { WebhookDispatcher } from './webhook-dispatcher.js';
@@ -18,7 +19,8 @@ import { WebhooksService } from './webhooks.service.js';
     DeliveryOutboxRepository,
     WebhooksService,
     WebhookDispatcher,
+    A2aPushTargetsRepository,
   ],
-  exports: [WebhooksService, WebhookDispatcher],
+  exports: [WebhooksService, WebhookDispatcher, A2aPushTargetsRepository],
 })
 export class WebhooksModule {}

@@ -5,6 +5,19 @@ import { APP_CONFIG, type AppConfig } from '#config';
 import { EngineDatabase } from '#engine';
 import type { AuthenticatedRequest } from '../common/auth.decorators.js';
 
+/** The per-organization run creation limiter (shared by REST and A2A starts: one counter per organization). */
+export function runCreationLimiter(db: EngineDatabase, config: AppConfig): RateLimiterPostgres {
+  return new RateLimiterPostgres({
+    storeClient: db.pool,
+    storeType: 'pool',
+    tableName: 'rate_limits',
+    tableCreated: true,
+    keyPrefix: 'runs',
+    points: config.runRateLimit,
+    duration: 60,
+  });
+}
+
 /**
  * Run creation is rate limited per organization (not per IP: one tenant's burst must not starve another).
  * Counters live in PostgreSQL (table `rate_limits`, created by migration), so every API instance shares them.
@@ -14,15 +27,7 @@ export class RunRateLimitGuard implements CanActivate {
   private readonly limiter: RateLimiterPostgres;
 
   constructor(db: EngineDatabase, @Inject(APP_CONFIG) config: AppConfig) {
-    this.limiter = new RateLimiterPostgres({
-      storeClient: db.pool,
-      storeType: 'pool',
-      tableName: 'rate_limits',
-      tableCreated: true,
-      keyPrefix: 'runs',
-      points: config.runRateLimit,
-      duration: 60,
-    });
+    this.limiter = runCreationLimiter(db, config);
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -36,7 +41,10 @@ export class RunRateLimitGuard implements CanActivate {
     } catch (rejection) {
       if (!(rejection instanceof RateLimiterRes)) throw rejection;
       response.setHeader('Retry-After', String(Math.ceil(rejection.msBeforeNext / 1000)));
-      throw new HttpException(`Run creation rate limit reached for your organization; retry in ${Math.ceil(rejection.msBeforeNext / 1000)} s`, HttpStatus.TOO_MANY_REQUESTS);
+      throw new HttpException(
+        `Run creation rate limit reached for your organization; retry in ${Math.ceil(rejection.msBeforeNext / 1000)} s`,
+        HttpStatus.TOO_MANY_REQUESTS,
+      );
     }
   }
 }
