@@ -4,6 +4,8 @@ import { Phase3Webhooks1764000000000 } from './1764000000000-Phase3Webhooks.js';
 import { Phase3Approvals1764000001000 } from './1764000001000-Phase3Approvals.js';
 import { Phase4WebhookWakeups1764100000000 } from './1764100000000-Phase4WebhookWakeups.js';
 import { Phase4StepUsage1764200000000 } from './1764200000000-Phase4StepUsage.js';
+import { SqlToolKpiDemo1764210000000 } from './1764210000000-SqlToolKpiDemo.js';
+import { DeliverablesAssets1764210001000 } from './1764210001000-DeliverablesAssets.js';
 import { AgentsRegistry1764220000000 } from './1764220000000-AgentsRegistry.js';
 import { A2aTasks1764230000000 } from './1764230000000-A2aTasks.js';
 import { A2aPushTargets1764230001000 } from './1764230001000-A2aPushTargets.js';
@@ -18,6 +20,8 @@ export const MIGRATIONS = [
   Phase3Approvals1764000001000,
   Phase4WebhookWakeups1764100000000,
   Phase4StepUsage1764200000000,
+  SqlToolKpiDemo1764210000000,
+  DeliverablesAssets1764210001000,
   AgentsRegistry1764220000000,
   A2aTasks1764230000000,
   A2aPushTargets1764230001000,

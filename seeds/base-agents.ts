@@ -5,25 +5,48 @@
  */
 import type { AgentSeed } from '#persistence';
 
-/** Body of the sandboxed async function `(input, ctx) => output`; `ctx.env` is the filtered environment. */
-const IMAGE_FUNCTION = (provider: 'openai' | 'google', keyVariable: string, endpoint: string) =>
+/**
+ * Body of the sandboxed async function `(input, ctx) => output` of the image generators (function agents; see
+ * docs/agents.md). `ctx.env` holds only the variables of the agent's `allowedEnv`: the API key and the base URL
+ * (tests point it at a local stand-in). Without a key the function answers a dry run; with one it calls the API,
+ * saves each returned image as an asset and records a deliverable pointing at them.
+ */
+const IMAGE_FUNCTION = (provider: 'openai' | 'google') =>
   `
 const prompt = typeof input?.prompt === 'string' ? input.prompt.trim() : '';
-if (!prompt) throw new Error('input.prompt is required');
+if (!prompt) throw Object.assign(new Error('input.prompt is required'), { retryable: false });
 const size = typeof input?.size === 'string' ? input.size : '1024x1024';
-const apiKey = ctx?.env?.${keyVariable};
-const request = { provider: '${provider}', endpoint: '${endpoint}', model: ctx?.config?.model, prompt, size };
+const model = ctx.config.model;
+${
+  provider === 'openai'
+    ? `const apiKey = ctx.env.OPENAI_API_KEY;
+const endpoint = (ctx.env.OPENAI_BASE_URL || 'https://api.openai.com/v1').replace(/\\/+$/, '') + '/images/generations';`
+    : `const apiKey = ctx.env.GOOGLE_API_KEY;
+const endpoint = (ctx.env.GOOGLE_API_BASE_URL || 'https://generativelanguage.googleapis.com/v1beta').replace(/\\/+$/, '') + '/models/' + model + ':predict';`
+}
+const request = { provider: '${provider}', endpoint, model, prompt, size };
 // Without a key (local development, tests) answer a dry run instead of failing.
 if (!apiKey) return { ...request, dryRun: true, images: [] };
-const response = await fetch('${endpoint}', {
+const response = await fetch(endpoint, {
   method: 'POST',
-  headers: { 'content-type': 'application/json', authorization: 'Bearer ' + apiKey },
-  body: JSON.stringify({ model: request.model, prompt, size }),
-  signal: ctx?.signal,
+  headers: ${provider === 'openai' ? "{ 'content-type': 'application/json', authorization: 'Bearer ' + apiKey }" : "{ 'content-type': 'application/json', 'x-goog-api-key': apiKey }"},
+  body: JSON.stringify(${provider === 'openai' ? '{ model, prompt, size, n: 1 }' : '{ instances: [{ prompt }], parameters: { sampleCount: 1 } }'}),
 });
-if (!response.ok) throw new Error('${provider} image API answered ' + response.status);
+if (!response.ok) throw Object.assign(new Error('${provider} image API answered ' + response.status), { retryable: response.status >= 500 || response.status === 429 });
 const body = await response.json();
-return { ...request, dryRun: false, images: body.data ?? body.images ?? [] };
+const encoded = ${
+    provider === 'openai'
+      ? "(body.data ?? []).map((d) => ({ base64: d.b64_json, mediaType: 'image/png' }))"
+      : "(body.predictions ?? []).map((p) => ({ base64: p.bytesBase64Encoded, mediaType: p.mimeType || 'image/png' }))"
+  }.filter((i) => typeof i.base64 === 'string');
+const images = [];
+for (const [index, image] of encoded.entries()) {
+  const extension = image.mediaType.split('/')[1] || 'png';
+  const asset = await ctx.assets.saveBuffer(Buffer.from(image.base64, 'base64'), { mediaType: image.mediaType, filename: '${provider}-' + (index + 1) + '.' + extension });
+  images.push({ assetId: asset.id, mediaType: asset.mediaType, sizeBytes: asset.sizeBytes });
+}
+const deliverable = await ctx.deliverables.create({ kind: 'image-set', title: '${provider} images: ' + prompt.slice(0, 100), data: { provider: '${provider}', model, prompt, size }, assetIds: images.map((i) => i.assetId) });
+return { ...request, dryRun: false, images, deliverableId: deliverable.id };
 `.trim();
 
 export const BASE_AGENTS: readonly AgentSeed[] = [
@@ -66,12 +89,38 @@ export const BASE_AGENTS: readonly AgentSeed[] = [
     type: 'tool',
     capabilities: ['sql-query', 'kpi-metrics'],
     config: {
-      allowedTables: ['kpi_metrics', 'kpi_targets', 'revenue_by_region'],
+      tool: 'sql-query',
+      schema: 'kpi_demo',
+      allowedTables: ['regions', 'kpis', 'kpi_metrics', 'kpi_targets', 'revenue_by_region'],
       maxRows: 1000,
+      statementTimeoutMs: 5000,
       queries: {
         kpi_by_quarter: {
-          sql: 'SELECT metric, region, value, target FROM kpi_metrics WHERE quarter = $1 ORDER BY metric, region',
-          params: ['quarter'],
+          description: "Every KPI of a quarter per region, with the quarter's target and the KPI's unit and direction.",
+          sql:
+            'SELECT m.metric, k.name, k.unit, k.higher_is_better, m.region, m.value, m.target FROM kpi_metrics m ' +
+            'JOIN kpis k ON k.metric = m.metric WHERE m.quarter = $1 ORDER BY m.metric, m.region',
+          params: [{ name: 'quarter', type: 'string', pattern: '^[0-9]{4}-Q[1-4]$' }],
+        },
+        kpi_by_region: {
+          description: 'One region over every quarter (optionally one KPI).',
+          sql:
+            "SELECT quarter, metric, value, target FROM kpi_metrics WHERE region = $1 AND ($2 = '' OR metric = $2) " +
+            'ORDER BY quarter, metric',
+          params: [
+            { name: 'region', type: 'string', enum: ['EMEA', 'NA', 'APAC', 'LATAM'] },
+            { name: 'metric', type: 'string', default: '', maxLength: 50 },
+          ],
+        },
+        revenue_by_quarter: {
+          description: 'Revenue, cost and margin by region for a quarter.',
+          sql: 'SELECT region, revenue, cost, revenue - cost AS margin FROM revenue_by_region WHERE quarter = $1 ORDER BY region',
+          params: [{ name: 'quarter', type: 'string', pattern: '^[0-9]{4}-Q[1-4]$' }],
+        },
+        annual_targets: {
+          description: 'Annual targets of a year by region and KPI.',
+          sql: 'SELECT region, metric, target FROM kpi_targets WHERE year = $1 ORDER BY region, metric',
+          params: [{ name: 'year', type: 'integer' }],
         },
       },
     },
@@ -82,8 +131,8 @@ export const BASE_AGENTS: readonly AgentSeed[] = [
     description: 'Function agent: generates images with the OpenAI images API (dry run without OPENAI_API_KEY).',
     type: 'function',
     capabilities: ['image-generation'],
-    config: { model: 'gpt-image-1', timeoutMs: 60000, memoryMb: 64, allowedEnv: ['OPENAI_API_KEY'] },
-    functionCode: IMAGE_FUNCTION('openai', 'OPENAI_API_KEY', 'https://api.openai.com/v1/images/generations'),
+    config: { model: 'gpt-image-1', timeoutMs: 60000, memoryMb: 64, allowedEnv: ['OPENAI_API_KEY', 'OPENAI_BASE_URL'] },
+    functionCode: IMAGE_FUNCTION('openai'),
   },
   {
     slug: 'image-generator-google',
@@ -91,12 +140,8 @@ export const BASE_AGENTS: readonly AgentSeed[] = [
     description: 'Function agent: generates images with the Google Imagen API (dry run without GOOGLE_API_KEY).',
     type: 'function',
     capabilities: ['image-generation'],
-    config: { model: 'imagen-3.0-generate-002', timeoutMs: 60000, memoryMb: 64, allowedEnv: ['GOOGLE_API_KEY'] },
-    functionCode: IMAGE_FUNCTION(
-      'google',
-      'GOOGLE_API_KEY',
-      'https://generativelanguage.googleapis.com/v1beta/models/imagen-3.0-generate-002:predict',
-    ),
+    config: { model: 'imagen-3.0-generate-002', timeoutMs: 60000, memoryMb: 64, allowedEnv: ['GOOGLE_API_KEY', 'GOOGLE_API_BASE_URL'] },
+    functionCode: IMAGE_FUNCTION('google'),
   },
   {
     slug: 'image-orchestrator',

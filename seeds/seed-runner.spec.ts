@@ -74,6 +74,7 @@ describe('seeds', () => {
       users: { created: 1, unchanged: 0 },
       agents: { created: 7, unchanged: 0 },
       definitions: { created: seedFiles().length, versioned: 0, unchanged: 0 },
+      kpiDemoRows: { created: 169 },
     });
     const agents: { slug: string; type: string }[] = await dataSource.query(
       `SELECT a.slug, a.type FROM agents a JOIN organizations o ON o.id = a.organization_id WHERE o.slug = 'global' ORDER BY a.slug`,
@@ -99,6 +100,7 @@ describe('seeds', () => {
       users: { created: 0, unchanged: 1 },
       agents: { created: 0, unchanged: 7 },
       definitions: { created: 0, versioned: 0, unchanged: seedFiles().length },
+      kpiDemoRows: { created: 0 },
     });
     expect(await rowCounts(dataSource)).toEqual(before.counts);
     expect(await dumpGlobal(dataSource)).toBe(before.dump);
@@ -118,6 +120,19 @@ describe('seeds', () => {
     await dataSource.query(`DELETE FROM agents WHERE slug = 'marketing-swarm'`);
     expect(await dumpGlobal(dataSource)).toBe(before);
     await runSeeds(app);
+  });
+
+  it('seeds the demo KPI data: four regions, five KPIs, five quarters with targets, which supabase-agent reads', async () => {
+    const [counts] = await dataSource.query(
+      `SELECT (SELECT count(*) FROM kpi_demo.regions)::int AS regions, (SELECT count(*) FROM kpi_demo.kpis)::int AS kpis,
+              (SELECT count(DISTINCT quarter) FROM kpi_demo.kpi_metrics)::int AS quarters,
+              (SELECT count(*) FROM kpi_demo.kpi_metrics WHERE quarter = '2026-Q3')::int AS q3,
+              (SELECT count(*) FROM kpi_demo.kpi_metrics WHERE value < target)::int AS misses`,
+    );
+    expect(counts).toMatchObject({ regions: 4, kpis: 5, quarters: 5, q3: 20 });
+    expect(counts.misses).toBeGreaterThan(0);
+    const [agent] = await dataSource.query(`SELECT config FROM agents WHERE slug = 'supabase-agent'`);
+    expect(agent.config).toMatchObject({ tool: 'sql-query', schema: 'kpi_demo', queries: { kpi_by_quarter: expect.any(Object) } });
   });
 
   it('lets the seeded admin log in and use admin endpoints', async () => {

@@ -1,6 +1,6 @@
 /**
- * Idempotent seed data: organization `global`, its admin, the base agents and the example definitions of
- * seeds/definitions. Every step checks before it inserts (ON CONFLICT DO NOTHING, and definitions are applied
+ * Idempotent seed data: organization `global`, its admin, the base agents, the example definitions of
+ * seeds/definitions and the demo KPI rows (schema kpi_demo). Every step checks before it inserts (ON CONFLICT DO NOTHING, and definitions are applied
  * as "unchanged" when identical), so a second run leaves every row as it was. Used by `npm run cli -- db:seed`
  * and by the API at start when BATON_AUTO_MIGRATE is true.
  */
@@ -10,9 +10,10 @@ import { APP_CONFIG, CONFIG_VARIABLES, projectRoot, type AppConfig } from '#conf
 import { DomainError, type ProblemDetail } from '#core';
 import { DefinitionsService } from '#definitions';
 import { hashPassword } from '#identity';
-import { AgentsRepository, OrganizationsRepository, UsersRepository } from '#persistence';
+import { AgentsRepository, KpiDemoRepository, OrganizationsRepository, UsersRepository } from '#persistence';
 import { BASE_AGENTS } from './base-agents.js';
 import { readDefinitionFiles } from './definition-files.js';
+import { kpiDemoRows } from './kpi-demo-data.js';
 
 export const GLOBAL_ORGANIZATION = { slug: 'global', name: 'Global' } as const;
 
@@ -22,6 +23,8 @@ export interface SeedDependencies {
   users: UsersRepository;
   agents: AgentsRepository;
   definitions: Pick<DefinitionsService, 'apply'>;
+  /** Seeds the demo KPI tables (schema kpi_demo) when given. */
+  kpiDemo?: Pick<KpiDemoRepository, 'insertMissing'>;
   /** Where the definition files are; defaults to `<projectRoot>/seeds/definitions` (works from dist/ too). */
   definitionsDir?: string;
 }
@@ -36,6 +39,8 @@ export interface SeedSummary {
   users: SeedCounts;
   agents: SeedCounts;
   definitions: { created: number; versioned: number; unchanged: number };
+  /** Rows of the demo KPI tables inserted by this run (0 once they are there). */
+  kpiDemoRows: { created: number };
 }
 
 /** A seed file that does not validate: seeds fail loudly rather than start a half-seeded install. */
@@ -68,6 +73,7 @@ export function seedDependencies(app: INestApplicationContext): SeedDependencies
     users: app.get(UsersRepository, { strict: false }),
     agents: app.get(AgentsRepository, { strict: false }),
     definitions: app.get(DefinitionsService, { strict: false }),
+    kpiDemo: app.get(KpiDemoRepository, { strict: false }),
   };
 }
 
@@ -78,6 +84,7 @@ export async function runSeeds(source: INestApplicationContext | SeedDependencie
     users: { created: 0, unchanged: 0 },
     agents: { created: 0, unchanged: 0 },
     definitions: { created: 0, versioned: 0, unchanged: 0 },
+    kpiDemoRows: { created: 0 },
   };
 
   const existed = await deps.organizations.findBySlug(GLOBAL_ORGANIZATION.slug);
@@ -103,10 +110,12 @@ export async function runSeeds(source: INestApplicationContext | SeedDependencie
       throw error;
     }
   }
+  if (deps.kpiDemo) summary.kpiDemoRows.created = await deps.kpiDemo.insertMissing(kpiDemoRows());
   const d = summary.definitions;
   new Logger('Seeds').log(
     `organization ${GLOBAL_ORGANIZATION.slug}: ${summary.users.created} user(s), ${summary.agents.created} agent(s), ` +
-      `${d.created} definition(s) created; ${d.versioned} new definition version(s); ${d.unchanged} definition(s) unchanged`,
+      `${d.created} definition(s) created; ${d.versioned} new definition version(s); ${d.unchanged} definition(s) unchanged; ` +
+      `${summary.kpiDemoRows.created} demo KPI row(s)`,
   );
   return summary;
 }

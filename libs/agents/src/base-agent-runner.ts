@@ -8,6 +8,8 @@ export interface AgentExecutionContext {
   agentSlug: string;
   /** The agent's stored config (`agents.config`), empty for built-ins. */
   config: Record<string, unknown>;
+  runId?: string;
+  stepKey?: string;
   /** Which attempt this is (1-based). */
   attempt: number;
   /** Fires on cancellation, timeout, lost lease or shutdown: stop and throw. */

@@ -13,3 +13,6 @@ export * from './repositories/steps.repository.js';
 export * from './repositories/audit-log.repository.js';
 export * from './database/migrate.js';
 export * from './repositories/operational-gauges.repository.js';
+export * from './repositories/read-only-query.repository.js';
+export * from './repositories/kpi-demo.repository.js';
+export * from './repositories/artifacts.repository.js';

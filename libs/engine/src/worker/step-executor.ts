@@ -58,6 +58,8 @@ export class StepExecutor {
         runner.execute(request, {
           organizationId: step.organizationId,
           agentSlug: step.agentSlug,
+          runId: step.runId,
+          stepKey: step.stepKey,
           config: step.agent?.config ?? {},
           attempt: step.attempt,
           signal: combined,

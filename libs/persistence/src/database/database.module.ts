@@ -4,7 +4,10 @@ import { AgentsRepository } from '../repositories/agents.repository.js';
 import { ApiKeysRepository } from '../repositories/api-keys.repository.js';
 import { AuditLogRepository } from '../repositories/audit-log.repository.js';
 import { DefinitionsRepository } from '../repositories/definitions.repository.js';
+import { ArtifactsRepository } from '../repositories/artifacts.repository.js';
+import { KpiDemoRepository } from '../repositories/kpi-demo.repository.js';
 import { OrganizationsRepository } from '../repositories/organizations.repository.js';
+import { ReadOnlyQueryRepository } from '../repositories/read-only-query.repository.js';
 import { RunsRepository } from '../repositories/runs.repository.js';
 import { StepsRepository } from '../repositories/steps.repository.js';
 import { UsersRepository } from '../repositories/users.repository.js';
@@ -21,6 +24,9 @@ const REPOSITORIES = [
   RunsRepository,
   StepsRepository,
   AuditLogRepository,
+  ReadOnlyQueryRepository,
+  KpiDemoRepository,
+  ArtifactsRepository,
 ];
 
 /** Opens the database once per application and closes it (and the embedded server it owns) on shutdown. */
