@@ -54,7 +54,7 @@ describe('agents cli (e2e)', () => {
     mkdirSync(folder);
     writeFileSync(join(folder, 'a.yaml'), translator('cli-folder-a'));
     writeFileSync(join(folder, 'b.yaml'), 'slug: cli-folder-b\nname: B\ntype: api\nconfig:\n  url: https://example.com\n  apiKey: hunter2hunter2\n');
-    writeFileSync(join(folder, 'c.json'), JSON.stringify([{ slug: 'cli-folder-c', name: 'C', type: 'tool' }, { slug: 'cli-folder-d', name: 'D', type: 'robot' }]));
+    writeFileSync(join(folder, 'c.json'), JSON.stringify([{ slug: 'cli-folder-c', name: 'C', type: 'orchestrator', config: { definition: 'hello-echo' } }, { slug: 'cli-folder-d', name: 'D', type: 'robot' }]));
     writeFileSync(join(folder, 'd.yaml'), 'slug: [unclosed');
     const result = await run('agents:apply', folder, '--org', org);
     expect(result.code).toBe(1);

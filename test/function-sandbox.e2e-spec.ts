@@ -82,7 +82,7 @@ describe('function agents: sandbox', () => {
   const run = async (
     code: string,
     input: JsonValue = {},
-    config: Record<string, unknown> = { timeoutMs: 5000, memoryMb: 32 },
+    config: Record<string, unknown> = { timeoutMs: 20000, memoryMb: 32 },
     using = runner,
   ) => {
     const { slug } = await agent(code, config);
@@ -105,7 +105,7 @@ describe('function agents: sandbox', () => {
        return { sum: input.a + input.b, hash: createHash('sha256').update('x').digest('hex').slice(0, 8), host: new URL('https://a.example/x').host,
                 env: process.env, ctxEnv: ctx.env, keys: Object.keys(process.env) };`,
       { a: 2, b: 3 },
-      { timeoutMs: 5000, memoryMb: 32, allowedEnv: ['BATON_TEST_GRANTED', 'BATON_TEST_UNSET'] },
+      { timeoutMs: 20000, memoryMb: 32, allowedEnv: ['BATON_TEST_GRANTED', 'BATON_TEST_UNSET'] },
     );
     expect(output).toEqual({
       sum: 5,
@@ -237,7 +237,7 @@ describe('function agents: sandbox', () => {
 
   it('answers A2A task DTOs and maps errors: syntax errors are for good, timeouts and crashes retryable', async () => {
     expect(app.get(AgentRunnerRegistry).forType('function')).toBe(runner);
-    const { slug, config } = await agent('return { doubled: input.n * 2 }', { timeoutMs: 5000, memoryMb: 32 });
+    const { slug, config } = await agent('return { doubled: input.n * 2 }', { timeoutMs: 20000, memoryMb: 32 });
     const task = plainToInstance(TaskRequestDto, { message: userMessage([dataPart({ n: 21 })]) });
     expect(await validate(task)).toEqual([]);
     const response = await runner.execute(task, context(slug, config));

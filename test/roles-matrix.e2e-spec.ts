@@ -43,7 +43,7 @@ const RULES: [method: string, path: RegExp, rule: Rule][] = [
   ['GET', /^\/orchestrations\/(runs|stream|events|approvals)/, 'read'],
   ['POST', /^\/orchestrations\/approvals\/\{id\}\/decision$/, 'approver'],
   ['POST', /^\/agents\/\{[^}]+\}\/heartbeat$/, 'operator'],
-  ['GET', /^\/(agents|conversations)/, 'read'],
+  ['GET', /^\/(agents|conversations|assets)/, 'read'],
   ['*', /^\/agents/, 'admin'],
 ];
 

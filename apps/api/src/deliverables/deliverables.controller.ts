@@ -3,7 +3,7 @@ import { ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags 
 import { DomainError } from '#core';
 import type { Principal } from '#identity';
 import { ArtifactsRepository, RunsRepository } from '#persistence';
-import { Authenticated, CurrentPrincipal } from '../common/auth.decorators.js';
+import { AnyRole, Authenticated, CurrentPrincipal } from '../common/auth.decorators.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { AssetDto, DeliverableListDto, toAssetDto, toDeliverableDto } from './artifact.dto.js';
 
@@ -21,6 +21,7 @@ export class DeliverablesController {
   ) {}
 
   @Get('orchestrations/runs/:id/deliverables')
+  @AnyRole()
   @ApiOperation({ summary: "A run's deliverables (oldest first) and the assets its steps saved" })
   @ApiOkResponse({ type: DeliverableListDto })
   async deliverables(@CurrentPrincipal() principal: Principal, @Param('id', uuid()) id: string): Promise<DeliverableListDto> {
@@ -33,6 +34,7 @@ export class DeliverablesController {
   }
 
   @Get('assets/:id')
+  @AnyRole()
   @ApiOperation({ summary: "An asset's metadata" })
   @ApiOkResponse({ type: AssetDto })
   async asset(@CurrentPrincipal() principal: Principal, @Param('id', uuid()) id: string): Promise<AssetDto> {
@@ -42,6 +44,7 @@ export class DeliverablesController {
   }
 
   @Get('assets/:id/content')
+  @AnyRole()
   @ApiOperation({ summary: "An asset's bytes, with its media type" })
   @ApiProduces('application/octet-stream')
   @ApiOkResponse({ description: 'The bytes', schema: { type: 'string', format: 'binary' } })
