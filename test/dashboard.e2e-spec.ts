@@ -18,7 +18,7 @@ import { createApp } from '../apps/api/src/bootstrap.js';
 import { DASHBOARD_DIST } from '../apps/api/src/dashboard/dashboard.controller.js';
 import type { DefinitionSpec } from '#core';
 import { projectRoot } from '#config';
-import { createTestOrganization, insertDefinition, openTestDataSource, testConfig, waitForRun, type TestOrganization } from '#testing';
+import { createTestOrganization, insertDefinition, openScratchDatabase, testConfig, waitForRun, type ScratchDatabase, type TestOrganization } from '#testing';
 
 const CHROMIUM = '/usr/bin/chromium';
 const IMAGES = join(projectRoot(), 'docs', 'images');
@@ -27,6 +27,7 @@ const UI_TIMEOUT = 20_000;
 describe('dashboard in a browser (e2e)', () => {
   let app: INestApplication;
   let ds: DataSource;
+  let scratch: ScratchDatabase;
   let org: TestOrganization;
   let browser: Browser;
   let base: string;
@@ -35,10 +36,13 @@ describe('dashboard in a browser (e2e)', () => {
   beforeAll(async () => {
     if (!existsSync(join(DASHBOARD_DIST, 'index.html'))) throw new Error('dist/dashboard is missing: npm test builds it (npm run build:dashboard)');
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does it)`);
-    app = await createApp(testConfig({ pollIntervalMs: 200 }));
+    // A database of its own: other suites' worker processes share the test database and are killed with -9 on
+    // purpose; a step of this suite claimed by one of them would wait out its lease, longer than the UI waits.
+    scratch = await openScratchDatabase('dashboard', 3);
+    ds = scratch.dataSource;
+    app = await createApp(testConfig({ databaseUrl: scratch.url, pollIntervalMs: 200 }));
     await app.listen(0, '127.0.0.1');
     base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
-    ds = await openTestDataSource(3);
     org = await createTestOrganization(app, ds, 'dash');
     const seeded = parse(readFileSync(join(projectRoot(), 'seeds', 'definitions', 'approval-demo.yaml'), 'utf8')) as DefinitionSpec;
     await insertDefinition(ds, org.id, seeded);
@@ -61,8 +65,8 @@ describe('dashboard in a browser (e2e)', () => {
   afterAll(async () => {
     for (const page of pages) await page.close().catch(() => undefined);
     await browser?.close();
-    await ds?.destroy();
     await app?.close();
+    await scratch?.drop();
   });
 
   const newPage = async (): Promise<Page> => {
