@@ -28,8 +28,12 @@ async function allEvents(api: ApiClient, id: string, signal: AbortSignal): Promi
 
 export function RunPage({ id }: { id: string }) {
   const { api, session } = useApp();
+  // The history first, then the run: the run is then at least as new as the history, and the stream (resuming after
+  // the history's last event) replays whatever happened between the two onto it in order. Read the other way round
+  // (or together), a run older than the history misses the history's last transitions for good.
   const loaded = useLoad(async (signal) => {
-    const [run, events] = await Promise.all([api.call<Run>('getRun', { params: { id }, signal }), allEvents(api, id, signal)]);
+    const events = await allEvents(api, id, signal);
+    const run = await api.call<Run>('getRun', { params: { id }, signal });
     return { run, events };
   }, [id]);
   const children = useLoad<Page<Run>>((signal) => api.call('listRuns', { query: { parentRunId: id, limit: 100 }, signal }), [id]);
