@@ -32,6 +32,10 @@ export interface AppConfig {
   claimBatch: number;
   flushLanes: number;
   shutdownGraceMs: number;
+  /** Deepest nesting of sub-orchestrations (a root run is depth 0). */
+  maxOrchestrationDepth: number;
+  /** Most items one forEach step fans out to. */
+  maxForEachItems: number;
   pollIntervalMs: number;
   breakerFailures: number;
   breakerWindowMs: number;
@@ -143,6 +147,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     claimBatch: positiveInt(raw(env, 'BATON_CLAIM_BATCH'), 'BATON_CLAIM_BATCH', problems),
     flushLanes: positiveInt(raw(env, 'BATON_FLUSH_LANES'), 'BATON_FLUSH_LANES', problems),
     shutdownGraceMs: positiveInt(raw(env, 'BATON_SHUTDOWN_GRACE_MS'), 'BATON_SHUTDOWN_GRACE_MS', problems),
+    maxOrchestrationDepth: positiveInt(raw(env, 'BATON_MAX_ORCHESTRATION_DEPTH'), 'BATON_MAX_ORCHESTRATION_DEPTH', problems),
+    maxForEachItems: positiveInt(raw(env, 'BATON_MAX_FOREACH_ITEMS'), 'BATON_MAX_FOREACH_ITEMS', problems),
     pollIntervalMs: positiveInt(raw(env, 'BATON_POLL_INTERVAL_MS'), 'BATON_POLL_INTERVAL_MS', problems),
     breakerFailures: positiveInt(raw(env, 'BATON_BREAKER_FAILURES'), 'BATON_BREAKER_FAILURES', problems),
     breakerWindowMs: positiveInt(raw(env, 'BATON_BREAKER_WINDOW_MS'), 'BATON_BREAKER_WINDOW_MS', problems),

@@ -29,7 +29,14 @@ export interface StepSpec {
   type?: 'agent' | 'orchestration' | 'approval';
   agent?: string;
   orchestration?: string;
+  /** The child definition's version (absent: its latest active version when the step starts). */
+  version?: number;
+  /** One child run per item of this template's array; the item and its index reach the child input as `item`, `index`. */
   forEach?: string;
+  /** Most children of a forEach in flight at once (default: all). */
+  concurrency?: number;
+  /** false: a failed child does not fail the step; its output lists every item's status, output or error. */
+  failFast?: boolean;
   dependsOn?: string[];
   input?: JsonValue;
   approval?: ApprovalSpec;

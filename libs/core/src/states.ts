@@ -32,7 +32,8 @@ const STEP_TRANSITIONS: Record<StepStatus, readonly StepStatus[]> = {
   ready: ['running', 'skipped', 'cancelled'],
   running: ['completed', 'failed', 'ready', 'awaiting_approval', 'waiting', 'cancelled'],
   awaiting_approval: ['completed', 'ready', 'skipped', 'cancelled'],
-  waiting: ['completed', 'failed', 'cancelled'],
+  // its children finished: done, awaiting a decision on their outputs, back to ready for a retry (new children), or failed
+  waiting: ['completed', 'awaiting_approval', 'ready', 'failed', 'cancelled'],
   completed: [],
   failed: ['ready', 'skipped'], // manual intervention
   skipped: [],

@@ -10,7 +10,8 @@
 import type { ProblemDetail } from './domain-error.js';
 import type { JsonValue } from './definition-spec.js';
 
-export const TEMPLATE_ROOTS = ['input', 'steps', 'run'] as const;
+/** `item` and `index`: the element of a forEach and its position (only in the input of a forEach step). */
+export const TEMPLATE_ROOTS = ['input', 'steps', 'run', 'item', 'index'] as const;
 export type TemplateRoot = (typeof TEMPLATE_ROOTS)[number];
 
 /** Fields of `run` a template may read. */
@@ -38,6 +39,9 @@ export interface TemplateContext {
   steps: Record<string, { output: JsonValue }>;
   /** What `run.*` templates read; a missing field reads as null. */
   run?: { id?: string; organizationId?: string };
+  /** The forEach element and its index (child inputs of a forEach step); absent reads as null. */
+  item?: JsonValue;
+  index?: number;
 }
 
 /** A template that cannot be rendered: bad syntax, an unknown root, or a step the context does not hold. */
@@ -163,7 +167,7 @@ function parseExpression(expression: string): { parsed: ParsedExpression } | { f
     return {
       failure: {
         code: 'template_root',
-        message: `unknown root "${root}" in template "${expression}" (expected input, steps or run)`,
+        message: `unknown root "${root}" in template "${expression}" (expected input, steps, run, item or index)`,
         expression,
       },
     };
@@ -175,6 +179,7 @@ function parseExpression(expression: string): { parsed: ParsedExpression } | { f
     }
     return { parsed: { root, segments, stepKey } };
   }
+  if (root === 'index' && segments.length > 0) return pathFailure(expression, 'index is a number: it has no fields');
   if (root === 'run') {
     if (segments.length !== 1 || !(TEMPLATE_RUN_FIELDS as readonly Segment[]).includes(segments[0])) {
       return pathFailure(expression, `expected one of ${TEMPLATE_RUN_FIELDS.map((f) => `run.${f}`).join(', ')}`);
@@ -234,6 +239,10 @@ function resolve(parsed: ParsedExpression, context: TemplateContext, path: strin
       return follow(context.input, parsed.segments);
     case 'run':
       return follow((context.run ?? null) as JsonValue, parsed.segments);
+    case 'item':
+      return follow(context.item ?? null, parsed.segments);
+    case 'index':
+      return context.index ?? null;
     case 'steps': {
       const key = parsed.stepKey as string;
       if (!Object.hasOwn(context.steps, key)) throw new TemplateError(`step "${key}" is not available to this template`, path, expression);

@@ -17,6 +17,11 @@ export interface DefinitionCatalog {
   activeDefinitions: ReadonlySet<string>;
   /** Capabilities of the organization's active agents (absent: none, so every `capability:` is unknown). */
   capabilities?: ReadonlySet<string>;
+  /**
+   * The sub-orchestrations each active definition (its latest active version) runs, for every definition reachable
+   * from this document's orchestration steps: a path back to this document's slug is a cycle.
+   */
+  orchestrationGraph?: ReadonlyMap<string, readonly string[]>;
 }
 
 type Fields = Record<string, unknown>;
@@ -129,6 +134,12 @@ function stepShape(step: StepView): ProblemDetail[] {
       if (has(field)) problems.push(problem(field, `approval steps call nothing: remove ${field}`));
     }
   }
+  if (step.type !== 'orchestration')
+    for (const field of ['forEach', 'concurrency', 'failFast', 'version'])
+      if (has(field) && step.type !== 'approval') problems.push(problem(field, `${field} only applies to orchestration steps`));
+  if (!has('forEach'))
+    for (const field of ['concurrency', 'failFast'])
+      if (has(field) && step.type === 'orchestration') problems.push(problem(field, `${field} only applies with forEach`));
   const forEach = stringAt(step.fields, 'forEach');
   if (forEach !== undefined && !/^\s*\{\{[^{}]*\}\}\s*$/.test(forEach)) {
     problems.push(problem('forEach', 'forEach must be one template that yields an array, e.g. "{{ input.regions }}"'));
@@ -173,7 +184,49 @@ function unknownOrchestrations(document: Fields, steps: StepView[], catalog: Def
       return [{ path, message: `a definition cannot run itself as a sub-orchestration ("${slug}")`, code: 'unknown_orchestration' }];
     if (!catalog.activeDefinitions.has(slug))
       return [{ path, message: `no active definition "${slug}" in this organization`, code: 'unknown_orchestration' }];
+    const cycle = ownSlug === undefined ? null : pathBack(slug, ownSlug, catalog.orchestrationGraph ?? new Map());
+    if (cycle)
+      return [{ path, message: `sub-orchestration cycle: ${[ownSlug, ...cycle].join(' -> ')}`, code: 'orchestration_cycle' }];
     return [];
+  });
+}
+
+/** The chain of definitions from `from` that runs `target` again (`[from, ..., target]`), or null (depth-first). */
+export function pathBack(from: string, target: string, graph: ReadonlyMap<string, readonly string[]>): string[] | null {
+  const seen = new Set<string>();
+  const walk = (slug: string): string[] | null => {
+    if (slug === target) return [slug];
+    if (seen.has(slug)) return null;
+    seen.add(slug);
+    for (const next of graph.get(slug) ?? []) {
+      const rest = walk(next);
+      if (rest) return [slug, ...rest];
+    }
+    return null;
+  };
+  return walk(from);
+}
+
+/** `item` and `index` exist only for the children of a forEach: anywhere else they are a mistake. */
+function forEachRoots(steps: StepView[]): ProblemDetail[] {
+  return steps.flatMap((step) => {
+    const fields: [unknown, string][] = [
+      [step.fields.input, `${step.path}.input`],
+      [step.fields.forEach, `${step.path}.forEach`],
+      [isObject(step.fields.approval) ? step.fields.approval.payload : undefined, `${step.path}.approval.payload`],
+      [isObject(step.fields.rollback) ? step.fields.rollback.input : undefined, `${step.path}.rollback.input`],
+    ];
+    return fields.flatMap(([value, path]) => {
+      if (value === undefined) return [];
+      const inForEachInput = step.fields.forEach !== undefined && path === `${step.path}.input`;
+      return extractTemplateReferences(value as JsonValue, path)
+        .references.filter((ref) => (ref.root === 'item' || ref.root === 'index') && !inForEachInput)
+        .map((ref) => ({
+          path: ref.path,
+          message: `"{{ ${ref.expression} }}": ${ref.root} is only defined in the input of a forEach step`,
+          code: 'template_root',
+        }));
+    });
   });
 }
 
@@ -335,6 +388,7 @@ export function semanticProblems(document: unknown, catalog: DefinitionCatalog):
     ...unknownDependencies(steps, byKey),
     ...dependencyCycles(steps, byKey),
     ...templateProblems(document, steps, byKey),
+    ...forEachRoots(steps),
     ...schemaFields(document, steps),
   ];
 }

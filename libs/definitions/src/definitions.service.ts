@@ -171,15 +171,28 @@ export class DefinitionsService {
 
   private async validateDocument(organizationId: string, document: unknown): Promise<ValidationReport> {
     const names = referencedNames(document);
-    const [agents, activeDefinitions, capabilities] = await Promise.all([
+    const [agents, activeDefinitions, capabilities, orchestrationGraph] = await Promise.all([
       this.agents.existingSlugs(
         organizationId,
         names.agents.filter((slug) => !isBuiltinAgent(slug)),
       ),
       this.definitions.activeSlugs(organizationId, names.orchestrations),
       this.agents.offeredCapabilities(organizationId, names.capabilities),
+      this.orchestrationGraph(organizationId, names.orchestrations),
     ]);
-    return validateDefinitionDocument(document, { agents, activeDefinitions, capabilities });
+    return validateDefinitionDocument(document, { agents, activeDefinitions, capabilities, orchestrationGraph });
+  }
+
+  /** Which sub-orchestrations each definition reachable from `slugs` runs (latest active versions), level by level. */
+  private async orchestrationGraph(organizationId: string, slugs: string[]): Promise<Map<string, string[]>> {
+    const graph = new Map<string, string[]>();
+    let frontier = [...new Set(slugs)];
+    for (let level = 0; frontier.length > 0 && level < 50; level++) {
+      const specs = await this.definitions.latestActiveSpecs(organizationId, frontier);
+      for (const slug of frontier) graph.set(slug, specs.has(slug) ? referencedNames(specs.get(slug)).orchestrations : []);
+      frontier = [...new Set([...graph.values()].flat())].filter((slug) => !graph.has(slug));
+    }
+    return graph;
   }
 
   private async validSpec(organizationId: string, raw: unknown): Promise<DefinitionSpec> {

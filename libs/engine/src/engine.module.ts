@@ -14,6 +14,7 @@ import { EngineDatabase } from './store/engine-database.js';
 import { AgentDirectory } from './worker/agent-directory.js';
 import { EngineWorker } from './worker/engine-worker.js';
 import { ResultApplier } from './worker/result-applier.js';
+import { ChildSpawner } from './worker/child-spawner.js';
 import { StepClaimer } from './worker/step-claimer.js';
 import { StepExecutor } from './worker/step-executor.js';
 
@@ -24,6 +25,7 @@ import { StepExecutor } from './worker/step-executor.js';
     EngineDatabase,
     DefinitionCache,
     AgentDirectory,
+    ChildSpawner,
     StepClaimer,
     StepExecutor,
     ResultApplier,

@@ -95,6 +95,10 @@ export class StepDto {
     example: { inputTokens: 120, outputTokens: 45, totalTokens: 165, costUsd: 0.000045, model: 'gpt-4o-mini', provider: 'openai' },
   })
   usage: unknown;
+  @ApiPropertyOptional({ description: 'Sub-orchestration steps: child runs of the current attempt', example: { total: 20, started: 7, finished: 2 } })
+  children?: { total: number; started: number; finished: number };
+  @ApiPropertyOptional({ description: 'Rollback steps (saga compensation): the key of the step this one undoes', example: 'reserve' })
+  compensates?: string;
   @ApiPropertyOptional({ nullable: true, type: String, format: 'date-time' }) startedAt: string | null;
   @ApiPropertyOptional({ nullable: true, type: String, format: 'date-time' }) completedAt: string | null;
 }
@@ -110,10 +114,38 @@ export class RunDto {
   @ApiProperty() priority: number;
   @ApiPropertyOptional({ nullable: true, type: String }) idempotencyKey: string | null;
   @ApiPropertyOptional({ nullable: true, type: String, format: 'uuid' }) parentRunId: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String, format: 'uuid', description: 'The parent step that started this child run' }) parentStepId: string | null;
+  @ApiProperty({ example: 0, description: 'Nesting depth: 0 for a run started over the API, parent + 1 for a child' }) depth: number;
+  @ApiPropertyOptional({ nullable: true, enum: ['running', 'completed', 'failed'], description: 'Saga compensation of a failed or aborted run with `compensate: true`' })
+  compensation: 'running' | 'completed' | 'failed' | null;
   @ApiProperty({ type: String, format: 'date-time' }) createdAt: string;
   @ApiPropertyOptional({ nullable: true, type: String, format: 'date-time' }) startedAt: string | null;
   @ApiPropertyOptional({ nullable: true, type: String, format: 'date-time' }) completedAt: string | null;
   @ApiPropertyOptional({ type: [StepDto], description: 'Present on GET /orchestrations/runs/:id' }) steps?: StepDto[];
+  @ApiPropertyOptional({ type: () => [ChildRunDto], description: 'Present on GET /orchestrations/runs/:id: the child runs of its sub-orchestration steps' })
+  children?: ChildRunDto[];
+}
+
+export class ChildRunDto {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ example: 'kpi-tracking' }) definition: string;
+  @ApiProperty({ example: 1 }) version: number;
+  @ApiProperty({ enum: RUN_STATUSES }) status: string;
+  @ApiPropertyOptional({ nullable: true, type: String, example: 'per_quarter', description: 'The parent step that started it' }) stepKey: string | null;
+  @ApiPropertyOptional({ nullable: true, type: Number, description: "That step's attempt" }) attempt: number | null;
+  @ApiPropertyOptional({ nullable: true, type: Number, description: 'Its forEach item (null: not a forEach)' }) index: number | null;
+  @ApiProperty({ example: 66.7, description: 'Finished steps of the child, in percent' }) percent: number;
+  @ApiProperty({ type: String, format: 'date-time' }) createdAt: string;
+  @ApiPropertyOptional({ nullable: true, type: String, format: 'date-time' }) completedAt: string | null;
+}
+
+export class TreeApprovalDto {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ format: 'uuid', description: 'The run it pauses: this run, or a descendant' }) runId: string;
+  @ApiProperty({ example: 'analyze' }) stepKey: string;
+  @ApiProperty({ example: 'Approve the KPI analysis?' }) prompt: string;
+  @ApiProperty({ type: String, format: 'date-time' }) requestedAt: string;
+  @ApiProperty({ example: 1, description: '0: this run; 1: a child run; 2: a grandchild; ...' }) depth: number;
 }
 
 export class RunPageDto extends PageMetaDto {
@@ -130,6 +162,11 @@ export class RunStatusDto {
   @ApiProperty({ example: 60 }) percent: number;
   @ApiProperty({ type: [String] }) runningSteps: string[];
   @ApiProperty({ type: [String] }) awaitingApproval: string[];
+  @ApiProperty({
+    type: [TreeApprovalDto],
+    description: 'Pending approvals of this run and of its descendant runs (a child paused at a checkpoint shows here; decide it with POST /orchestrations/approvals/:id/decision)',
+  })
+  pendingApprovals: TreeApprovalDto[];
   @ApiPropertyOptional({ nullable: true, type: String, format: 'date-time' }) nextRetryAt: string | null;
   @ApiProperty({ type: String, format: 'date-time' }) updatedAt: string;
 }
@@ -156,6 +193,6 @@ export function toEventDto(event: EventRecord): EventDto {
   return { id: event.id, runId: event.runId, seq: event.seq, type: event.type, stepKey: event.stepKey, payload: event.payload, createdAt: event.createdAt };
 }
 
-export function toStatusDto(summary: RunStatusSummary): RunStatusDto {
-  return { ...summary, counts: summary.counts as Record<string, number> };
+export function toStatusDto(summary: RunStatusSummary, pendingApprovals: TreeApprovalDto[]): RunStatusDto {
+  return { ...summary, counts: summary.counts as Record<string, number>, pendingApprovals };
 }

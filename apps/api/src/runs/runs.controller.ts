@@ -1,3 +1,4 @@
+import { TERMINAL_RUN_STATUSES } from '#core';
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post, Query, Res, UseGuards } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
@@ -82,15 +83,19 @@ export class RunsController {
   @ApiOkResponse({ type: RunDto })
   async get(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string): Promise<RunDto> {
     const { run, steps } = await this.queries.get(principal.organizationId, id);
-    return toRunDto(run, steps);
+    const children = steps.some((s) => s.type === 'orchestration' || s.childrenTotal > 0) ? await this.queries.children(principal.organizationId, id) : [];
+    return { ...toRunDto(run, steps), children };
   }
 
   @Get(':id/status')
   @AnyRole()
-  @ApiOperation({ summary: 'Progress summary: counts by state, percent, running steps, next retry (served from memory when warm)' })
+  @ApiOperation({
+    summary: 'Progress summary: counts by state, percent, running steps, next retry (served from memory when warm), and the pending approvals of the run and its descendants',
+  })
   @ApiOkResponse({ type: RunStatusDto })
   async runStatus(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string): Promise<RunStatusDto> {
-    return toStatusDto(await this.status.get(principal.organizationId, id));
+    const summary = await this.status.get(principal.organizationId, id);
+    return toStatusDto(summary, TERMINAL_RUN_STATUSES.includes(summary.status) ? [] : await this.queries.pendingApprovalsOfTree(principal.organizationId, id));
   }
 
   @Get(':id/events')

@@ -266,9 +266,11 @@ export class ApprovalService {
       events,
       decision === 'retry' ? undefined : known,
     );
-    commitWith(client, applied, appendEvents(client, events));
-    if (startable.length > claimed.length) await notify(client, WORK_CHANNEL);
-    return claimed;
+    // The decision may have ended the run: when it is a child, its parent step learns it here.
+    const settled = await this.applier.settleChildren(client, events, fast ? { ...fast, limit: fast.limit - claimed.length } : null);
+    commitWith(client, applied, settled.applied, appendEvents(client, events));
+    if (startable.length > claimed.length || settled.wake) await notify(client, WORK_CHANNEL);
+    return [...claimed, ...settled.claimed];
   }
 
   /**

@@ -11,7 +11,7 @@ import { DefinitionCache } from '../compiled-definition.js';
 import { EngineDatabase, type Queryable } from '../store/engine-database.js';
 import { appendEvents, type NewEvent } from '../store/event-log.repository.js';
 import { markSkipped, prepareRetry, recomputePending, recountRemaining, reviveCancelledSteps, reviveRun, stepByKey } from '../store/run-control.repository.js';
-import { lockRuns, notify, type RunRow } from '../store/step-transition.repository.js';
+import { lockRunWithAncestors, notify, type RunRow } from '../store/step-transition.repository.js';
 import { terminateRuns } from '../transitions/run-termination.transition.js';
 import { ResultApplier } from '../worker/result-applier.js';
 
@@ -36,6 +36,8 @@ export class RunControlService {
       const events: NewEvent[] = [];
       const payload = { by: actor.id, reason: reason ?? null };
       await terminateRuns(client, [{ run, status: 'cancelled', error: reason ? { reason } : null, stepReason: 'run_cancelled', payload }], events);
+      // A cancelled child cancels its parent step (and the parent run with it).
+      await this.applier.settleChildren(client, events);
       await appendEvents(client, events);
       await this.audited(client, organizationId, actor, 'run.cancel', runId, { reason: reason ?? null });
     });
@@ -91,12 +93,13 @@ export class RunControlService {
     }
     for (const key of ready) events.push({ ...base, type: 'step.ready', stepKey: key, payload: {} });
     if (remaining === 0) await this.applier.completeRuns(client, runs, [run.id], events);
+    const settled = await this.applier.settleChildren(client, events);
     await appendEvents(client, events);
-    if (ready.length > 0) await notify(client, WORK_CHANNEL);
+    if (ready.length > 0 || settled.wake) await notify(client, WORK_CHANNEL);
   }
 
   private async lock(client: Queryable, organizationId: string, runId: string): Promise<{ run: RunRow; runs: Map<string, RunRow> }> {
-    const runs = await lockRuns(client, [runId]);
+    const runs = await lockRunWithAncestors(client, runId);
     const run = runs.get(runId);
     if (!run || run.organization_id !== organizationId) throw DomainError.notFound('Run', runId);
     return { run, runs };

@@ -4,6 +4,33 @@ import { RunsRepository, StepsRepository, type OrchestrationRunEntity, type Orch
 import { EngineDatabase } from '../store/engine-database.js';
 import type { EventRow } from '#events';
 import { runEvents } from '../store/event-query.repository.js';
+import { childrenOfRun, pendingApprovalsOfTree } from '../store/run-tree.repository.js';
+
+/** A pending approval anywhere in a run's tree (its own, or of a descendant run). */
+export interface TreeApproval {
+  id: string;
+  runId: string;
+  stepKey: string;
+  prompt: string;
+  requestedAt: string;
+  /** 0: the run's own; 1: a child's; ... */
+  depth: number;
+}
+
+/** A direct child run of a run, with its progress. */
+export interface ChildRunSummary {
+  id: string;
+  definition: string;
+  version: number;
+  status: string;
+  /** The parent step that started it, that step's attempt, and its forEach item (null: not a forEach). */
+  stepKey: string | null;
+  attempt: number | null;
+  index: number | null;
+  percent: number;
+  createdAt: string;
+  completedAt: string | null;
+}
 
 export interface RunWithSteps {
   run: OrchestrationRunEntity;
@@ -47,6 +74,28 @@ export class RunQueryService {
 
   async status(organizationId: string, runId: string): Promise<RunStatusSummary> {
     return summarize(await this.get(organizationId, runId));
+  }
+
+  /** The pending approvals of the run and its descendants (a paused child shows on its parent). */
+  async pendingApprovalsOfTree(organizationId: string, runId: string): Promise<TreeApproval[]> {
+    const rows = await pendingApprovalsOfTree(this.db.pool, organizationId, runId);
+    return rows.map((r) => ({ id: r.id, runId: r.run_id, stepKey: r.step_key, prompt: r.prompt, requestedAt: r.requested_at.toISOString(), depth: r.depth }));
+  }
+
+  async children(organizationId: string, runId: string): Promise<ChildRunSummary[]> {
+    const rows = await childrenOfRun(this.db.pool, organizationId, runId);
+    return rows.map((r) => ({
+      id: r.id,
+      definition: r.definition_slug,
+      version: r.definition_version,
+      status: r.status,
+      stepKey: r.step_key,
+      attempt: r.parent_attempt,
+      index: r.item_index,
+      percent: r.steps_total === 0 ? 100 : Math.round((r.steps_done / r.steps_total) * 1000) / 10,
+      createdAt: r.created_at.toISOString(),
+      completedAt: r.completed_at ? r.completed_at.toISOString() : null,
+    }));
   }
 
   async events(organizationId: string, runId: string, afterId: string | null, limit: number): Promise<EventRow[]> {

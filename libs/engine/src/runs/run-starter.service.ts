@@ -91,6 +91,7 @@ export class RunStarter {
           definition_id: definition.id,
           input,
           max_concurrency: definition.spec.concurrency ?? null,
+          depth: 0,
         };
         const claim = fast
           ? await this.claimer.claimLocked(client, fast.workerId, fast.limit, fast.leaseMs, new Map([[run.id, run]]), created.ready, events)

@@ -20,6 +20,10 @@ export function stepView(step: OrchestrationStepEntity) {
     output: step.output,
     error: step.error,
     usage: step.usage ?? null,
+    ...(step.type === 'orchestration' || step.childrenTotal > 0
+      ? { children: { total: step.childrenTotal, started: step.childrenStarted, finished: step.childrenFinished } }
+      : {}),
+    ...(step.compensates ? { compensates: step.compensates } : {}),
     startedAt: iso(step.startedAt),
     completedAt: iso(step.completedAt),
   };
@@ -37,6 +41,9 @@ export function runView(run: OrchestrationRunEntity, steps?: OrchestrationStepEn
     priority: run.priority,
     idempotencyKey: run.idempotencyKey,
     parentRunId: run.parentRunId,
+    parentStepId: run.parentStepId,
+    depth: run.depth,
+    compensation: run.compensation,
     createdAt: run.createdAt.toISOString(),
     startedAt: iso(run.startedAt),
     completedAt: iso(run.completedAt),

@@ -76,6 +76,23 @@ export async function together<T extends readonly unknown[] | []>(statements: T)
   return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as { -readonly [P in keyof T]: Awaited<T[P]> };
 }
 
+const owed = new WeakMap<object, Set<string>>();
+
+/**
+ * Records work the transaction of `client` must do before it commits (for example: settle the parent steps of the
+ * child runs it ended). `tx` refuses to commit, rolling back, while any is owed: a forgotten follow-up is a loud bug,
+ * never a parent step left waiting forever.
+ */
+export function owe(client: object, duty: string): void {
+  let set = owed.get(client);
+  if (!set) owed.set(client, (set = new Set()));
+  set.add(duty);
+}
+
+export function discharge(client: object, duty: string): void {
+  owed.get(client)?.delete(duty);
+}
+
 const riding = new WeakMap<object, Promise<unknown>[]>();
 
 /**
@@ -127,6 +144,8 @@ export class EngineDatabase implements OnApplicationShutdown {
       const begin = client.query('BEGIN');
       try {
         const result = await fn(statements);
+        const unpaid = owed.get(statements);
+        if (unpaid && unpaid.size > 0) throw new Error(`transaction left undone: ${[...unpaid].join(', ')}`);
         const fault = faultPoint('engine.tx.beforeCommit', client);
         if (fault) await fault;
         await together([begin, ...(riding.get(statements) ?? []), client.query('COMMIT')]);
@@ -140,6 +159,7 @@ export class EngineDatabase implements OnApplicationShutdown {
         await Promise.allSettled(riding.get(statements) ?? []);
         riding.delete(statements);
         requested.delete(statements);
+        owed.delete(statements);
         await client.query('ROLLBACK').catch(() => undefined);
         if (attempt < 5 && RETRYABLE.has((error as { code?: string }).code ?? '')) continue;
         throw error;

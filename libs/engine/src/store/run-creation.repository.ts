@@ -16,6 +16,10 @@ export interface NewRunRow {
   idempotencyKey: string | null;
   parentRunId: string | null;
   parentStepId: string | null;
+  /** For a child run: the attempt of the parent step that created it, its forEach item, its depth (parent's + 1). */
+  parentAttempt?: number | null;
+  itemIndex?: number | null;
+  depth?: number;
   createdBy: string | null;
 }
 
@@ -23,8 +27,9 @@ export interface NewRunRow {
 export async function insertRun(client: Queryable, run: NewRunRow): Promise<{ id: string } | null> {
   const { rows } = await client.query<{ id: string }>(
     `INSERT INTO orchestration_runs (organization_id, definition_id, definition_slug, definition_version, parent_run_id, parent_step_id,
-        status, input, priority, idempotency_key, created_by, max_concurrency, steps_remaining, started_at)
-     VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10, $11, $12, now())
+        status, input, priority, idempotency_key, created_by, max_concurrency, steps_remaining, started_at,
+        parent_attempt, item_index, depth)
+     VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10, $11, $12, now(), $13, $14, $15)
      ON CONFLICT (organization_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
      RETURNING id`,
     [
@@ -40,6 +45,9 @@ export async function insertRun(client: Queryable, run: NewRunRow): Promise<{ id
       run.createdBy,
       run.definition.spec.concurrency ?? null,
       run.definition.steps.size,
+      run.parentAttempt ?? null,
+      run.itemIndex ?? null,
+      run.depth ?? 0,
     ],
   );
   return rows[0] ?? null;

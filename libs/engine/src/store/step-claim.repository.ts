@@ -28,12 +28,14 @@ export interface LockedRun {
   definition_id: string;
   input: unknown;
   max_concurrency: number | null;
+  /** 0 for a root run (a sub-orchestration step's children are one deeper). */
+  depth: number;
 }
 
 /** Locks the runs that can take work, skipping runs another instance is working on right now. */
 export async function lockRunsForClaim(client: Queryable, runIds: string[]): Promise<LockedRun[]> {
   const { rows } = await client.query<LockedRun>(
-    `SELECT id, organization_id, definition_id, input, max_concurrency FROM orchestration_runs
+    `SELECT id, organization_id, definition_id, input, max_concurrency, depth FROM orchestration_runs
       WHERE id = ANY($1::uuid[]) AND status IN ('running', 'awaiting_approval')
       ORDER BY id FOR UPDATE SKIP LOCKED`,
     [runIds],

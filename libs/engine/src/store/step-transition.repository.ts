@@ -15,16 +15,65 @@ export interface RunRow {
   steps_remaining: number;
   parent_run_id: string | null;
   max_concurrency: number | null;
+  /** 0 for a root run; a child is one deeper than its parent. */
+  depth: number;
+  /** For a child run: the step that created it, that step's attempt, and its forEach item. */
+  parent_step_id: string | null;
+  parent_attempt: number | null;
+  item_index: number | null;
 }
 
 /** The columns of a RunRow, for every statement that locks runs. */
-export const RUN_ROW_COLUMNS = 'id, organization_id, definition_id, status, input, steps_remaining, parent_run_id, max_concurrency';
+export const RUN_ROW_COLUMNS =
+  'id, organization_id, definition_id, status, input, steps_remaining, parent_run_id, max_concurrency, depth, parent_step_id, parent_attempt, item_index';
 
+/**
+ * Locks runs top-down (by depth, then id), the order every waiting lock of runs is taken in: a parent is locked
+ * before its children, so a cancel cascading down and a child's end reaching up (whose transaction locked the parent
+ * first, see lockRunsForApply) never wait on each other in a cycle. Rows the transaction holds already are returned
+ * without waiting.
+ */
 export async function lockRuns(client: Queryable, runIds: string[]): Promise<Map<string, RunRow>> {
   const { rows } = await client.query<RunRow>(
     `SELECT ${RUN_ROW_COLUMNS} FROM orchestration_runs
-      WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
+      WHERE id = ANY($1::uuid[]) ORDER BY depth, id FOR UPDATE`,
     [runIds],
+  );
+  return new Map(rows.map((r) => [r.id, r]));
+}
+
+/** Locks a run and its ancestors, top-down (an operator's action on a child may end it, which reaches its parent). */
+export async function lockRunWithAncestors(client: Queryable, runId: string): Promise<Map<string, RunRow>> {
+  const { rows } = await client.query<RunRow>(
+    `WITH RECURSIVE chain(id, parent) AS (
+       SELECT id, parent_run_id FROM orchestration_runs WHERE id = $1
+       UNION SELECT r.id, r.parent_run_id FROM orchestration_runs r JOIN chain c ON r.id = c.parent
+     )
+     SELECT ${RUN_ROW_COLUMNS} FROM orchestration_runs WHERE id IN (SELECT id FROM chain) ORDER BY depth, id FOR UPDATE`,
+    [runId],
+  );
+  return new Map(rows.map((r) => [r.id, r]));
+}
+
+/**
+ * Locks the runs of a result batch, and before them (top-down) the ancestors a result may reach: the parent of a run
+ * the batch may end (its last steps finish, or one fails), that parent's parent when its last step is the one waiting,
+ * and so on. Read without locks to decide, so it may take one lock too many or too few; too few costs a later,
+ * bottom-up lock (a possible deadlock, which the transaction's retry absorbs), never correctness.
+ */
+export async function lockRunsForApply(client: Queryable, runIds: string[], mayEnd: Map<string, number>): Promise<Map<string, RunRow>> {
+  const { rows } = await client.query<RunRow>(
+    `WITH RECURSIVE up(id) AS (
+       SELECT r.parent_run_id FROM orchestration_runs r
+         JOIN unnest($2::uuid[], $3::int[]) AS v(id, n) ON v.id = r.id
+        WHERE r.parent_run_id IS NOT NULL AND r.steps_remaining <= v.n
+       UNION
+       SELECT r.parent_run_id FROM orchestration_runs r JOIN up ON r.id = up.id
+        WHERE r.parent_run_id IS NOT NULL AND r.steps_remaining <= 1
+     )
+     SELECT ${RUN_ROW_COLUMNS} FROM orchestration_runs
+      WHERE id = ANY($1::uuid[]) OR id IN (SELECT id FROM up) ORDER BY depth, id FOR UPDATE`,
+    [runIds, [...mayEnd.keys()], [...mayEnd.values()]],
   );
   return new Map(rows.map((r) => [r.id, r]));
 }

@@ -9,6 +9,7 @@ import type { CompiledDefinition, DefinitionCache } from '../compiled-definition
 import { runOutput } from '../run-outcome.js';
 import type { Queryable } from '../store/engine-database.js';
 import type { NewEvent } from '../store/event-log.repository.js';
+import { noteRunEnded } from './finished-children.js';
 import { countDownRemaining, finishRuns, stepOutputs, type RunFinish, type RunRow } from '../store/step-transition.repository.js';
 
 /** The run's final row and event, from its definition and the outputs of its steps (skipped ones count, as null or substitute). */
@@ -55,6 +56,7 @@ export async function completeRuns(
   for (const c of completions) {
     c.run.status = c.finish.status;
     events.push(c.event);
+    noteRunEnded(client, c.run, c.finish.status, c.finish.output, c.finish.error);
   }
 }
 

@@ -16,8 +16,10 @@ import { WORK_CHANNEL } from '#events';
 import { DefinitionCache, type CompiledStep } from '../compiled-definition.js';
 import { commitWith, EngineDatabase, together, type Queryable } from '../store/engine-database.js';
 import { appendEvents, type NewEvent } from '../store/event-log.repository.js';
+import { childResults, liveChildren, updateChildCounters, waitingSteps } from '../store/child-run.repository.js';
 import {
   lockRuns,
+  lockRunsForApply,
   notify,
   promoteReady,
   recordStepUsage,
@@ -31,11 +33,14 @@ import {
 } from '../store/step-transition.repository.js';
 import { CheckpointOpener, type OpeningCheckpoint } from '../transitions/checkpoint-opener.js';
 import { completeFinishedRuns, completeRuns } from '../transitions/run-completion.transition.js';
-import { terminateRuns, type RunTermination } from '../transitions/run-termination.transition.js';
+import { childrenOutput, settleChildren } from '../transitions/child-settlement.transition.js';
+import { takeEndedChildren, type FinishedChild } from '../transitions/finished-children.js';
+import { cancelRuns, terminateRuns, type RunTermination } from '../transitions/run-termination.transition.js';
 import { stepOutcomeTransition, type StepTransition } from '../transitions/step-outcome.transition.js';
 import { recordBreakerChanges, type BreakerChangeAt } from './breaker-recorder.js';
+import { ChildSpawner } from './child-spawner.js';
 import { StepClaimer, type ClaimedStep, type KnownOutputs } from './step-claimer.js';
-import type { StepResult } from './step-outcome.js';
+import type { StepOutcome, StepResult } from './step-outcome.js';
 
 export interface ApplySummary {
   applied: number;
@@ -63,6 +68,7 @@ export class ResultApplier {
     private readonly definitions: DefinitionCache,
     private readonly checkpoints: CheckpointOpener,
     private readonly claimer: StepClaimer,
+    private readonly spawner: ChildSpawner,
   ) {}
 
   /** Applies a worker's (or the reaper's) batch on the worker connections. */
@@ -73,7 +79,7 @@ export class ResultApplier {
   async applyIn(client: Queryable, results: StepResult[], fast?: FastClaim | null): Promise<ApplySummary> {
     const runIds = [...new Set(results.map((r) => r.runId))];
     // One round trip: the server reads the steps after it has locked their runs (a pipeline runs in order).
-    const [runs, steps] = await together([lockRuns(client, runIds), stepsById(client, [...new Set(results.map((r) => r.stepId))])]);
+    const [runs, steps] = await together([lockRunsForApply(client, runIds, mayEnd(results)), stepsById(client, [...new Set(results.map((r) => r.stepId))])]);
     const batch = new BatchEffects();
     const seen = new Set<string>();
     for (const result of results) {
@@ -95,7 +101,7 @@ export class ResultApplier {
     return this.write(client, runs, batch, results.length, fast);
   }
 
-  /** Writes what a batch's transitions decided, then the run-level effects: checkpoints, releases, run ends. */
+  /** Writes what a batch's transitions decided and what follows (run ends, parent steps of ended children), then commits. */
   private async write(
     client: Queryable,
     runs: Map<string, RunRow>,
@@ -103,21 +109,111 @@ export class ResultApplier {
     total: number,
     fast?: FastClaim | null,
   ): Promise<ApplySummary> {
+    const fastClaim = fast && fast.limit > 0 ? fast : null;
+    const first = await this.effects(client, runs, batch, fastClaim);
+    const settled = await this.settleChildren(client, batch.events, fastClaim && { ...fastClaim, limit: fastClaim.limit - first.claimed.length });
+    commitWith(client, first.applied, settled.applied, appendEvents(client, batch.events));
+    if (first.wake || settled.wake) await notify(client, WORK_CHANNEL);
+    const retries = [batch.nextRetryInMs, settled.nextRetryInMs].filter((n): n is number => n !== null);
+    return {
+      applied: total - batch.discarded,
+      discarded: batch.discarded,
+      nextRetryInMs: retries.length > 0 ? Math.min(...retries) : null,
+      claimed: [...first.claimed, ...settled.claimed],
+    };
+  }
+
+  /**
+   * The run-level effects of a batch's transitions: checkpoints, releases (started at once for `fast`), failed and
+   * completed runs. Events go onto batch.events, left for the caller to append. `wake`: steps were made ready for
+   * other workers (or retries scheduled), so the caller should NOTIFY.
+   */
+  private async effects(
+    client: Queryable,
+    runs: Map<string, RunRow>,
+    batch: BatchEffects,
+    fast: FastClaim | null,
+  ): Promise<{ claimed: ClaimedStep[]; applied: Promise<unknown>; wake: boolean }> {
     const { events, failedRuns, finished } = batch;
     await updateSteps(client, batch.updates);
     await recordStepUsage(client, batch.usages);
     await recordBreakerChanges(client, batch.breakerChanges, events);
     await this.checkpoints.open(client, batch.opening, events);
     const live = [...batch.releases.values()].filter((r) => !failedRuns.has(r.runId));
-    const fastClaim = fast && fast.limit > 0 ? fast : null;
-    const released = await this.release(client, runs, live, !fastClaim, events);
+    const released = await this.release(client, runs, live, !fast, events);
     for (const runId of failedRuns.keys()) finished.delete(runId);
     await this.failRuns(client, runs, failedRuns, events);
+    await terminateRuns(client, batch.cancelledRuns, events);
     await this.completeFinishedRuns(client, runs, finished, events);
-    const { claimed, applied } = await this.startReleased(client, runs, released, fastClaim, events, batch.known);
-    commitWith(client, applied, appendEvents(client, events));
-    if (released.length > claimed.length || batch.nextRetryInMs !== null) await notify(client, WORK_CHANNEL);
-    return { applied: total - batch.discarded, discarded: batch.discarded, nextRetryInMs: batch.nextRetryInMs, claimed };
+    const { claimed, applied } = await this.startReleased(client, runs, released, fast, events, batch.known);
+    return { claimed, applied, wake: released.length > claimed.length || batch.nextRetryInMs !== null };
+  }
+
+  /**
+   * Applies to their parent steps the ends of the child runs this transaction ended (see finished-children.ts), and
+   * what follows from those (a parent run that completes or fails is a child too, perhaps), until none is left: every
+   * caller that ends runs calls this before it appends its events. Returns what `effects` does, summed.
+   */
+  async settleChildren(
+    client: Queryable,
+    events: NewEvent[],
+    fast?: FastClaim | null,
+  ): Promise<{ claimed: ClaimedStep[]; applied: Promise<unknown>; wake: boolean; nextRetryInMs: number | null }> {
+    const claimed: ClaimedStep[] = [];
+    const applied: Promise<unknown>[] = [];
+    let wake = false;
+    let nextRetryInMs: number | null = null;
+    for (let ended = takeEndedChildren(client); ended.length > 0; ended = takeEndedChildren(client)) {
+      const runs = await lockRuns(client, [...new Set(ended.map((c) => c.parentRunId))]);
+      const steps = await waitingSteps(client, [...new Set(ended.map((c) => c.parentStepId))]);
+      const batch = new BatchEffects(events);
+      const counters: { id: string; started: number; finished: number }[] = [];
+      const spawns: { run: RunRow; stepId: string; start: number[] }[] = [];
+      const giveUp: string[] = [];
+      for (const [stepId, children] of groupByStep(ended)) {
+        const step = steps.get(stepId);
+        const run = step ? runs.get(step.run_id) : undefined;
+        const settlement = run && !TERMINAL_RUN_STATUSES.includes(run.status) ? settleChildren(step, children) : ({ kind: 'ignore' } as const);
+        if (!step || !run || settlement.kind === 'ignore') continue;
+        const base = { runId: run.id, organizationId: run.organization_id, stepKey: step.step_key };
+        for (const child of settlement.accepted)
+          events.push({ ...base, type: 'step.child_finished', payload: { attempt: step.attempt, childRunId: child.runId, index: child.itemIndex, status: child.status } });
+        if (settlement.kind === 'cancelled') {
+          const payload = { reason: 'child_cancelled', step: step.step_key, childRunId: settlement.child.runId };
+          batch.cancelledRuns.push({ run, status: 'cancelled', error: payload, stepReason: 'child_cancelled', payload });
+          continue;
+        }
+        const compiled = (await this.definitions.get(run.definition_id)).steps.get(step.step_key);
+        let outcome: StepOutcome;
+        if (settlement.kind === 'failed') {
+          outcome = { kind: 'failed', error: settlement.error };
+          giveUp.push(step.id);
+        } else if (settlement.kind === 'done') {
+          counters.push({ id: step.id, started: settlement.started, finished: settlement.finished });
+          outcome = { kind: 'completed', output: childrenOutput(step.spawn as NonNullable<typeof step.spawn>, await childResults(client, step.id, step.attempt)) };
+        } else {
+          counters.push({ id: step.id, started: settlement.started, finished: settlement.finished });
+          if (settlement.start.length > 0) spawns.push({ run, stepId: step.id, start: settlement.start });
+          continue;
+        }
+        batch.add(run, { ...step, lease_owner: null, lease_expired: false }, compiled, stepOutcomeTransition(step, outcome, compiled, base));
+      }
+      await updateChildCounters(client, counters);
+      for (const { run, stepId, start } of spawns) {
+        const step = steps.get(stepId) as NonNullable<ReturnType<typeof steps.get>>;
+        const parent = { runId: run.id, organizationId: run.organization_id, depth: run.depth, stepId, stepKey: step.step_key, attempt: step.attempt };
+        const inputs = step.spawn?.forEach ? (step.input as JsonValue[]) : [step.input];
+        await this.spawner.spawn(client, parent, step.spawn as NonNullable<typeof step.spawn>, inputs, start, events);
+      }
+      const round = await this.effects(client, runs, batch, fast ? { ...fast, limit: fast.limit - claimed.length } : null);
+      // A failed step's other children are of no use any more (a retry starts new ones): they are cancelled.
+      await cancelRuns(client, await liveChildren(client, { stepIds: giveUp }), { reason: 'sibling_failed' }, 'parent_ended', events);
+      claimed.push(...round.claimed);
+      applied.push(round.applied);
+      wake ||= round.wake;
+      if (batch.nextRetryInMs !== null) nextRetryInMs = nextRetryInMs === null ? batch.nextRetryInMs : Math.min(nextRetryInMs, batch.nextRetryInMs);
+    }
+    return { claimed, applied: together(applied), wake, nextRetryInMs };
   }
 
   /** Counts dependents down (see releaseDependents) and announces each step that became startable (step.ready). */
@@ -204,9 +300,28 @@ function fenced(run: RunRow, step: StepRow, result: StepResult): boolean {
   );
 }
 
+/** At most how many steps each run of a batch may finish (a failure may end its run whatever the count: all of them). */
+function mayEnd(results: StepResult[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const r of results) {
+    if (r.outcome.kind === 'progress') continue;
+    const n = r.outcome.kind === 'completed' ? 1 : 1_000_000;
+    counts.set(r.runId, (counts.get(r.runId) ?? 0) + n);
+  }
+  return counts;
+}
+
+function groupByStep(children: FinishedChild[]): Map<string, FinishedChild[]> {
+  const out = new Map<string, FinishedChild[]>();
+  for (const child of children) out.set(child.parentStepId, [...(out.get(child.parentStepId) ?? []), child]);
+  return out;
+}
+
 /** What the transitions of one batch add up to, run by run. */
 class BatchEffects {
-  readonly events: NewEvent[] = [];
+  constructor(readonly events: NewEvent[] = []) {}
+  /** Runs cancelled because a child run of theirs was (see child-settlement.transition.ts). */
+  readonly cancelledRuns: RunTermination[] = [];
   readonly updates: StepUpdate[] = [];
   readonly releases = new Map<string, { runId: string; stepKey: string; n: number }>();
   readonly finished = new Map<string, number>();

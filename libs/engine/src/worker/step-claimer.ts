@@ -6,7 +6,7 @@
  */
 import { Injectable } from '@nestjs/common';
 import { AgentBreakers } from '#agents';
-import { faultPoint, renderTemplate, TemplateError, type JsonObject, type JsonValue } from '#core';
+import { faultPoint, renderTemplate, TemplateError, type JsonObject, type JsonValue, type TemplateContext } from '#core';
 import { DefinitionCache } from '../compiled-definition.js';
 import { commitWith, EngineDatabase, together, type Queryable } from '../store/engine-database.js';
 import { appendEvents, type NewEvent } from '../store/event-log.repository.js';
@@ -21,9 +21,11 @@ import {
   type ClaimableStep,
   type LockedRun,
 } from '../store/step-claim.repository.js';
+import { startWaitingSteps, type WaitingStart } from '../store/child-run.repository.js';
 import { AgentDirectory, type AgentInfo } from './agent-directory.js';
 import { rankedCandidates, routeRequest } from './agent-router.js';
-import type { StepFailure } from './step-outcome.js';
+import { ChildSpawner, spawnsChildren, type ChildPlan } from './child-spawner.js';
+import type { StepFailure, StepOutcome } from './step-outcome.js';
 
 /**
  * Outputs the calling transaction has just written (run id -> step key -> output): a claim in the same transaction
@@ -52,6 +54,8 @@ export interface ClaimedStep {
   routedBy?: JsonObject;
   /** Set when routing found no usable agent at all: the step fails (retryably) without calling one. */
   routeError?: StepFailure;
+  /** The attempt's outcome, decided at its claim (a sub-orchestration that cannot start, or an empty forEach). */
+  immediate?: StepOutcome;
 }
 
 interface Choice {
@@ -69,6 +73,7 @@ export class StepClaimer {
     private readonly definitions: DefinitionCache,
     private readonly agents: AgentDirectory,
     private readonly breakers: AgentBreakers,
+    private readonly spawner: ChildSpawner,
   ) {}
 
   async claim(workerId: string, limit: number, leaseMs: number): Promise<ClaimedStep[]> {
@@ -118,21 +123,27 @@ export class StepClaimer {
     const chosen = ready.length === 0 ? [] : await this.choose(client, runs, ready, limit);
     if (chosen.length === 0) return { claimed: [], applied: Promise.resolve() };
     const rendered = await this.renderInputs(client, runs, chosen, known);
-    const ids = chosen.map((s) => s.step.id);
+    const plans = await this.planChildren(client, runs, chosen, rendered);
+    const waiting = chosen.flatMap((c, i) => (plans[i]?.kind === 'spawn' ? [i] : []));
+    const executing = chosen.flatMap((c, i) => (plans[i]?.kind === 'spawn' ? [] : [i]));
+    const ids = executing.map((i) => chosen[i].step.id);
     const applied = startSteps(
       client,
       workerId,
       leaseMs,
       ids,
-      rendered.map((r) => r.input),
-      chosen.map((c) => c.routed?.slug ?? null),
+      executing.map((i) => rendered[i].input),
+      executing.map((i) => chosen[i].routed?.slug ?? null),
     ).then((started) => {
       if (started.length !== ids.length)
         throw new Error(`claim invariant broken: ${ids.length - started.length} of ${ids.length} chosen steps did not start`);
     });
-    const claimed = chosen.map(({ step, agent, routed, routeError }, i): ClaimedStep => {
+    await this.startWaiting(client, runs, waiting.map((i) => ({ step: chosen[i].step, plan: plans[i] as SpawnChoice })), events);
+    const claimed = executing.map((i): ClaimedStep => {
+      const { step, agent, routed, routeError } = chosen[i];
       const run = runs.get(step.run_id) as LockedRun;
       const attempt = step.attempt + 1;
+      const plan = plans[i];
       events.push({
         runId: run.id,
         organizationId: run.organization_id,
@@ -151,6 +162,7 @@ export class StepClaimer {
         agent,
         ...(routed ? { routedBy: routed.routedBy } : {}),
         ...(routeError ? { routeError } : {}),
+        ...(plan?.kind === 'immediate' ? { immediate: plan.outcome } : {}),
         attempt,
         timeoutMs: rendered[i].timeoutMs,
         dependents: rendered[i].dependents,
@@ -159,6 +171,55 @@ export class StepClaimer {
       };
     });
     return { claimed, applied };
+  }
+
+  /** The children plan of each chosen sub-orchestration step whose input rendered (undefined for the others). */
+  private async planChildren(
+    client: Queryable,
+    runs: Map<string, LockedRun>,
+    chosen: Choice[],
+    rendered: Rendered[],
+  ): Promise<(ChildPlan | undefined)[]> {
+    const plans: (ChildPlan | undefined)[] = [];
+    for (const [i, { step, agent, routeError }] of chosen.entries()) {
+      if (!spawnsChildren(step.type, agent) || routeError || rendered[i].error !== null) {
+        plans.push(undefined);
+        continue;
+      }
+      const run = runs.get(step.run_id) as LockedRun;
+      const spec = (await this.definitions.get(run.definition_id)).steps.get(step.step_key)?.spec;
+      plans.push(spec ? await this.spawner.plan(client, run.organization_id, run.depth, spec, agent, rendered[i].input, rendered[i].context) : undefined);
+    }
+    return plans;
+  }
+
+  /** Leaves sub-orchestration steps waiting and creates their first children (up to each one's concurrency). */
+  private async startWaiting(client: Queryable, runs: Map<string, LockedRun>, starting: { step: ClaimableStep; plan: SpawnChoice }[], events: NewEvent[]): Promise<void> {
+    if (starting.length === 0) return;
+    const starts: WaitingStart[] = starting.map(({ step, plan }) => ({
+      id: step.id,
+      input: plan.plan.forEach ? plan.inputs : plan.inputs[0],
+      spawn: plan.plan,
+      total: plan.inputs.length,
+      started: plan.plan.concurrency,
+    }));
+    const started = await startWaitingSteps(client, starts);
+    if (started.length !== starts.length) throw new Error(`claim invariant broken: ${starts.length - started.length} sub-orchestration steps did not start`);
+    for (const { step, plan } of starting) {
+      const run = runs.get(step.run_id) as LockedRun;
+      const attempt = step.attempt + 1;
+      const base = { runId: run.id, organizationId: run.organization_id, stepKey: step.step_key };
+      events.push(
+        { ...base, type: 'step.started', payload: { attempt } },
+        {
+          ...base,
+          type: 'step.waiting',
+          payload: { attempt, orchestration: plan.plan.slug, version: plan.plan.version, children: plan.inputs.length, concurrency: plan.plan.concurrency },
+        },
+      );
+      const parent = { runId: run.id, organizationId: run.organization_id, depth: run.depth, stepId: step.id, stepKey: step.step_key, attempt };
+      await this.spawner.spawn(client, parent, plan.plan, plan.inputs, [...Array(plan.plan.concurrency).keys()], events);
+    }
   }
 
   /** Picks steps within the worker's, each run's and each agent's limits, in priority order. */
@@ -263,7 +324,7 @@ export class StepClaimer {
     runs: Map<string, LockedRun>,
     chosen: { step: ClaimableStep }[],
     known: KnownOutputs = new Map(),
-  ): Promise<{ input: JsonValue; error: string | null; timeoutMs: number | null; dependents: number }[]> {
+  ): Promise<Rendered[]> {
     const needRuns: string[] = [];
     const needKeys: string[] = [];
     const outputs = new Map<string, Record<string, { output: JsonValue }>>();
@@ -290,23 +351,35 @@ export class StepClaimer {
       const spec = compiled[i].steps.get(step.step_key);
       const timeoutMs = spec?.timeoutMs ?? null;
       const dependents = spec?.dependents.length ?? 0;
-      if (step.manual_input !== null && step.manual_input !== undefined)
-        return { input: step.manual_input as JsonValue, error: null, timeoutMs, dependents };
       const run = runs.get(step.run_id) as LockedRun;
+      const context: TemplateContext = {
+        input: (run.input ?? null) as JsonValue,
+        steps: outputs.get(step.run_id) ?? {},
+        run: { id: run.id, organizationId: run.organization_id },
+      };
+      if (step.manual_input !== null && step.manual_input !== undefined)
+        return { input: step.manual_input as JsonValue, error: null, timeoutMs, dependents, context };
       try {
-        const input = renderTemplate(spec?.spec.input ?? null, {
-          input: (run.input ?? null) as JsonValue,
-          steps: outputs.get(step.run_id) ?? {},
-          run: { id: run.id, organizationId: run.organization_id },
-        });
-        return { input, error: null, timeoutMs, dependents };
+        const input = renderTemplate(spec?.spec.input ?? null, context);
+        return { input, error: null, timeoutMs, dependents, context };
       } catch (error) {
         const detail = error instanceof TemplateError ? `${error.path}: ${error.message}` : (error as Error).message;
-        return { input: null, error: `step ${step.step_key}: input template failed at ${detail}`, timeoutMs, dependents };
+        return { input: null, error: `step ${step.step_key}: input template failed at ${detail}`, timeoutMs, dependents, context };
       }
     });
   }
 }
+
+/** A step's rendered input, and the template context it was rendered in (a forEach renders its children's in it). */
+interface Rendered {
+  input: JsonValue;
+  error: string | null;
+  timeoutMs: number | null;
+  dependents: number;
+  context: TemplateContext;
+}
+
+type SpawnChoice = Extract<ChildPlan, { kind: 'spawn' }>;
 
 function groupBy<T>(items: T[], key: (t: T) => string, value: (t: T) => string): Map<string, string[]> {
   const out = new Map<string, string[]>();

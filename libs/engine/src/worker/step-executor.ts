@@ -22,6 +22,7 @@ export class StepExecutor {
    * breaker change the attempt caused rides on the outcome, for the result applier to publish.
    */
   async execute(step: ClaimedStep, signal: AbortSignal, onProgress: (progress: JsonValue) => void): Promise<StepOutcome> {
+    if (step.immediate) return step.immediate;
     if (step.routeError) return { kind: 'failed', error: step.routeError };
     const agent = step.agent;
     if (!agent || step.inputError || step.stepType === 'approval' || agent.status === 'disabled' || this.registry.builtins.handles(step.agentSlug))

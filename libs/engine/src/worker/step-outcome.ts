@@ -7,6 +7,8 @@ export interface StepFailure {
   retryable: boolean;
   /** The least delay before a retry that the agent's peer asked for (Retry-After); the backoff never goes below it. */
   retryAfterMs?: number;
+  /** Where the failure came from, when it is not the step's own call (a failed child run: its id, item and error). */
+  details?: JsonValue;
 }
 
 /** What became of one attempt of one step, as reported by whoever held (or took over) its lease. */

@@ -10,6 +10,10 @@ export class OrchestrationRunEntity {
   @Column({ name: 'definition_version', type: 'integer' }) definitionVersion: number;
   @Column({ name: 'parent_run_id', type: 'uuid', nullable: true }) parentRunId: string | null;
   @Column({ name: 'parent_step_id', type: 'uuid', nullable: true }) parentStepId: string | null;
+  @Column({ name: 'parent_attempt', type: 'integer', nullable: true }) parentAttempt: number | null;
+  @Column({ name: 'item_index', type: 'integer', nullable: true }) itemIndex: number | null;
+  @Column({ type: 'integer', default: 0 }) depth: number;
+  @Column({ type: 'varchar', length: 20, nullable: true }) compensation: 'running' | 'completed' | 'failed' | null;
   @Column({ type: 'varchar', length: 24, default: 'pending' }) status: RunStatus;
   @Column({ type: 'jsonb', default: () => "'{}'" }) input: unknown;
   @Column({ type: 'jsonb', nullable: true }) output: unknown;

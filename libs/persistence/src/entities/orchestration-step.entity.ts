@@ -1,7 +1,8 @@
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 import type { StepStatus } from '#core';
 
-export type StepType = 'agent' | 'orchestration' | 'approval';
+/** `rollback`: a compensation step the engine adds when a run with `compensate: true` fails or is aborted. */
+export type StepType = 'agent' | 'orchestration' | 'approval' | 'rollback';
 
 @Entity('orchestration_steps')
 export class OrchestrationStepEntity {
@@ -30,6 +31,11 @@ export class OrchestrationStepEntity {
   @Column({ name: 'lease_losses', type: 'integer', default: 0 }) leaseLosses: number;
   @Column({ name: 'manual_input', type: 'jsonb', nullable: true }) manualInput: unknown;
   @Column({ type: 'boolean', default: false }) reversible: boolean;
+  @Column({ name: 'children_total', type: 'integer', default: 0 }) childrenTotal: number;
+  @Column({ name: 'children_started', type: 'integer', default: 0 }) childrenStarted: number;
+  @Column({ name: 'children_finished', type: 'integer', default: 0 }) childrenFinished: number;
+  /** For a rollback step: the key of the step it undoes. */
+  @Column({ type: 'varchar', length: 100, nullable: true }) compensates: string | null;
   @Column({ type: 'jsonb', nullable: true }) rollback: Record<string, unknown> | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt: Date;

@@ -108,6 +108,17 @@ export class DefinitionsRepository {
   }
 
   /** Slugs among `slugs` that have at least one active version. */
+  /** The specs of the latest active version of each slug (the version a sub-orchestration step starts). */
+  async latestActiveSpecs(organizationId: string, slugs: string[]): Promise<Map<string, unknown>> {
+    if (slugs.length === 0) return new Map();
+    const rows: { slug: string; spec: unknown }[] = await this.dataSource.query(
+      `SELECT DISTINCT ON (slug) slug, spec FROM orchestration_definitions
+        WHERE organization_id = $1 AND status = 'active' AND slug = ANY($2) ORDER BY slug, version DESC`,
+      [organizationId, slugs],
+    );
+    return new Map(rows.map((r) => [r.slug, r.spec]));
+  }
+
   async activeSlugs(organizationId: string, slugs: string[]): Promise<Set<string>> {
     if (slugs.length === 0) return new Set();
     const rows: { slug: string }[] = await this.dataSource.query(
