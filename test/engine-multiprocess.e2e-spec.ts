@@ -146,6 +146,68 @@ describe('durable engine across processes (e2e)', () => {
     expect(await survivor.stop()).toBe(0);
   });
 
+  it('kill -9 of a worker during a forEach fan-out: every parent completes with each item run once, no duplicate child', async () => {
+    await insertDefinition(ds, org.id, {
+      slug: 'mp-child',
+      name: 'mp child',
+      steps: [
+        { key: 'nap', agent: 'sleep', input: { ms: 200 } },
+        { key: 'out', agent: 'echo', dependsOn: ['nap'], input: { item: '{{ input.item }}' } },
+      ],
+    });
+    const items = Array.from({ length: 12 }, (_, i) => i);
+    await insertDefinition(ds, org.id, {
+      slug: 'mp-fan',
+      name: 'mp fan-out of children',
+      steps: [
+        { key: 'each', type: 'orchestration', orchestration: 'mp-child', forEach: `{{ input.items }}`, concurrency: 4, input: { item: '{{ item }}' } },
+      ],
+    });
+    const env = { BATON_LEASE_MS: '1500', BATON_WORKER_CONCURRENCY: '20' };
+    const victim = await startWorkerProcess(url, env);
+    const survivor = await startWorkerProcess(url, env);
+    workers.push(victim, survivor);
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const res = await request(app.getHttpServer())
+        .post('/orchestrations/runs')
+        .set('Authorization', `Bearer ${org.users.operator.token}`)
+        .send({ definition: 'mp-fan', input: { items } })
+        .expect(201);
+      ids.push(res.body.id);
+    }
+    await waitFor(
+      async () => {
+        const [{ n }] = await ds.query(
+          `SELECT count(*)::int AS n FROM orchestration_steps s JOIN orchestration_runs r ON r.id = s.run_id
+            WHERE r.parent_run_id = ANY($1) AND s.status = 'running' AND s.lease_owner LIKE $2`,
+          [ids, `%:${victim.pid}:%`],
+        );
+        return n > 0;
+      },
+      20_000,
+      'the victim to run child steps',
+    );
+    await victim.kill();
+    await allDone(ids, 60_000);
+    const children = await ds.query(
+      `SELECT parent_run_id, count(*)::int AS n, count(DISTINCT item_index)::int AS items, max(parent_attempt)::int AS attempts,
+              count(*) FILTER (WHERE status = 'completed')::int AS completed
+         FROM orchestration_runs WHERE parent_run_id = ANY($1) GROUP BY parent_run_id`,
+      [ids],
+    );
+    expect(children).toHaveLength(10);
+    for (const row of children) expect(row).toMatchObject({ n: 12, items: 12, attempts: 1, completed: 12 });
+    const outputs = await ds.query(`SELECT output FROM orchestration_runs WHERE id = ANY($1)`, [ids]);
+    for (const { output } of outputs) expect(output).toEqual({ each: items.map((item) => ({ out: { item } })) });
+    const started = await ds.query(
+      `SELECT run_id, count(*)::int AS n FROM orchestration_events WHERE run_id = ANY($1) AND type = 'step.child_started' GROUP BY run_id`,
+      [ids],
+    );
+    expect(started.map((r: { n: number }) => r.n)).toEqual(ids.map(() => 12));
+    expect(await survivor.stop()).toBe(0);
+  });
+
   it('SIGTERM drains: the in-flight step finishes and is applied, the worker exits 0, nothing is claimed after', async () => {
     await insertDefinition(ds, org.id, {
       slug: 'mp-drain',
