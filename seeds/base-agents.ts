@@ -146,7 +146,7 @@ export const BASE_AGENTS: readonly AgentSeed[] = [
   {
     slug: 'image-orchestrator',
     name: 'Image orchestrator',
-    description: 'Orchestrator agent: runs the image-generation orchestration (both providers, then a summary).',
+    description: 'Orchestrator agent: runs the image-generation orchestration as a child run (both providers in parallel, then a description); its output collects the images (asset ids) of both.',
     type: 'orchestrator',
     capabilities: ['image-workflow', 'orchestration'],
     config: { definition: 'image-generation' },
@@ -154,9 +154,9 @@ export const BASE_AGENTS: readonly AgentSeed[] = [
   {
     slug: 'finance-manager',
     name: 'Finance manager',
-    description: 'Orchestrator agent: runs the kpi-tracking orchestration for a quarter.',
+    description: 'Orchestrator agent: runs the kpi-tracking orchestration once per quarter of input.quarters (three at a time); its output lists each quarter\'s result in order.',
     type: 'orchestrator',
     capabilities: ['kpi-tracking', 'financial-analysis', 'orchestration'],
-    config: { definition: 'kpi-tracking' },
+    config: { definition: 'kpi-tracking', forEach: '{{ input.quarters }}', input: { quarter: '{{ item }}' }, concurrency: 3 },
   },
 ];
