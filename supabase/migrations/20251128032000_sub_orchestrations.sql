@@ -5,6 +5,7 @@ ALTER TABLE orchestration_runs
      ADD COLUMN depth integer NOT NULL DEFAULT 0 CHECK (depth >= 0),
      ADD COLUMN parent_attempt integer,
      ADD COLUMN item_index integer,
+     ADD COLUMN compensate boolean NOT NULL DEFAULT false,
      ADD COLUMN compensation varchar(20) CHECK (compensation IN ('running', 'completed', 'failed')),
      ADD COLUMN compensation_status varchar(24) CHECK (compensation_status IN ('failed', 'cancelled')),
      ADD COLUMN compensation_error jsonb;

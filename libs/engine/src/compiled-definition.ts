@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import Ajv, { type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { DataSource } from 'typeorm';
-import { DomainError, extractTemplateReferences, type DefinitionSpec, type ProblemDetail, type StepSpec } from '#core';
+import { DomainError, extractTemplateReferences, type DefinitionSpec, type JsonValue, type ProblemDetail, type StepSpec } from '#core';
 import { DATA_SOURCE, OrchestrationDefinitionEntity } from '#persistence';
 import { resolveRetryPolicy, type ResolvedRetryPolicy } from './backoff.js';
 
@@ -13,6 +13,11 @@ export interface CompiledDefinition {
   version: number;
   spec: DefinitionSpec;
   steps: Map<string, CompiledStep>;
+  /**
+   * The rollback step of each reversible step, keyed `<key>.rollback` (saga compensation): not part of a run until it
+   * fails or is aborted with `compensate: true`, then added for the steps that completed, in reverse completion order.
+   */
+  rollbacks: Map<string, CompiledStep>;
   /** Steps no other step depends on: their outputs form the run output unless `output:` maps it. */
   sinks: string[];
   validateInput: ValidateFunction | null;
@@ -62,7 +67,33 @@ export function compileDefinition(row: Pick<OrchestrationDefinitionEntity, 'id' 
     step.upstream = [...seen];
   }
   const sinks = [...steps.values()].filter((s) => s.dependents.length === 0).map((s) => s.spec.key);
-  return { id: row.id, slug: row.slug, version: row.version, spec, steps, sinks, validateInput: spec.input ? ajv.compile(spec.input) : null };
+  const rollbacks = new Map<string, CompiledStep>();
+  for (const step of steps.values()) {
+    const rollback = step.spec.rollback as { agent?: string; input?: JsonValue; retry?: StepSpec['retry']; timeoutMs?: number } | undefined;
+    if (!step.spec.reversible || !rollback?.agent) continue;
+    const key = rollbackKey(step.spec.key);
+    rollbacks.set(key, {
+      spec: { key, agent: rollback.agent, input: rollback.input ?? null, retry: rollback.retry, timeoutMs: rollback.timeoutMs },
+      position: steps.size + step.position,
+      dependsOn: [],
+      dependents: [],
+      upstream: [step.spec.key, ...step.upstream],
+      reads: [...new Set(extractTemplateReferences(rollback.input ?? null).references.flatMap((r) => (r.stepKey ? [r.stepKey] : [])))],
+      retry: resolveRetryPolicy(rollback.retry, spec.defaults?.retry),
+      timeoutMs: rollback.timeoutMs ?? spec.defaults?.timeoutMs ?? null,
+    });
+  }
+  return { id: row.id, slug: row.slug, version: row.version, spec, steps, rollbacks, sinks, validateInput: spec.input ? ajv.compile(spec.input) : null };
+}
+
+/** The key of the rollback step that undoes `stepKey`. */
+export function rollbackKey(stepKey: string): string {
+  return `${stepKey}.rollback`;
+}
+
+/** A step of the definition by key: one of its steps, or the rollback step of one. */
+export function stepOf(definition: CompiledDefinition, key: string): CompiledStep | undefined {
+  return definition.steps.get(key) ?? definition.rollbacks.get(key);
 }
 
 export function inputProblems(definition: CompiledDefinition, input: unknown): ProblemDetail[] {

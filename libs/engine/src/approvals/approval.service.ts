@@ -363,6 +363,6 @@ export class ApprovalService {
   /** Abort ends the run as cancelled (see terminateRuns). */
   private abort(client: Queryable, run: RunRow, events: NewEvent[]): Promise<void> {
     const reason = 'aborted at a checkpoint';
-    return terminateRuns(client, [{ run, status: 'cancelled', error: { reason }, stepReason: 'checkpoint_abort', payload: { reason } }], events);
+    return terminateRuns(client, this.definitions, [{ run, status: 'cancelled', error: { reason }, stepReason: 'checkpoint_abort', payload: { reason } }], events);
   }
 }

@@ -35,7 +35,7 @@ export class RunControlService {
       if (TERMINAL_RUN_STATUSES.includes(run.status)) throw DomainError.invalidState(`Run ${runId} is already ${run.status}`);
       const events: NewEvent[] = [];
       const payload = { by: actor.id, reason: reason ?? null };
-      await terminateRuns(client, [{ run, status: 'cancelled', error: reason ? { reason } : null, stepReason: 'run_cancelled', payload }], events);
+      await terminateRuns(client, this.definitions, [{ run, status: 'cancelled', error: reason ? { reason } : null, stepReason: 'run_cancelled', payload }], events);
       // A cancelled child cancels its parent step (and the parent run with it).
       await this.applier.settleChildren(client, events);
       await appendEvents(client, events);

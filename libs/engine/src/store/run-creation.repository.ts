@@ -28,8 +28,8 @@ export async function insertRun(client: Queryable, run: NewRunRow): Promise<{ id
   const { rows } = await client.query<{ id: string }>(
     `INSERT INTO orchestration_runs (organization_id, definition_id, definition_slug, definition_version, parent_run_id, parent_step_id,
         status, input, priority, idempotency_key, created_by, max_concurrency, steps_remaining, started_at,
-        parent_attempt, item_index, depth)
-     VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10, $11, $12, now(), $13, $14, $15)
+        parent_attempt, item_index, depth, compensate)
+     VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10, $11, $12, now(), $13, $14, $15, $16)
      ON CONFLICT (organization_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
      RETURNING id`,
     [
@@ -48,6 +48,7 @@ export async function insertRun(client: Queryable, run: NewRunRow): Promise<{ id
       run.parentAttempt ?? null,
       run.itemIndex ?? null,
       run.depth ?? 0,
+      run.definition.spec.compensate === true,
     ],
   );
   return rows[0] ?? null;

@@ -21,11 +21,18 @@ export interface RunRow {
   parent_step_id: string | null;
   parent_attempt: number | null;
   item_index: number | null;
+  /** The definition's `compensate`: a failure or abort first undoes its completed reversible steps. */
+  compensate: boolean;
+  /** `running` while those are undone; the end the run then reaches is compensation_status, with compensation_error. */
+  compensation: 'running' | 'completed' | 'failed' | null;
+  compensation_status: 'failed' | 'cancelled' | null;
+  compensation_error: unknown;
 }
 
 /** The columns of a RunRow, for every statement that locks runs. */
 export const RUN_ROW_COLUMNS =
-  'id, organization_id, definition_id, status, input, steps_remaining, parent_run_id, max_concurrency, depth, parent_step_id, parent_attempt, item_index';
+  'id, organization_id, definition_id, status, input, steps_remaining, parent_run_id, max_concurrency, depth, parent_step_id, parent_attempt, item_index, ' +
+  'compensate, compensation, compensation_status, compensation_error';
 
 /**
  * Locks runs top-down (by depth, then id), the order every waiting lock of runs is taken in: a parent is locked
@@ -82,6 +89,8 @@ export interface StepRow {
   id: string;
   run_id: string;
   step_key: string;
+  /** agent | orchestration | approval | rollback */
+  type: string;
   status: StepStatus;
   attempt: number;
   max_attempts: number;
@@ -92,7 +101,7 @@ export interface StepRow {
 
 export async function stepsById(client: Queryable, ids: string[]): Promise<Map<string, StepRow>> {
   const { rows } = await client.query<StepRow>(
-    `SELECT id, run_id, step_key, status, attempt, max_attempts, lease_owner, lease_losses, coalesce(lease_expires_at < now(), false) AS lease_expired
+    `SELECT id, run_id, step_key, type, status, attempt, max_attempts, lease_owner, lease_losses, coalesce(lease_expires_at < now(), false) AS lease_expired
        FROM orchestration_steps WHERE id = ANY($1::uuid[])`,
     [ids],
   );
@@ -233,6 +242,8 @@ export interface RunFinish {
   status: RunStatus;
   output: unknown;
   error: unknown;
+  /** How the run's compensation ended, when it had one (absent: unchanged). */
+  compensation?: 'completed' | 'failed';
 }
 
 export async function finishRuns(client: Queryable, runs: RunFinish[]): Promise<void> {
@@ -240,14 +251,16 @@ export async function finishRuns(client: Queryable, runs: RunFinish[]): Promise<
   await client.query(
     `UPDATE orchestration_runs r
         SET status = v.status, output = v.output, error = v.error, completed_at = now(), updated_at = now(),
-            steps_remaining = CASE WHEN v.status = 'completed' THEN r.steps_remaining ELSE 0 END
-       FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::jsonb[]) AS v(id, status, output, error)
+            steps_remaining = CASE WHEN v.status = 'completed' THEN r.steps_remaining ELSE 0 END,
+            compensation = coalesce(v.compensation, r.compensation)
+       FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::jsonb[], $5::text[]) AS v(id, status, output, error, compensation)
       WHERE r.id = v.id`,
     [
       runs.map((r) => r.id),
       runs.map((r) => r.status),
       runs.map((r) => (r.output == null ? null : JSON.stringify(r.output))),
       runs.map((r) => (r.error == null ? null : JSON.stringify(r.error))),
+      runs.map((r) => r.compensation ?? null),
     ],
   );
 }

@@ -15,6 +15,17 @@ import { countDownRemaining, finishRuns, stepOutputs, type RunFinish, type RunRo
 /** The run's final row and event, from its definition and the outputs of its steps (skipped ones count, as null or substitute). */
 export function runCompletion(run: RunRow, definition: CompiledDefinition, outputs: Map<string, unknown>): { finish: RunFinish; event: NewEvent } {
   const base = { runId: run.id, organizationId: run.organization_id };
+  if (run.compensation === 'running') {
+    // The last rollback step finished: the run ends as it was heading for when compensation began.
+    const status = run.compensation_status ?? 'failed';
+    assertRunTransition(run.status, status);
+    const error = (run.compensation_error ?? null) as JsonValue;
+    const payload = { error, compensation: 'completed' };
+    return {
+      finish: { id: run.id, status, output: null, error, compensation: 'completed' },
+      event: { ...base, type: status === 'failed' ? 'run.failed' : 'run.cancelled', payload },
+    };
+  }
   let finish: RunFinish;
   try {
     finish = { id: run.id, status: 'completed', output: runOutput(definition, run.input, outputs), error: null };

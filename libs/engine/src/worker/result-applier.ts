@@ -13,10 +13,11 @@ import { Injectable } from '@nestjs/common';
 import type { AgentUsage } from '#agents';
 import { assertUnreachable, type JsonValue, TERMINAL_RUN_STATUSES } from '#core';
 import { WORK_CHANNEL } from '#events';
-import { DefinitionCache, type CompiledStep } from '../compiled-definition.js';
+import { DefinitionCache, stepOf, type CompiledStep } from '../compiled-definition.js';
 import { commitWith, EngineDatabase, together, type Queryable } from '../store/engine-database.js';
 import { appendEvents, type NewEvent } from '../store/event-log.repository.js';
 import { childResults, liveChildren, updateChildCounters, waitingSteps } from '../store/child-run.repository.js';
+import { releaseNextRollbacks } from '../store/compensation.repository.js';
 import {
   lockRuns,
   lockRunsForApply,
@@ -91,7 +92,7 @@ export class ResultApplier {
         continue;
       }
       if (result.outcome.kind !== 'progress') seen.add(result.stepId);
-      const compiled = result.outcome.kind === 'progress' ? undefined : (await this.definitions.get(run.definition_id)).steps.get(step.step_key);
+      const compiled = result.outcome.kind === 'progress' ? undefined : stepOf(await this.definitions.get(run.definition_id), step.step_key);
       const base = { runId: run.id, organizationId: run.organization_id, stepKey: step.step_key };
       const outcome = result.outcome;
       if ((outcome.kind === 'completed' || outcome.kind === 'failed') && outcome.breaker) batch.breakerChanges.push({ ...base, change: outcome.breaker });
@@ -141,9 +142,10 @@ export class ResultApplier {
     await this.checkpoints.open(client, batch.opening, events);
     const live = [...batch.releases.values()].filter((r) => !failedRuns.has(r.runId));
     const released = await this.release(client, runs, live, !fast, events);
+    await this.advanceCompensation(client, runs, batch.rollbacksDone.filter((r) => !failedRuns.has(r.runId)), events);
     for (const runId of failedRuns.keys()) finished.delete(runId);
     await this.failRuns(client, runs, failedRuns, events);
-    await terminateRuns(client, batch.cancelledRuns, events);
+    await terminateRuns(client, this.definitions, batch.cancelledRuns, events);
     await this.completeFinishedRuns(client, runs, finished, events);
     const { claimed, applied } = await this.startReleased(client, runs, released, fast, events, batch.known);
     return { claimed, applied, wake: released.length > claimed.length || batch.nextRetryInMs !== null };
@@ -183,7 +185,7 @@ export class ResultApplier {
           batch.cancelledRuns.push({ run, status: 'cancelled', error: payload, stepReason: 'child_cancelled', payload });
           continue;
         }
-        const compiled = (await this.definitions.get(run.definition_id)).steps.get(step.step_key);
+        const compiled = stepOf(await this.definitions.get(run.definition_id), step.step_key);
         let outcome: StepOutcome;
         if (settlement.kind === 'failed') {
           outcome = { kind: 'failed', error: settlement.error };
@@ -196,7 +198,7 @@ export class ResultApplier {
           if (settlement.start.length > 0) spawns.push({ run, stepId: step.id, start: settlement.start });
           continue;
         }
-        batch.add(run, { ...step, lease_owner: null, lease_expired: false }, compiled, stepOutcomeTransition(step, outcome, compiled, base));
+        batch.add(run, { ...step, type: 'orchestration', lease_owner: null, lease_expired: false }, compiled, stepOutcomeTransition(step, outcome, compiled, base));
       }
       await updateChildCounters(client, counters);
       for (const { run, stepId, start } of spawns) {
@@ -207,13 +209,26 @@ export class ResultApplier {
       }
       const round = await this.effects(client, runs, batch, fast ? { ...fast, limit: fast.limit - claimed.length } : null);
       // A failed step's other children are of no use any more (a retry starts new ones): they are cancelled.
-      await cancelRuns(client, await liveChildren(client, { stepIds: giveUp }), { reason: 'sibling_failed' }, 'parent_ended', events);
+      await cancelRuns(client, this.definitions, await liveChildren(client, { stepIds: giveUp }), { reason: 'sibling_failed' }, 'parent_ended', events);
       claimed.push(...round.claimed);
       applied.push(round.applied);
       wake ||= round.wake;
       if (batch.nextRetryInMs !== null) nextRetryInMs = nextRetryInMs === null ? batch.nextRetryInMs : Math.min(nextRetryInMs, batch.nextRetryInMs);
     }
     return { claimed, applied: together(applied), wake, nextRetryInMs };
+  }
+
+  /** After a rollback step completed: the next rollback of its run's chain becomes ready (step.compensating). */
+  private async advanceCompensation(client: Queryable, runs: Map<string, RunRow>, done: { runId: string; key: string }[], events: NewEvent[]): Promise<void> {
+    const next = await releaseNextRollbacks(client, done);
+    for (const step of next) {
+      const run = runs.get(step.run_id) as RunRow;
+      events.push(
+        { ...base(run, step.step_key), type: 'step.ready', payload: { attempt: 1, compensates: compensated(step.step_key) } },
+        { ...base(run, compensated(step.step_key)), type: 'step.compensating', payload: { rollbackStep: step.step_key } },
+      );
+    }
+    if (next.length > 0) await notify(client, WORK_CHANNEL);
   }
 
   /** Counts dependents down (see releaseDependents) and announces each step that became startable (step.ready). */
@@ -275,7 +290,7 @@ export class ResultApplier {
       const error = { step: f.stepKey, error: f.error };
       return { run: runs.get(id) as RunRow, status: 'failed', error, stepReason: 'run_failed', payload: { error } };
     });
-    await terminateRuns(client, terminations, events);
+    await terminateRuns(client, this.definitions, terminations, events);
   }
 
   /** Counts finished steps down and completes the runs that reach zero, computing their output. */
@@ -311,6 +326,10 @@ function mayEnd(results: StepResult[]): Map<string, number> {
   return counts;
 }
 
+const base = (run: RunRow, stepKey: string) => ({ runId: run.id, organizationId: run.organization_id, stepKey });
+/** The step a rollback step undoes. */
+const compensated = (rollbackStepKey: string) => rollbackStepKey.replace(/\.rollback$/, '');
+
 function groupByStep(children: FinishedChild[]): Map<string, FinishedChild[]> {
   const out = new Map<string, FinishedChild[]>();
   for (const child of children) out.set(child.parentStepId, [...(out.get(child.parentStepId) ?? []), child]);
@@ -322,6 +341,8 @@ class BatchEffects {
   constructor(readonly events: NewEvent[] = []) {}
   /** Runs cancelled because a child run of theirs was (see child-settlement.transition.ts). */
   readonly cancelledRuns: RunTermination[] = [];
+  /** Rollback steps that completed (saga compensation): the next of each chain starts. */
+  readonly rollbacksDone: { runId: string; key: string }[] = [];
   readonly updates: StepUpdate[] = [];
   readonly releases = new Map<string, { runId: string; stepKey: string; n: number }>();
   readonly finished = new Map<string, number>();
@@ -353,6 +374,10 @@ class BatchEffects {
         return;
       case 'completed':
         this.updates.push(transition.update);
+        if (step.type === 'rollback') {
+          this.rollbacksDone.push({ runId: run.id, key: step.step_key });
+          this.events.push({ ...base(run, compensated(step.step_key)), type: 'step.compensated', payload: { rollbackStep: step.step_key, output: transition.output } });
+        }
         this.known.set(run.id, (this.known.get(run.id) ?? new Map()).set(step.step_key, transition.output));
         this.finished.set(run.id, (this.finished.get(run.id) ?? 0) + 1);
         for (const dependent of compiled?.dependents ?? []) {
@@ -368,6 +393,8 @@ class BatchEffects {
         return;
       case 'failed':
         this.updates.push(transition.update);
+        if (step.type === 'rollback')
+          this.events.push({ ...base(run, compensated(step.step_key)), type: 'step.compensated', payload: { rollbackStep: step.step_key, error: transition.error } });
         this.failedRuns.set(run.id, { stepKey: step.step_key, error: transition.error });
         return;
       default:

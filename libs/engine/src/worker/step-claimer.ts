@@ -7,7 +7,7 @@
 import { Injectable } from '@nestjs/common';
 import { AgentBreakers } from '#agents';
 import { faultPoint, renderTemplate, TemplateError, type JsonObject, type JsonValue, type TemplateContext } from '#core';
-import { DefinitionCache } from '../compiled-definition.js';
+import { DefinitionCache, stepOf } from '../compiled-definition.js';
 import { commitWith, EngineDatabase, together, type Queryable } from '../store/engine-database.js';
 import { appendEvents, type NewEvent } from '../store/event-log.repository.js';
 import {
@@ -187,7 +187,7 @@ export class StepClaimer {
         continue;
       }
       const run = runs.get(step.run_id) as LockedRun;
-      const spec = (await this.definitions.get(run.definition_id)).steps.get(step.step_key)?.spec;
+      const spec = stepOf(await this.definitions.get(run.definition_id), step.step_key)?.spec;
       plans.push(spec ? await this.spawner.plan(client, run.organization_id, run.depth, spec, agent, rendered[i].input, rendered[i].context) : undefined);
     }
     return plans;
@@ -279,7 +279,7 @@ export class StepClaimer {
     agent: AgentInfo | null,
     agentRunning: Map<string, number>,
   ): Promise<Choice | 'wait' | null> {
-    const spec = (await this.definitions.get(run.definition_id)).steps.get(step.step_key)?.spec;
+    const spec = stepOf(await this.definitions.get(run.definition_id), step.step_key)?.spec;
     if (!spec?.capability && !spec?.fallback && !spec?.fallbackAgents?.length) return null;
     const own = spec.agent ?? step.agent_slug;
     const ownInfo = own === step.agent_slug ? agent : ((await this.agents.lookup(client, run.organization_id, [own ?? ''])).get(own ?? '') ?? null);
@@ -330,7 +330,7 @@ export class StepClaimer {
     const outputs = new Map<string, Record<string, { output: JsonValue }>>();
     const compiled = await Promise.all(chosen.map(({ step }) => this.definitions.get((runs.get(step.run_id) as LockedRun).definition_id)));
     chosen.forEach(({ step }, i) => {
-      for (const key of compiled[i].steps.get(step.step_key)?.reads ?? []) {
+      for (const key of stepOf(compiled[i], step.step_key)?.reads ?? []) {
         const output = known.get(step.run_id)?.get(key);
         if (output === undefined) {
           needRuns.push(step.run_id);
@@ -348,7 +348,7 @@ export class StepClaimer {
       outputs.set(row.run_id, steps);
     }
     return chosen.map(({ step }, i) => {
-      const spec = compiled[i].steps.get(step.step_key);
+      const spec = stepOf(compiled[i], step.step_key);
       const timeoutMs = spec?.timeoutMs ?? null;
       const dependents = spec?.dependents.length ?? 0;
       const run = runs.get(step.run_id) as LockedRun;
