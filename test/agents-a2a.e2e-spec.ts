@@ -191,6 +191,30 @@ describe('a2a agents (e2e, against an A2A server built with the SDK)', () => {
     expect(done.artifacts[0].parts[0].data).toMatchObject({ data: { region: 'EMEA', answeredBy: 'remote' }, remoteTask });
   });
 
+  it('a step whose remote agent asks for input pauses at a Baton checkpoint; answering it resumes the same remote task', async () => {
+    const slug = await h.define({ steps: [{ key: 'remote', agent: 'remote', input: { mode: 'ask' } }, { key: 'after', agent: 'echo', dependsOn: ['remote'], input: { got: '{{ steps.remote.output.data }}' } }] });
+    const runId = await h.start(slug);
+    const paused = await h.wait(runId, ['awaiting_approval']);
+    const step = paused.steps?.find((s) => s.key === 'remote');
+    expect(step).toMatchObject({ status: 'awaiting_approval', output: { inputRequired: true, question: 'Which region should I analyse?', remoteTask: { taskId: expect.any(String) } } });
+    const remoteTaskId = (step?.output as { remoteTask: { taskId: string } }).remoteTask.taskId;
+    const status = (await h.http().get(`/orchestrations/runs/${runId}/status`).set(h.auth()).expect(200)).body;
+    expect(status.pendingApprovals).toEqual([expect.objectContaining({ stepKey: 'remote', prompt: 'Which region should I analyse?' })]);
+    const approval = (await h.http().get(`/orchestrations/approvals/${status.pendingApprovals[0].id}`).set(h.auth()).expect(200)).body;
+    expect(approval.decisions).toEqual(['retry', 'skip', 'abort']);
+    await h
+      .http()
+      .post(`/orchestrations/approvals/${approval.id}/decision`)
+      .set({ Authorization: `Bearer ${h.org.users.approver.token}` })
+      .send({ decision: 'retry', modifications: { reply: { region: 'EMEA' } } })
+      .expect(200);
+    const run = await h.wait(runId, ['completed', 'failed']);
+    expect(run.status).toBe('completed');
+    const answered = run.steps?.find((s) => s.key === 'remote');
+    expect(answered).toMatchObject({ attempt: 2, output: { data: { region: 'EMEA', answeredBy: 'remote' }, remoteTask: { taskId: remoteTaskId } } });
+    expect(run.output).toEqual({ after: { got: { region: 'EMEA', answeredBy: 'remote' } } });
+  });
+
   it('cancels the remote task when the step is aborted', async () => {
     const controller = new AbortController();
     const ctx = context(controller.signal);

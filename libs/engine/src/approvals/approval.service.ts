@@ -42,6 +42,7 @@ import { lockRuns, notify, updateSteps, type ReleasedStep, type RunRow } from '.
 import { terminateRuns } from '../transitions/run-termination.transition.js';
 import { EngineWorker } from '../worker/engine-worker.js';
 import { ResultApplier, type FastClaim } from '../worker/result-applier.js';
+import { isInputRequest } from '../worker/step-outcome.js';
 import type { ClaimedStep } from '../worker/step-claimer.js';
 
 export const DECISIONS = ['continue', 'retry', 'skip', 'abort'] as const;
@@ -97,6 +98,12 @@ interface DecidedApproval {
 
 /** What each decision but abort makes of the decided step. */
 const DECIDED_STEP_STATUS: Record<Exclude<Decision, 'abort'>, StepStatus> = { continue: 'completed', skip: 'skipped', retry: 'ready' };
+
+/** The answer of a retry decision on an input-required checkpoint: `modifications.reply`, or the modifications. */
+function replyOf(modifications: JsonValue | null): JsonValue {
+  if (modifications !== null && typeof modifications === 'object' && !Array.isArray(modifications) && 'reply' in modifications) return modifications.reply;
+  return modifications;
+}
 
 const ajv = new Ajv.default({ allErrors: true, strict: false });
 addFormats.default(ajv);
@@ -249,7 +256,10 @@ export class ApprovalService {
       [, , startable] = await together([recorded, skipped, this.release(client, runs, run, approval.step_key, events, fast)]);
     } else if (decision === 'retry') {
       events.push({ ...ev, type: 'step.ready', payload: { attempt: step.attempt + 1, reason: 'approval_retry' } });
-      const [, retried] = await together([recorded, readyForRetry(client, step.id, deepMerge(step.input, modifications ?? undefined))]);
+      // Answering an agent's question (an input-required checkpoint) resumes its task with the reply.
+      const asked = isInputRequest(step.output) ? step.output : null;
+      const input = asked ? { resume: { remoteTask: asked.remoteTask, reply: replyOf(modifications) } } : deepMerge(step.input, modifications ?? undefined);
+      const [, retried] = await together([recorded, readyForRetry(client, step.id, input)]);
       startable = [retried];
     } else {
       assertUnreachable(decision, 'decision');

@@ -3,7 +3,7 @@
  * step) to the row update and the events, checked against the step state machine of libs/core. The result applier
  * only gathers these per batch and writes them; it decides nothing itself.
  */
-import { assertStepTransition, assertUnreachable, type JsonValue, type StepStatus } from '#core';
+import { assertStepTransition, assertUnreachable, type ApprovalSpec, type JsonValue, type StepStatus } from '#core';
 import { retryDelayMs } from '../backoff.js';
 import type { CompiledStep } from '../compiled-definition.js';
 import type { NewEvent } from '../store/event-log.repository.js';
@@ -17,7 +17,7 @@ export type StepTransition =
   /** Progress changes no row: one event. */
   | { kind: 'progress'; events: NewEvent[] }
   /** The agent answered a checkpointed step: the output is kept and the step awaits a decision. */
-  | { kind: 'checkpoint'; update: StepUpdate; output: JsonValue; events: NewEvent[] }
+  | { kind: 'checkpoint'; update: StepUpdate; output: JsonValue; events: NewEvent[]; approval?: ApprovalSpec }
   | { kind: 'completed'; update: StepUpdate; output: JsonValue; events: NewEvent[] }
   /** Back to ready: a retry after `delayMs`, or a lost lease or shutdown (no attempt counted, delay 0). */
   | { kind: 'requeued'; update: StepUpdate; delayMs: number; events: NewEvent[] }
@@ -64,6 +64,19 @@ export function stepOutcomeTransition(
           },
         ],
       };
+    case 'input_required': {
+      // The agent's question becomes the checkpoint: answer it (retry with `reply`), skip the step, or abort the run.
+      const own = compiled?.spec.approval;
+      const approval: ApprovalSpec = {
+        prompt: outcome.request.question,
+        decisions: ['retry', 'skip', 'abort'],
+        ...(own?.roles ? { roles: own.roles } : {}),
+        ...(own?.assignees ? { assignees: own.assignees } : {}),
+        ...(own?.timeoutMs ? { timeoutMs: own.timeoutMs, onTimeout: own.onTimeout === 'skip' ? 'skip' : 'abort' } : {}),
+      };
+      const output = { ...outcome.request } as unknown as JsonValue;
+      return { kind: 'checkpoint', update: update('awaiting_approval', { output }), output, events: [], approval };
+    }
     case 'lease_lost':
     case 'released': {
       const losses = step.lease_losses + (outcome.kind === 'lease_lost' ? 1 : 0);

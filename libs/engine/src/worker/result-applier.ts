@@ -369,7 +369,7 @@ class BatchEffects {
           stepKey: step.step_key,
           attempt: step.attempt,
           output: transition.output,
-          spec: (compiled as CompiledStep).spec,
+          spec: transition.approval ? { ...(compiled as CompiledStep).spec, approval: transition.approval } : (compiled as CompiledStep).spec,
         });
         return;
       case 'completed':

@@ -7,7 +7,7 @@ import { dataPart, taskOutput, userMessage, type TaskRequestDto } from '#a2a';
 import { ABORTED_ERROR, AgentBreakers, AgentError, AgentRunnerRegistry, TIMEOUT_ERROR, type AgentUsage } from '#agents';
 import type { JsonValue } from '#core';
 import type { ClaimedStep } from './step-claimer.js';
-import type { StepOutcome } from './step-outcome.js';
+import { inputResumeOf, type StepOutcome } from './step-outcome.js';
 
 @Injectable()
 export class StepExecutor {
@@ -48,10 +48,12 @@ export class StepExecutor {
     if (step.agent?.status === 'disabled') return { kind: 'failed', error: { code: 'AGENT_DISABLED', message: `agent ${step.agentSlug} is disabled`, retryable: false } };
     const timeout = step.timeoutMs ? AbortSignal.timeout(step.timeoutMs) : null;
     const combined = timeout ? AbortSignal.any([signal, timeout]) : signal;
+    // An answered input-required checkpoint: the agent's paused task gets the answer (see InputResume).
+    const resume = inputResumeOf(step.input);
     const request: TaskRequestDto = {
       contextId: step.runId,
-      message: userMessage([dataPart(step.input)], undefined, step.runId),
-      metadata: { runId: step.runId, stepKey: step.stepKey, attempt: step.attempt },
+      message: userMessage([dataPart(resume ? resume.reply : step.input)], undefined, step.runId),
+      metadata: { runId: step.runId, stepKey: step.stepKey, attempt: step.attempt, ...(resume ? { remoteTask: resume.remoteTask } : {}) },
     };
     try {
       const runner = this.registry.resolve(step.agentSlug, step.agent?.type);
@@ -74,6 +76,14 @@ export class StepExecutor {
         return { kind: 'completed', output: taskOutput(response), ...(usage ? { usage } : {}) };
       }
       const message = response.status.message?.parts.find((p) => p.text)?.text ?? `agent answered ${state}`;
+      if (state === 'TASK_STATE_INPUT_REQUIRED') {
+        const asked = taskOutput(response) as { data?: JsonValue } | null;
+        const detail = asked && typeof asked === 'object' && !Array.isArray(asked) ? (asked.data ?? null) : null;
+        return {
+          kind: 'input_required',
+          request: { inputRequired: true, question: message, remoteTask: response.metadata?.remoteTask ?? { taskId: response.id, contextId: response.contextId }, data: detail },
+        };
+      }
       return { kind: 'failed', error: { code: state, message, retryable: state === 'TASK_STATE_FAILED' } };
     } catch (error) {
       if (timeout?.aborted) return { kind: 'failed', error: { code: TIMEOUT_ERROR, message: `step timed out after ${step.timeoutMs} ms`, retryable: true } };

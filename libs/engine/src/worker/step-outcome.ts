@@ -16,11 +16,41 @@ export type StepOutcome =
   /** `usage`: tokens and cost of the attempt (LLM agents), recorded on the step and in step.completed. */
   | { kind: 'completed'; output: JsonValue; usage?: AgentUsage; breaker?: BreakerChange }
   | { kind: 'failed'; error: StepFailure; breaker?: BreakerChange }
+  /**
+   * The agent asked for input (A2A TASK_STATE_INPUT_REQUIRED): the step pauses at a checkpoint whose prompt is the
+   * question; answering it (a `retry` decision whose modifications carry `reply`) resumes the agent's task.
+   */
+  | { kind: 'input_required'; request: InputRequest }
   /** The reaper found the lease expired (the worker died or stalled). */
   | { kind: 'lease_lost' }
   /** The worker gave the step back while shutting down. */
   | { kind: 'released' }
   | { kind: 'progress'; progress: JsonValue };
+
+/** What an agent that needs input asked, kept as the paused step's output and the checkpoint's payload. */
+export interface InputRequest {
+  inputRequired: true;
+  question: string;
+  /** The agent's task to resume with the answer (A2A: remote task and context ids). */
+  remoteTask: JsonValue;
+  /** Structured detail the agent sent with its question, if any. */
+  data: JsonValue;
+}
+
+/** The step input a resumed attempt runs with: the paused task, and the answer to send it. */
+export interface InputResume {
+  resume: { remoteTask: JsonValue; reply: JsonValue };
+}
+
+export function isInputRequest(value: unknown): value is InputRequest {
+  return value !== null && typeof value === 'object' && (value as { inputRequired?: unknown }).inputRequired === true;
+}
+
+export function inputResumeOf(value: unknown): InputResume['resume'] | null {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
+  const resume = (value as { resume?: unknown }).resume;
+  return resume !== null && typeof resume === 'object' && 'remoteTask' in resume ? (resume as InputResume['resume']) : null;
+}
 
 export interface StepResult {
   stepId: string;
