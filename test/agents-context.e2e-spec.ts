@@ -131,6 +131,9 @@ describe('context agents (e2e)', () => {
       { metric: 'revenue', region: 'EMEA', value: 90, target: 100 },
       { metric: 'revenue', region: 'AMER', value: 130, target: 120 },
       { metric: 'nps', region: 'EMEA', value: 41, target: 40 },
+      // lower is better: under its target is on target, over it a miss
+      { metric: 'churn_rate', region: 'EMEA', value: 2.5, target: 3, higher_is_better: false },
+      { metric: 'churn_rate', region: 'AMER', value: 3.5, target: 3, higher_is_better: false },
     ];
     const slug = await h.define({
       steps: [
@@ -148,21 +151,25 @@ describe('context agents (e2e)', () => {
       provider: 'local',
       model: 'local-extractive',
       analysis: {
-        rows: 3,
-        onTarget: 2,
-        missed: 1,
-        misses: [{ metric: 'revenue', region: 'EMEA', value: 90, target: 100, gap: -10, attainmentPct: 90 }],
+        rows: 5,
+        onTarget: 3,
+        missed: 2,
+        misses: [
+          { metric: 'revenue', region: 'EMEA', value: 90, target: 100, gap: -10, attainmentPct: 90 },
+          { metric: 'churn_rate', region: 'AMER', value: 3.5, target: 3, gap: 0.5, attainmentPct: 85.7 },
+        ],
         totals: [
           { metric: 'revenue', rows: 2, value: 220, target: 220, attainmentPct: 100 },
           { metric: 'nps', rows: 1, value: 41, target: 40, attainmentPct: 102.5 },
+          { metric: 'churn_rate', rows: 2, value: 6, target: 6, attainmentPct: 100 },
         ],
       },
     });
-    expect(analyze.output.text).toContain('KPI analysis of 3 rows: 2 on target, 1 missed.');
+    expect(analyze.output.text).toContain('KPI analysis of 5 rows: 3 on target, 2 missed.');
     expect(analyze.output.text).toContain('revenue in EMEA 90 vs 100 (90%)');
     expect(analyze.usage).toMatchObject({ provider: 'local', model: 'local', costUsd: 0, inputTokens: expect.any(Number) });
     expect(run.steps?.find((s) => s.key === 'summarize')?.output).toMatchObject({
-      text: expect.stringContaining('1 missed'),
+      text: expect.stringContaining('2 missed'),
       provider: 'local',
     });
   });

@@ -56,14 +56,16 @@ function analyseKpis(rows: JsonObject[]): LocalAnswer {
   const measured = rows.filter(
     (r) => r.value !== null && r.target !== null && Number.isFinite(Number(r.value)) && Number.isFinite(Number(r.target)),
   );
-  const missed = measured.filter((r) => Number(r.value) < Number(r.target));
+  // A KPI where lower is better (churn, cost: `higher_is_better: false`) misses when it is above its target.
+  const missed = measured.filter((r) => (r.higher_is_better === false ? Number(r.value) > Number(r.target) : Number(r.value) < Number(r.target)));
   const misses = missed.map((r) => ({
     metric: r.metric ?? null,
     region: r.region ?? null,
     value: Number(r.value),
     target: Number(r.target),
     gap: round(Number(r.value) - Number(r.target), 4),
-    attainmentPct: percent(Number(r.value), Number(r.target)),
+    // attainment of a lower-is-better KPI: target / value (over its target: under 100%)
+    attainmentPct: r.higher_is_better === false ? percent(Number(r.target), Number(r.value)) : percent(Number(r.value), Number(r.target)),
   }));
   const byMetric = new Map<string, { value: number; target: number; rows: number }>();
   for (const r of measured) {
