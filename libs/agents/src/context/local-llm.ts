@@ -67,18 +67,18 @@ function analyseKpis(rows: JsonObject[]): LocalAnswer {
     // attainment of a lower-is-better KPI: target / value (over its target: under 100%)
     attainmentPct: r.higher_is_better === false ? percent(Number(r.target), Number(r.value)) : percent(Number(r.value), Number(r.target)),
   }));
-  const byMetric = new Map<string, { value: number; target: number; rows: number }>();
+  const byMetric = new Map<string, { value: number; target: number; rows: number; lowerIsBetter: boolean }>();
   for (const r of measured) {
     const key = typeof r.metric === 'string' ? r.metric : 'value';
-    const total = byMetric.get(key) ?? { value: 0, target: 0, rows: 0 };
-    byMetric.set(key, { value: total.value + Number(r.value), target: total.target + Number(r.target), rows: total.rows + 1 });
+    const total = byMetric.get(key) ?? { value: 0, target: 0, rows: 0, lowerIsBetter: r.higher_is_better === false };
+    byMetric.set(key, { ...total, value: total.value + Number(r.value), target: total.target + Number(r.target), rows: total.rows + 1 });
   }
   const totals = [...byMetric].map(([metric, t]) => ({
     metric,
     rows: t.rows,
     value: round(t.value, 4),
     target: round(t.target, 4),
-    attainmentPct: percent(t.value, t.target),
+    attainmentPct: t.lowerIsBetter ? percent(t.target, t.value) : percent(t.value, t.target),
   }));
   const onTarget = measured.length - misses.length;
   const lines = [
