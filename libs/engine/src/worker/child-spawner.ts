@@ -13,8 +13,7 @@ import { childDefinition, type SpawnPlan } from '../store/child-run.repository.j
 import type { Queryable } from '../store/engine-database.js';
 import type { NewEvent } from '../store/event-log.repository.js';
 import { createRunRows } from '../store/run-creation.repository.js';
-import { notify } from '../store/step-transition.repository.js';
-import { WORK_CHANNEL } from '#events';
+import type { ClaimableStep, LockedRun } from '../store/step-claim.repository.js';
 import type { AgentInfo } from './agent-directory.js';
 import type { StepOutcome } from './step-outcome.js';
 
@@ -22,6 +21,12 @@ import type { StepOutcome } from './step-outcome.js';
 export type ChildPlan =
   | { kind: 'spawn'; plan: SpawnPlan; definition: CompiledDefinition; inputs: JsonValue[] }
   | { kind: 'immediate'; outcome: StepOutcome };
+
+/** Child runs just created, and their first steps (ready). */
+export interface SpawnedChildren {
+  runs: Map<string, LockedRun>;
+  ready: ClaimableStep[];
+}
 
 /** The parent as spawning needs it (locked by the caller). */
 export interface SpawningParent {
@@ -93,12 +98,13 @@ export class ChildSpawner {
   }
 
   /**
-   * Creates the children at `indexes` of `inputs` (their input is `inputs[index]`), each a run of its own whose first
-   * steps a worker claims (woken by NOTIFY once the transaction commits). Pushes the events of both sides.
+   * Creates the children at `indexes` of `inputs` (their input is `inputs[index]`), each a run of its own, and pushes
+   * the events of both sides. Returns the new runs (inserted by this transaction: nobody else can lock them) and their
+   * ready first steps, for the caller to start at once (see StepClaimer.claimLocked) or to wake a worker for.
    */
-  async spawn(client: Queryable, parent: SpawningParent, plan: SpawnPlan, inputs: JsonValue[], indexes: number[], events: NewEvent[]): Promise<string[]> {
+  async spawn(client: Queryable, parent: SpawningParent, plan: SpawnPlan, inputs: JsonValue[], indexes: number[], events: NewEvent[]): Promise<SpawnedChildren> {
     const definition = await this.definitions.get(plan.definitionId);
-    const ids: string[] = [];
+    const spawned: SpawnedChildren = { runs: new Map(), ready: [] };
     for (const index of indexes) {
       const created = await createRunRows(
         client,
@@ -118,7 +124,15 @@ export class ChildSpawner {
         events,
       );
       if (!created) throw new Error('child run creation conflicted (children carry no idempotency key)');
-      ids.push(created.id);
+      spawned.runs.set(created.id, {
+        id: created.id,
+        organization_id: parent.organizationId,
+        definition_id: definition.id,
+        input: inputs[index],
+        max_concurrency: definition.spec.concurrency ?? null,
+        depth: parent.depth + 1,
+      });
+      spawned.ready.push(...created.ready);
       events.push({
         runId: parent.runId,
         organizationId: parent.organizationId,
@@ -127,8 +141,7 @@ export class ChildSpawner {
         payload: { attempt: parent.attempt, childRunId: created.id, index: plan.forEach ? index : null },
       });
     }
-    if (ids.length > 0) await notify(client, WORK_CHANNEL);
-    return ids;
+    return spawned;
   }
 
   private fromSpec(spec: StepSpec, stepInput: JsonValue, context: TemplateContext): Source | { error: string } {

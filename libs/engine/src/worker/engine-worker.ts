@@ -153,7 +153,8 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
 
   /** What this worker reports of an attempt it holds the lease of (fenced on owner and attempt when applied). */
   private resultOf(step: ClaimedStep, outcome: StepResult['outcome']): StepResult {
-    const mayRelease = outcome.kind === 'completed' ? step.dependents : 0;
+    // A step without dependents may end its run, and a child run's end may start its parent's next child here.
+    const mayRelease = outcome.kind === 'completed' ? Math.max(1, step.dependents) : 0;
     return {
       stepId: step.id,
       runId: step.runId,

@@ -39,7 +39,7 @@ import { takeEndedChildren, type FinishedChild } from '../transitions/finished-c
 import { cancelRuns, terminateRuns, type RunTermination } from '../transitions/run-termination.transition.js';
 import { stepOutcomeTransition, type StepTransition } from '../transitions/step-outcome.transition.js';
 import { recordBreakerChanges, type BreakerChangeAt } from './breaker-recorder.js';
-import { ChildSpawner } from './child-spawner.js';
+import { ChildSpawner, type SpawnedChildren } from './child-spawner.js';
 import { StepClaimer, type ClaimedStep, type KnownOutputs } from './step-claimer.js';
 import type { StepOutcome, StepResult } from './step-outcome.js';
 
@@ -201,12 +201,23 @@ export class ResultApplier {
         batch.add(run, { ...step, type: 'orchestration', lease_owner: null, lease_expired: false }, compiled, stepOutcomeTransition(step, outcome, compiled, base));
       }
       await updateChildCounters(client, counters);
+      const children: SpawnedChildren = { runs: new Map(), ready: [] };
       for (const { run, stepId, start } of spawns) {
         const step = steps.get(stepId) as NonNullable<ReturnType<typeof steps.get>>;
         const parent = { runId: run.id, organizationId: run.organization_id, depth: run.depth, stepId, stepKey: step.step_key, attempt: step.attempt };
         const inputs = step.spawn?.forEach ? (step.input as JsonValue[]) : [step.input];
-        await this.spawner.spawn(client, parent, step.spawn as NonNullable<typeof step.spawn>, inputs, start, events);
+        const spawned = await this.spawner.spawn(client, parent, step.spawn as NonNullable<typeof step.spawn>, inputs, start, events);
+        for (const [id, child] of spawned.runs) children.runs.set(id, child);
+        children.ready.push(...spawned.ready);
       }
+      // The next children's first steps start here for the calling worker when it has room (else a worker is woken).
+      const room = fast ? fast.limit - claimed.length : 0;
+      if (fast && room > 0 && children.ready.length > 0) {
+        const sub = await this.claimer.claimLocked(client, fast.workerId, room, fast.leaseMs, children.runs, children.ready, events);
+        claimed.push(...sub.claimed);
+        applied.push(sub.applied);
+        wake ||= children.ready.length > sub.claimed.length;
+      } else wake ||= children.ready.length > 0;
       const round = await this.effects(client, runs, batch, fast ? { ...fast, limit: fast.limit - claimed.length } : null);
       // A failed step's other children are of no use any more (a retry starts new ones): they are cancelled.
       await cancelRuns(client, this.definitions, await liveChildren(client, { stepIds: giveUp }), { reason: 'sibling_failed' }, 'parent_ended', events);

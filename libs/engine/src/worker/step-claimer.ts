@@ -10,6 +10,8 @@ import { faultPoint, renderTemplate, TemplateError, type JsonObject, type JsonVa
 import { DefinitionCache, stepOf } from '../compiled-definition.js';
 import { commitWith, EngineDatabase, together, type Queryable } from '../store/engine-database.js';
 import { appendEvents, type NewEvent } from '../store/event-log.repository.js';
+import { notify } from '../store/step-transition.repository.js';
+import { WORK_CHANNEL } from '#events';
 import {
   findReadyCandidates,
   lockAndCountAgent,
@@ -24,7 +26,7 @@ import {
 import { startWaitingSteps, type WaitingStart } from '../store/child-run.repository.js';
 import { AgentDirectory, type AgentInfo } from './agent-directory.js';
 import { rankedCandidates, routeRequest } from './agent-router.js';
-import { ChildSpawner, spawnsChildren, type ChildPlan } from './child-spawner.js';
+import { ChildSpawner, spawnsChildren, type ChildPlan, type SpawnedChildren } from './child-spawner.js';
 import type { StepFailure, StepOutcome } from './step-outcome.js';
 
 /**
@@ -138,7 +140,7 @@ export class StepClaimer {
       if (started.length !== ids.length)
         throw new Error(`claim invariant broken: ${ids.length - started.length} of ${ids.length} chosen steps did not start`);
     });
-    await this.startWaiting(client, runs, waiting.map((i) => ({ step: chosen[i].step, plan: plans[i] as SpawnChoice })), events);
+    const children = await this.startWaiting(client, runs, waiting.map((i) => ({ step: chosen[i].step, plan: plans[i] as SpawnChoice })), events);
     const claimed = executing.map((i): ClaimedStep => {
       const { step, agent, routed, routeError } = chosen[i];
       const run = runs.get(step.run_id) as LockedRun;
@@ -170,7 +172,11 @@ export class StepClaimer {
         inputError: rendered[i].error,
       };
     });
-    return { claimed, applied };
+    // New child runs' first steps take the slots a sub-orchestration step did not use, in this same transaction.
+    const room = limit - claimed.length;
+    const sub = room > 0 && children.ready.length > 0 ? await this.claimLocked(client, workerId, room, leaseMs, children.runs, children.ready, events) : null;
+    if (children.ready.length > (sub?.claimed.length ?? 0)) await notify(client, WORK_CHANNEL);
+    return sub ? { claimed: [...claimed, ...sub.claimed], applied: together([applied, sub.applied]).then(() => undefined) } : { claimed, applied };
   }
 
   /** The children plan of each chosen sub-orchestration step whose input rendered (undefined for the others). */
@@ -194,8 +200,14 @@ export class StepClaimer {
   }
 
   /** Leaves sub-orchestration steps waiting and creates their first children (up to each one's concurrency). */
-  private async startWaiting(client: Queryable, runs: Map<string, LockedRun>, starting: { step: ClaimableStep; plan: SpawnChoice }[], events: NewEvent[]): Promise<void> {
-    if (starting.length === 0) return;
+  private async startWaiting(
+    client: Queryable,
+    runs: Map<string, LockedRun>,
+    starting: { step: ClaimableStep; plan: SpawnChoice }[],
+    events: NewEvent[],
+  ): Promise<SpawnedChildren> {
+    const children: SpawnedChildren = { runs: new Map(), ready: [] };
+    if (starting.length === 0) return children;
     const starts: WaitingStart[] = starting.map(({ step, plan }) => ({
       id: step.id,
       input: plan.plan.forEach ? plan.inputs : plan.inputs[0],
@@ -218,8 +230,11 @@ export class StepClaimer {
         },
       );
       const parent = { runId: run.id, organizationId: run.organization_id, depth: run.depth, stepId: step.id, stepKey: step.step_key, attempt };
-      await this.spawner.spawn(client, parent, plan.plan, plan.inputs, [...Array(plan.plan.concurrency).keys()], events);
+      const spawned = await this.spawner.spawn(client, parent, plan.plan, plan.inputs, [...Array(plan.plan.concurrency).keys()], events);
+      for (const [id, run] of spawned.runs) children.runs.set(id, run);
+      children.ready.push(...spawned.ready);
     }
+    return children;
   }
 
   /** Picks steps within the worker's, each run's and each agent's limits, in priority order. */
