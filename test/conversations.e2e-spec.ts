@@ -13,7 +13,15 @@ import type { AppConfig } from '#config';
 import { ConversationsService } from '#conversations';
 import type { DefinitionSpec } from '#core';
 import { createApp } from '../apps/api/src/bootstrap.js';
-import { createTestOrganization, insertDefinition, openTestDataSource, testConfig, waitFor, waitForRun, type TestOrganization } from '#testing';
+import {
+  createTestOrganization,
+  insertDefinition,
+  openTestDataSource,
+  testConfig,
+  waitFor,
+  waitForRun,
+  type TestOrganization,
+} from '#testing';
 
 interface HistoryItem {
   seq: number;
@@ -65,7 +73,9 @@ describe('persistent conversations (e2e)', () => {
   };
 
   const detail = (target: INestApplication, contextId: string, query = '', token = org.users.viewer.token) =>
-    request(target.getHttpServer()).get(`/conversations/${encodeURIComponent(contextId)}${query}`).set('Authorization', `Bearer ${token}`);
+    request(target.getHttpServer())
+      .get(`/conversations/${encodeURIComponent(contextId)}${query}`)
+      .set('Authorization', `Bearer ${token}`);
 
   beforeAll(async () => {
     ds = await openTestDataSource();
@@ -128,14 +138,23 @@ describe('persistent conversations (e2e)', () => {
   it('lists conversations by state, and hides them from other organizations (404)', async () => {
     const contextId = `ctx-${randomUUID()}`;
     await send(base, 'mine', contextId);
-    const list = await request(app.getHttpServer()).get('/conversations?state=active&limit=200').set('Authorization', `Bearer ${org.users.viewer.token}`).expect(200);
+    const list = await request(app.getHttpServer())
+      .get('/conversations?state=active&limit=200')
+      .set('Authorization', `Bearer ${org.users.viewer.token}`)
+      .expect(200);
     expect((list.body.items as { contextId: string }[]).map((c) => c.contextId)).toContain(contextId);
     expect(list.body.total).toBeGreaterThanOrEqual(1);
-    const theirs = await request(app.getHttpServer()).get('/conversations').set('Authorization', `Bearer ${other.users.viewer.token}`).expect(200);
+    const theirs = await request(app.getHttpServer())
+      .get('/conversations')
+      .set('Authorization', `Bearer ${other.users.viewer.token}`)
+      .expect(200);
     expect((theirs.body.items as { contextId: string }[]).map((c) => c.contextId)).not.toContain(contextId);
 
     await detail(app, contextId, '', other.users.viewer.token).expect(404);
-    await request(app.getHttpServer()).delete(`/conversations/${contextId}`).set('Authorization', `Bearer ${other.users.operator.token}`).expect(404);
+    await request(app.getHttpServer())
+      .delete(`/conversations/${contextId}`)
+      .set('Authorization', `Bearer ${other.users.operator.token}`)
+      .expect(404);
     await request(app.getHttpServer())
       .put(`/conversations/${contextId}/agents/echo/state`)
       .set('Authorization', `Bearer ${other.users.operator.token}`)
@@ -157,10 +176,14 @@ describe('persistent conversations (e2e)', () => {
       .send({ definition: slug, input: { text: 'over REST' }, contextId })
       .expect(201);
     await waitForRun(app, org.users.viewer.token, res.body.id, ['completed']);
-    const body = await waitFor(async () => {
-      const d = (await detail(app, contextId)).body as Detail;
-      return d.messageCount === 2 ? d : null;
-    }, 20_000, 'the answer in the history');
+    const body = await waitFor(
+      async () => {
+        const d = (await detail(app, contextId)).body as Detail;
+        return d.messageCount === 2 ? d : null;
+      },
+      20_000,
+      'the answer in the history',
+    );
     expect(body.history.items.map((m) => [m.role, m.taskId])).toEqual([
       ['user', res.body.id],
       ['agent', res.body.id],
@@ -177,31 +200,70 @@ describe('persistent conversations (e2e)', () => {
     expect(empty.body).toMatchObject({ contextId, agent: 'researcher', state: null, version: 0 });
     expect(empty.headers.etag).toBe('"0"');
 
-    const created = await http().put(path).set('Authorization', `Bearer ${org.users.operator.token}`).send({ state: { notes: ['a'] }, version: 0 }).expect(200);
+    const created = await http()
+      .put(path)
+      .set('Authorization', `Bearer ${org.users.operator.token}`)
+      .send({ state: { notes: ['a'] }, version: 0 })
+      .expect(200);
     expect(created.body).toMatchObject({ state: { notes: ['a'] }, version: 1 });
     expect(created.headers.etag).toBe('"1"');
     const read = await http().get(path).set('Authorization', `Bearer ${org.users.viewer.token}`).expect(200);
     expect(read.headers.etag).toBe('"1"');
 
-    const updated = await http().put(path).set('Authorization', `Bearer ${org.users.operator.token}`).set('If-Match', read.headers.etag).send({ state: { notes: ['a', 'b'] } }).expect(200);
+    const updated = await http()
+      .put(path)
+      .set('Authorization', `Bearer ${org.users.operator.token}`)
+      .set('If-Match', read.headers.etag)
+      .send({ state: { notes: ['a', 'b'] } })
+      .expect(200);
     expect(updated.body.version).toBe(2);
 
-    const stale = await http().put(path).set('Authorization', `Bearer ${org.users.operator.token}`).set('If-Match', '"1"').send({ state: { notes: ['lost'] } }).expect(409);
+    const stale = await http()
+      .put(path)
+      .set('Authorization', `Bearer ${org.users.operator.token}`)
+      .set('If-Match', '"1"')
+      .send({ state: { notes: ['lost'] } })
+      .expect(409);
     expect(stale.body).toMatchObject({ statusCode: 409, error: 'Conflict', details: { currentVersion: 2, expectedVersion: 1 } });
-    const again = await http().put(path).set('Authorization', `Bearer ${org.users.operator.token}`).send({ state: { x: 1 }, version: 0 }).expect(409);
+    const again = await http()
+      .put(path)
+      .set('Authorization', `Bearer ${org.users.operator.token}`)
+      .send({ state: { x: 1 }, version: 0 })
+      .expect(409);
     expect(again.body.details.currentVersion).toBe(2);
-    await http().put(path).set('Authorization', `Bearer ${org.users.operator.token}`).send({ state: { x: 1 } }).expect(400);
-    await http().put(path).set('Authorization', `Bearer ${org.users.operator.token}`).set('If-Match', '"2"').send({ state: { x: 1 }, version: 1 }).expect(400);
-    await http().put(path).set('Authorization', `Bearer ${org.users.viewer.token}`).send({ state: { x: 1 }, version: 2 }).expect(403);
+    await http()
+      .put(path)
+      .set('Authorization', `Bearer ${org.users.operator.token}`)
+      .send({ state: { x: 1 } })
+      .expect(400);
+    await http()
+      .put(path)
+      .set('Authorization', `Bearer ${org.users.operator.token}`)
+      .set('If-Match', '"2"')
+      .send({ state: { x: 1 }, version: 1 })
+      .expect(400);
+    await http()
+      .put(path)
+      .set('Authorization', `Bearer ${org.users.viewer.token}`)
+      .send({ state: { x: 1 }, version: 2 })
+      .expect(403);
 
     // Concurrent writers from one version: exactly one wins, the others are told the version it wrote.
     const racers = await Promise.all(
-      Array.from({ length: 5 }, (_, i) => http().put(path).set('Authorization', `Bearer ${org.users.operator.token}`).send({ state: { racer: i }, version: 2 })),
+      Array.from({ length: 5 }, (_, i) =>
+        http()
+          .put(path)
+          .set('Authorization', `Bearer ${org.users.operator.token}`)
+          .send({ state: { racer: i }, version: 2 }),
+      ),
     );
     expect(racers.map((r) => r.status).sort()).toEqual([200, 409, 409, 409, 409]);
     for (const r of racers.filter((x) => x.status === 409)) expect(r.body.details.currentVersion).toBe(3);
 
-    await http().get(`/conversations/nope-${randomUUID()}/agents/researcher/state`).set('Authorization', `Bearer ${org.users.viewer.token}`).expect(404);
+    await http()
+      .get(`/conversations/nope-${randomUUID()}/agents/researcher/state`)
+      .set('Authorization', `Bearer ${org.users.viewer.token}`)
+      .expect(404);
   });
 
   it('assigns gapless seqs to concurrent appends, and appends a repeated messageId once', async () => {
@@ -209,7 +271,9 @@ describe('persistent conversations (e2e)', () => {
     const contextId = `concurrent-${randomUUID()}`;
     const n = 40;
     await Promise.all(
-      Array.from({ length: n }, (_, i) => service.recordUserMessage(org.id, contextId, { runId: null, messageId: `m-${i}`, parts: [{ text: String(i) }] })),
+      Array.from({ length: n }, (_, i) =>
+        service.recordUserMessage(org.id, contextId, { runId: null, messageId: `m-${i}`, parts: [{ text: String(i) }] }),
+      ),
     );
     await service.recordUserMessage(org.id, contextId, { runId: null, messageId: 'm-7', parts: [{ text: 'duplicate' }] });
     const body = (await detail(app, contextId, '?limit=500')).body as Detail;
@@ -226,13 +290,22 @@ describe('persistent conversations (e2e)', () => {
       .set('Authorization', `Bearer ${org.users.operator.token}`)
       .send({ state: { k: 1 }, version: 0 })
       .expect(200);
-    await request(app.getHttpServer()).delete(`/conversations/${contextId}`).set('Authorization', `Bearer ${org.users.viewer.token}`).expect(403);
-    const expired = await request(app.getHttpServer()).delete(`/conversations/${contextId}`).set('Authorization', `Bearer ${org.users.operator.token}`).expect(200);
+    await request(app.getHttpServer())
+      .delete(`/conversations/${contextId}`)
+      .set('Authorization', `Bearer ${org.users.viewer.token}`)
+      .expect(403);
+    const expired = await request(app.getHttpServer())
+      .delete(`/conversations/${contextId}`)
+      .set('Authorization', `Bearer ${org.users.operator.token}`)
+      .expect(200);
     expect(expired.body).toMatchObject({ contextId, state: 'expired' });
     expect(expired.body.expiredAt).not.toBeNull();
     const body = (await detail(app, contextId)).body as Detail;
     expect(body.history.items).toEqual([]);
-    const state = await request(app.getHttpServer()).get(`/conversations/${contextId}/agents/echo/state`).set('Authorization', `Bearer ${org.users.viewer.token}`).expect(200);
+    const state = await request(app.getHttpServer())
+      .get(`/conversations/${contextId}/agents/echo/state`)
+      .set('Authorization', `Bearer ${org.users.viewer.token}`)
+      .expect(200);
     expect(state.body.version).toBe(0);
 
     const refused = await send(base, 'too late', contextId);
@@ -249,7 +322,8 @@ describe('persistent conversations (e2e)', () => {
     await send(base, 'counted', `metrics-${randomUUID()}`);
     const { app: metricsApp } = await start({ metricsToken: METRICS_TOKEN });
     onExit.push(() => metricsApp.close());
-    const text = (await request(metricsApp.getHttpServer()).get('/metrics').set('Authorization', `Bearer ${METRICS_TOKEN}`).expect(200)).text;
+    const text = (await request(metricsApp.getHttpServer()).get('/metrics').set('Authorization', `Bearer ${METRICS_TOKEN}`).expect(200))
+      .text;
     expect(text).toMatch(/^baton_conversations\{state="active"\} [1-9]\d*$/m);
     expect(text).toMatch(/^baton_conversations\{state="expired"\} \d+$/m);
   });
@@ -269,10 +343,14 @@ describe('persistent conversations (e2e)', () => {
     it('turns a quiet conversation idle, active again on a message, then expired (history deleted)', async () => {
       const contextId = `ttl-${randomUUID()}`;
       await send(ttlBase, 'tick', contextId);
-      const idle = await waitFor(async () => {
-        const d = (await detail(ttlApp, contextId)).body as Detail;
-        return d.state === 'idle' ? d : null;
-      }, 4_000, 'idle');
+      const idle = await waitFor(
+        async () => {
+          const d = (await detail(ttlApp, contextId)).body as Detail;
+          return d.state === 'idle' ? d : null;
+        },
+        4_000,
+        'idle',
+      );
       expect(idle.idleAt).not.toBeNull();
       expect(idle.messageCount).toBe(2);
 
@@ -280,10 +358,14 @@ describe('persistent conversations (e2e)', () => {
       const active = (await detail(ttlApp, contextId)).body as Detail;
       expect(active).toMatchObject({ state: 'active', idleAt: null, messageCount: 4 });
 
-      const expired = await waitFor(async () => {
-        const d = (await detail(ttlApp, contextId)).body as Detail;
-        return d.state === 'expired' ? d : null;
-      }, 30_000, 'expired');
+      const expired = await waitFor(
+        async () => {
+          const d = (await detail(ttlApp, contextId)).body as Detail;
+          return d.state === 'expired' ? d : null;
+        },
+        30_000,
+        'expired',
+      );
       // The sweep turns a quiet conversation idle before it expires it.
       expect(expired.idleAt).not.toBeNull();
       expect(expired.expiredAt).not.toBeNull();

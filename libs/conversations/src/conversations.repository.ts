@@ -10,7 +10,15 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { JsonValue, Page, PageRequest, RunStatus } from '#core';
 import { DATA_SOURCE } from '#persistence';
-import type { AgentState, Conversation, ConversationState, MessageRole, NewTaskMessage, TaskMessage, UnansweredRun } from './conversation.types.js';
+import type {
+  AgentState,
+  Conversation,
+  ConversationState,
+  MessageRole,
+  NewTaskMessage,
+  TaskMessage,
+  UnansweredRun,
+} from './conversation.types.js';
 
 interface ConversationRow {
   id: string;
@@ -78,7 +86,12 @@ export class ConversationsRepository {
   }
 
   /** The conversation, row-locked until the transaction ends (`share`: against expiry and appends only). */
-  async lock(organizationId: string, contextId: string, manager: EntityManager, mode: 'update' | 'share' = 'update'): Promise<Conversation | null> {
+  async lock(
+    organizationId: string,
+    contextId: string,
+    manager: EntityManager,
+    mode: 'update' | 'share' = 'update',
+  ): Promise<Conversation | null> {
     const rows: ConversationRow[] = await manager.query(
       `SELECT ${COLUMNS} FROM conversations WHERE organization_id = $1 AND context_id = $2 FOR ${mode === 'update' ? 'UPDATE' : 'SHARE'}`,
       [organizationId, contextId],
@@ -108,11 +121,10 @@ export class ConversationsRepository {
     const params = [organizationId, state ?? null];
     const where = `organization_id = $1 AND ($2::text IS NULL OR state = $2)`;
     const [rows, [count]] = await Promise.all([
-      this.dataSource.query(`SELECT ${COLUMNS} FROM conversations WHERE ${where} ORDER BY last_activity_at DESC, id DESC LIMIT $3 OFFSET $4`, [
-        ...params,
-        page.limit,
-        page.offset,
-      ]) as Promise<ConversationRow[]>,
+      this.dataSource.query(
+        `SELECT ${COLUMNS} FROM conversations WHERE ${where} ORDER BY last_activity_at DESC, id DESC LIMIT $3 OFFSET $4`,
+        [...params, page.limit, page.offset],
+      ) as Promise<ConversationRow[]>,
       this.dataSource.query(`SELECT count(*)::int AS n FROM conversations WHERE ${where}`, params) as Promise<{ n: number }[]>,
     ]);
     return { items: rows.map(toConversation), total: count.n, limit: page.limit, offset: page.offset };
@@ -129,7 +141,15 @@ export class ConversationsRepository {
         `INSERT INTO task_messages (conversation_id, seq, organization_id, role, parts, run_id, message_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (conversation_id, message_id) WHERE message_id IS NOT NULL DO NOTHING RETURNING seq`,
-        [conversation.id, seq + 1, conversation.organizationId, message.role, JSON.stringify(message.parts), message.runId, message.messageId],
+        [
+          conversation.id,
+          seq + 1,
+          conversation.organizationId,
+          message.role,
+          JSON.stringify(message.parts),
+          message.runId,
+          message.messageId,
+        ],
       );
       if (rows.length > 0) seq += 1;
     }
@@ -155,10 +175,11 @@ export class ConversationsRepository {
       `INSERT INTO conversation_runs (run_id, conversation_id, organization_id) VALUES ($1, $2, $3) ON CONFLICT (run_id) DO NOTHING`,
       [runId, conversation.id, conversation.organizationId],
     );
-    await manager.query(
-      `INSERT INTO a2a_tasks (run_id, organization_id, context_id) VALUES ($1, $2, $3) ON CONFLICT (run_id) DO NOTHING`,
-      [runId, conversation.organizationId, conversation.contextId],
-    );
+    await manager.query(`INSERT INTO a2a_tasks (run_id, organization_id, context_id) VALUES ($1, $2, $3) ON CONFLICT (run_id) DO NOTHING`, [
+      runId,
+      conversation.organizationId,
+      conversation.contextId,
+    ]);
   }
 
   /** The conversation a run was started in, if any (tenant-scoped). */
@@ -195,7 +216,11 @@ export class ConversationsRepository {
    * Runs of conversations that are in a state with an answer (`statuses`) their history does not hold yet (the run
    * logged events since its last recorded answer). Optionally one run only.
    */
-  async unansweredRuns(statuses: readonly RunStatus[], limit: number, only?: { organizationId: string; runId: string }): Promise<UnansweredRun[]> {
+  async unansweredRuns(
+    statuses: readonly RunStatus[],
+    limit: number,
+    only?: { organizationId: string; runId: string },
+  ): Promise<UnansweredRun[]> {
     const rows: { run_id: string; organization_id: string; conversation_id: string; context_id: string }[] = await this.dataSource.query(
       `SELECT cr.run_id, cr.organization_id, cr.conversation_id, c.context_id
          FROM conversation_runs cr
@@ -206,7 +231,12 @@ export class ConversationsRepository {
         ORDER BY cr.created_at LIMIT $2`,
       [[...statuses], limit, only?.runId ?? null, only?.organizationId ?? null],
     );
-    return rows.map((r) => ({ runId: r.run_id, organizationId: r.organization_id, conversationId: r.conversation_id, contextId: r.context_id }));
+    return rows.map((r) => ({
+      runId: r.run_id,
+      organizationId: r.organization_id,
+      conversationId: r.conversation_id,
+      contextId: r.context_id,
+    }));
   }
 
   /**
@@ -250,10 +280,10 @@ export class ConversationsRepository {
     if (ids.length === 0) return;
     await manager.query(`DELETE FROM task_messages WHERE conversation_id = ANY($1::uuid[])`, [ids]);
     await manager.query(`DELETE FROM conversation_agent_state WHERE conversation_id = ANY($1::uuid[])`, [ids]);
-    await manager.query(`UPDATE conversations SET state = $2, expired_at = now(), expires_at = LEAST(expires_at, now()) WHERE id = ANY($1::uuid[])`, [
-      ids,
-      EXPIRED,
-    ]);
+    await manager.query(
+      `UPDATE conversations SET state = $2, expired_at = now(), expires_at = LEAST(expires_at, now()) WHERE id = ANY($1::uuid[])`,
+      [ids, EXPIRED],
+    );
   }
 
   async countsByState(): Promise<{ state: ConversationState; n: number }[]> {

@@ -122,7 +122,12 @@ export class ConversationsService {
   }
 
   /** One page of the history: entries with seq > `after`, oldest first. */
-  async history(organizationId: string, contextId: string, after: number, limit: number): Promise<{ conversation: Conversation; messages: TaskMessage[] }> {
+  async history(
+    organizationId: string,
+    contextId: string,
+    after: number,
+    limit: number,
+  ): Promise<{ conversation: Conversation; messages: TaskMessage[] }> {
     const conversation = await this.get(organizationId, contextId);
     return { conversation, messages: await this.repository.history(conversation.id, after, limit) };
   }
@@ -158,7 +163,13 @@ export class ConversationsService {
    * Optimistic write: succeeds only if the document is still at `expectedVersion` (0 to create it); a stale write is
    * a conflict whose details carry the current version.
    */
-  async writeAgentState(organizationId: string, contextId: string, agentSlug: string, state: JsonValue, expectedVersion: number): Promise<AgentState> {
+  async writeAgentState(
+    organizationId: string,
+    contextId: string,
+    agentSlug: string,
+    state: JsonValue,
+    expectedVersion: number,
+  ): Promise<AgentState> {
     return this.dataSource.transaction(async (manager) => {
       const conversation = await this.repository.lock(organizationId, contextId, manager, 'share');
       if (!conversation) throw DomainError.notFound('Conversation', contextId);

@@ -1,7 +1,14 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { Allow, IsDefined, IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
-import { CONVERSATION_STATES, MESSAGE_ROLES, type AgentState, type Conversation, type ConversationState, type TaskMessage } from '#conversations';
+import {
+  CONVERSATION_STATES,
+  MESSAGE_ROLES,
+  type AgentState,
+  type Conversation,
+  type ConversationState,
+  type TaskMessage,
+} from '#conversations';
 import type { JsonValue } from '#core';
 import { MAX_INT, PageMetaDto, PaginationQueryDto } from '../common/pagination.dto.js';
 
@@ -12,7 +19,11 @@ export class ListConversationsQueryDto extends PaginationQueryDto {
 export const DEFAULT_HISTORY_LIMIT = 100;
 
 export class HistoryQueryDto {
-  @ApiPropertyOptional({ description: 'Only messages with a seq greater than this (the `nextAfter` of the previous page)', minimum: 0, default: 0 })
+  @ApiPropertyOptional({
+    description: 'Only messages with a seq greater than this (the `nextAfter` of the previous page)',
+    minimum: 0,
+    default: 0,
+  })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -35,7 +46,8 @@ export class ConversationDto {
   @ApiProperty({ example: 12, description: 'Messages in the history (seqs 1..messageCount)' }) messageCount: number;
   @ApiProperty({ type: String, format: 'date-time' }) createdAt: string;
   @ApiProperty({ type: String, format: 'date-time' }) lastActivityAt: string;
-  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true, description: 'When it last turned idle' }) idleAt: string | null;
+  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true, description: 'When it last turned idle' }) idleAt:
+    string | null;
   @ApiProperty({ type: String, format: 'date-time', description: 'When it expires without further activity' }) expiresAt: string;
   @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true }) expiredAt: string | null;
 }
@@ -47,16 +59,26 @@ export class ConversationPageDto extends PageMetaDto {
 export class TaskMessageDto {
   @ApiProperty({ example: 3, description: 'Position in the context history, gapless from 1' }) seq: number;
   @ApiProperty({ enum: MESSAGE_ROLES }) role: string;
-  @ApiProperty({ description: 'A2A v1.0 parts (`{ "text": ... }`, `{ "data": ... }`)', example: [{ text: 'Q3 please' }], type: 'array', items: { type: 'object' } })
+  @ApiProperty({
+    description: 'A2A v1.0 parts (`{ "text": ... }`, `{ "data": ... }`)',
+    example: [{ text: 'Q3 please' }],
+    type: 'array',
+    items: { type: 'object' },
+  })
   parts: JsonValue[];
-  @ApiPropertyOptional({ type: String, format: 'uuid', nullable: true, description: 'The task (run) the message belongs to' }) taskId: string | null;
+  @ApiPropertyOptional({ type: String, format: 'uuid', nullable: true, description: 'The task (run) the message belongs to' }) taskId:
+    string | null;
   @ApiPropertyOptional({ type: String, nullable: true }) messageId: string | null;
   @ApiProperty({ type: String, format: 'date-time' }) createdAt: string;
 }
 
 export class HistoryPageDto {
   @ApiProperty({ type: [TaskMessageDto] }) items: TaskMessageDto[];
-  @ApiPropertyOptional({ type: Number, nullable: true, description: 'Pass as `after` for the next page; null when this page is the end (for now)' })
+  @ApiPropertyOptional({
+    type: Number,
+    nullable: true,
+    description: 'Pass as `after` for the next page; null when this page is the end (for now)',
+  })
   nextAfter: number | null;
 }
 
@@ -67,7 +89,8 @@ export class ConversationDetailDto extends ConversationDto {
 export class AgentStateDto {
   @ApiProperty() contextId: string;
   @ApiProperty({ example: 'researcher' }) agent: string;
-  @ApiProperty({ description: 'The JSON document (null: never written)', example: { notes: ['asked for Q3'] }, nullable: true }) state: JsonValue;
+  @ApiProperty({ description: 'The JSON document (null: never written)', example: { notes: ['asked for Q3'] }, nullable: true })
+  state: JsonValue;
   @ApiProperty({ example: 2, description: 'Optimistic-locking version (0: never written); also the ETag' }) version: number;
   @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true }) updatedAt: string | null;
 }

@@ -25,10 +25,15 @@ export class ConversationJob implements OnModuleInit, OnApplicationBootstrap, Be
   ) {}
 
   onModuleInit(): void {
-    this.metrics.scrapeGauge('baton_conversations', 'Conversations (A2A contexts) by state (active, idle, expired).', ['state'], async () => {
-      const rows = await this.conversations.countsByState();
-      return CONVERSATION_STATES.map((state) => ({ labels: { state }, value: rows.find((r) => r.state === state)?.n ?? 0 }));
-    });
+    this.metrics.scrapeGauge(
+      'baton_conversations',
+      'Conversations (A2A contexts) by state (active, idle, expired).',
+      ['state'],
+      async () => {
+        const rows = await this.conversations.countsByState();
+        return CONVERSATION_STATES.map((state) => ({ labels: { state }, value: rows.find((r) => r.state === state)?.n ?? 0 }));
+      },
+    );
   }
 
   onApplicationBootstrap(): void {

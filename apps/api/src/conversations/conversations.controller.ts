@@ -32,7 +32,8 @@ import {
 const AGENT_SLUG = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
 function agentSlug(slug: string): string {
-  if (!AGENT_SLUG.test(slug)) throw DomainError.validation('Invalid agent slug', [{ path: '$.slug', message: 'letters, digits, . _ -, at most 100' }]);
+  if (!AGENT_SLUG.test(slug))
+    throw DomainError.validation('Invalid agent slug', [{ path: '$.slug', message: 'letters, digits, . _ -, at most 100' }]);
   return slug;
 }
 
@@ -45,7 +46,9 @@ function expectedVersion(body: number | undefined, ifMatch: string | undefined):
     header = Number(match[1]);
   }
   if (body !== undefined && header !== undefined && body !== header)
-    throw DomainError.validation('version and If-Match disagree', [{ path: '$.version', message: `body says ${body}, If-Match says ${header}` }]);
+    throw DomainError.validation('version and If-Match disagree', [
+      { path: '$.version', message: `body says ${body}, If-Match says ${header}` },
+    ]);
   const version = body ?? header;
   if (version === undefined)
     throw DomainError.validation('A write needs the version it is based on', [
@@ -74,7 +77,11 @@ export class ConversationsController {
   @AnyRole()
   @ApiOperation({ summary: 'A conversation with one page of its ordered history (`?after=<seq>&limit=`)' })
   @ApiOkResponse({ type: ConversationDetailDto })
-  async get(@CurrentPrincipal() principal: Principal, @Param('contextId') contextId: string, @Query() query: HistoryQueryDto): Promise<ConversationDetailDto> {
+  async get(
+    @CurrentPrincipal() principal: Principal,
+    @Param('contextId') contextId: string,
+    @Query() query: HistoryQueryDto,
+  ): Promise<ConversationDetailDto> {
     const limit = query.limit ?? DEFAULT_HISTORY_LIMIT;
     const { conversation, messages } = await this.conversations.history(principal.organizationId, contextId, query.after ?? 0, limit);
     const last = messages.at(-1);
@@ -113,7 +120,10 @@ export class ConversationsController {
   @ApiHeader({ name: 'If-Match', required: false, description: 'The ETag of a GET ("<version>"), instead of `version` in the body' })
   @ApiOkResponse({ type: AgentStateDto })
   @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'No version in the body nor an If-Match header, or they disagree' })
-  @ApiConflictResponse({ type: ErrorResponseDto, description: 'Stale write: `details.currentVersion` is the version to read and retry from; or the conversation expired' })
+  @ApiConflictResponse({
+    type: ErrorResponseDto,
+    description: 'Stale write: `details.currentVersion` is the version to read and retry from; or the conversation expired',
+  })
   async putAgentState(
     @CurrentPrincipal() principal: Principal,
     @Param('contextId') contextId: string,
