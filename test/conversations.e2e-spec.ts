@@ -72,6 +72,15 @@ describe('persistent conversations (e2e)', () => {
     return (await res.json()) as Rpc;
   };
 
+  const rpcCall = async (at: string, agent: string, token: string, params: unknown): Promise<Rpc> => {
+    const res = await fetch(`${at}/a2a/${agent}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}`, 'A2A-Version': '1.0' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'SendMessage', params }),
+    });
+    return (await res.json()) as Rpc;
+  };
+
   const detail = (target: INestApplication, contextId: string, query = '', token = org.users.viewer.token) =>
     request(target.getHttpServer())
       .get(`/conversations/${encodeURIComponent(contextId)}${query}`)
@@ -133,6 +142,54 @@ describe('persistent conversations (e2e)', () => {
       [5, 'user'],
       [6, 'agent'],
     ]);
+  });
+
+  it('records a checkpoint prompt, the decision and the final answer; and the answer of a message stream', async () => {
+    const approvalSlug = `conv-approval-${Date.now().toString(36)}`;
+    await insertDefinition(ds, org.id, {
+      slug: approvalSlug,
+      name: 'Approve',
+      steps: [
+        { key: 'draft', agent: 'echo', input: { text: '{{ input.text }}' }, approval: { prompt: 'Publish?' } },
+        { key: 'publish', agent: 'echo', dependsOn: ['draft'], input: { text: '{{ steps.draft.output.text }}' } },
+      ],
+    });
+    const contextId = `approval-${randomUUID()}`;
+    const paused = await send(base, 'draft me', contextId, org.users.operator.token, approvalSlug);
+    expect(paused.result?.task?.status.state).toBe('TASK_STATE_INPUT_REQUIRED');
+    const taskId = paused.result?.task?.id as string;
+    const decided = await rpcCall(base, approvalSlug, org.users.approver.token, {
+      message: { messageId: randomUUID(), role: 'ROLE_USER', taskId, parts: [{ data: { decision: 'continue', comment: 'ok' } }] },
+    });
+    expect(decided.result?.task?.status.state).toBe('TASK_STATE_COMPLETED');
+    const items = ((await detail(app, contextId)).body as Detail).history.items;
+    expect(items.map((m) => [m.seq, m.role])).toEqual([
+      [1, 'user'],
+      [2, 'agent'],
+      [3, 'user'],
+      [4, 'agent'],
+    ]);
+    expect(items[1].parts).toContainEqual(expect.objectContaining({ text: 'Publish?' }));
+    expect(items[1].parts).toContainEqual(
+      expect.objectContaining({ data: expect.objectContaining({ type: 'orchestration.approval', stepKey: 'draft' }) }),
+    );
+    expect(items[2].parts).toEqual([expect.objectContaining({ data: { decision: 'continue', comment: 'ok' } })]);
+    expect(items.every((m) => m.taskId === taskId)).toBe(true);
+
+    const streamed = `stream-${randomUUID()}`;
+    const res = await fetch(`${base}/a2a/${slug}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${org.users.operator.token}`, 'A2A-Version': '1.0' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'SendStreamingMessage',
+        params: { message: { messageId: randomUUID(), role: 'ROLE_USER', contextId: streamed, parts: [{ text: 'streamed' }] } },
+      }),
+    });
+    expect(await res.text()).toContain('TASK_STATE_COMPLETED');
+    // Recorded before the stream ended.
+    expect(((await detail(app, streamed)).body as Detail).history.items.map((m) => m.role)).toEqual(['user', 'agent']);
   });
 
   it('lists conversations by state, and hides them from other organizations (404)', async () => {
