@@ -246,6 +246,15 @@ describe('persistent conversations (e2e)', () => {
       ['agent', res.body.id],
     ]);
     expect(body.history.items[0].parts).toEqual([expect.objectContaining({ data: { text: 'over REST' } })]);
+    // Over A2A, the REST run is a task of that context.
+    const listed = (await (
+      await fetch(`${base}/a2a/${slug}`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${org.users.viewer.token}`, 'A2A-Version': '1.0' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'ListTasks', params: { contextId } }),
+      })
+    ).json()) as { result: { tasks: { id: string; contextId: string }[] } };
+    expect(listed.result.tasks).toEqual([expect.objectContaining({ id: res.body.id, contextId })]);
   });
 
   it('keeps agent state under optimistic locking: ETag, If-Match, and a stale write is 409 with the current version', async () => {
@@ -337,6 +346,20 @@ describe('persistent conversations (e2e)', () => {
     expect(body.messageCount).toBe(n);
     expect(body.history.items.map((m) => m.seq)).toEqual(Array.from({ length: n }, (_, i) => i + 1));
     expect(body.history.items.map((m) => Number(m.parts[0].text)).sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i));
+  });
+
+  it('keeps one context gapless and each task ordered under concurrent A2A messages from two processes', async () => {
+    const second = await start();
+    onExit.push(() => second.app.close());
+    const contextId = `parallel-${randomUUID()}`;
+    const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => send(i % 2 ? second.base : base, `parallel ${i}`, contextId)));
+    expect(answers.map((a) => a.result?.task?.status.state)).toEqual(Array(8).fill('TASK_STATE_COMPLETED'));
+    const items = ((await detail(app, contextId)).body as Detail).history.items;
+    expect(items.map((m) => m.seq)).toEqual(Array.from({ length: 16 }, (_, i) => i + 1));
+    for (const answer of answers) {
+      const mine = items.filter((m) => m.taskId === answer.result?.task?.id).map((m) => m.role);
+      expect(mine).toEqual(['user', 'agent']);
+    }
   });
 
   it('expires a conversation on DELETE: history and state are gone, and its contextId takes no more messages', async () => {
