@@ -13,6 +13,7 @@ import type { AppConfig } from '#config';
 import { ConversationsService } from '#conversations';
 import type { DefinitionSpec } from '#core';
 import { createApp } from '../apps/api/src/bootstrap.js';
+import { ConversationAnswers } from '../apps/api/src/conversations/conversation-answers.js';
 import {
   createTestOrganization,
   insertDefinition,
@@ -151,13 +152,25 @@ describe('persistent conversations (e2e)', () => {
       name: 'Approve',
       steps: [
         { key: 'draft', agent: 'echo', input: { text: '{{ input.text }}' }, approval: { prompt: 'Publish?' } },
-        { key: 'publish', agent: 'echo', dependsOn: ['draft'], input: { text: '{{ steps.draft.output.text }}' } },
+        { key: 'side', agent: 'sleep', input: { ms: 300 } },
+        { key: 'publish', agent: 'echo', dependsOn: ['draft', 'side'], input: { text: '{{ steps.draft.output.text }}' } },
       ],
     });
     const contextId = `approval-${randomUUID()}`;
     const paused = await send(base, 'draft me', contextId, org.users.operator.token, approvalSlug);
     expect(paused.result?.task?.status.state).toBe('TASK_STATE_INPUT_REQUIRED');
     const taskId = paused.result?.task?.id as string;
+    // The run logs more (the side step finishes) while it waits at the same checkpoint: the prompt is not repeated.
+    await waitFor(
+      async () => {
+        const [row] = await ds.query(`SELECT status FROM orchestration_steps WHERE run_id = $1 AND step_key = 'side'`, [taskId]);
+        return row?.status === 'completed';
+      },
+      20_000,
+      'the side step',
+    );
+    await app.get(ConversationAnswers).sweep();
+    expect(((await detail(app, contextId)).body as Detail).messageCount).toBe(2);
     const decided = await rpcCall(base, approvalSlug, org.users.approver.token, {
       message: { messageId: randomUUID(), role: 'ROLE_USER', taskId, parts: [{ data: { decision: 'continue', comment: 'ok' } }] },
     });

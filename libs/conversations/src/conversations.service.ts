@@ -73,21 +73,28 @@ export class ConversationsService {
 
   /**
    * Appends a run's answer read at log position `atSeq`, unless that answer (or a later one) is already recorded.
-   * `final`: the run finished, nothing more will be answered. `wait: false` (sweeps) gives up on a conversation
-   * another transaction holds ('busy') instead of waiting for it.
+   * `answerKey` names the answer's content (the final state; the set of pending checkpoints), so a run that logs more
+   * events while it waits at the same checkpoint does not repeat its prompt. `final`: the run finished, nothing more
+   * will be answered. `wait: false` (sweeps) gives up on a conversation another transaction holds ('busy').
    */
-  async recordAnswer(run: UnansweredRun, atSeq: number, parts: JsonValue[], final: boolean, wait: boolean): Promise<AnswerOutcome> {
+  async recordAnswer(
+    run: UnansweredRun,
+    atSeq: number,
+    answer: { key: string; parts: JsonValue[]; final: boolean },
+    wait: boolean,
+  ): Promise<AnswerOutcome> {
     return this.dataSource.transaction(async (manager) => {
       const conversation = await this.repository.lockById(run.conversationId, manager, !wait);
       if (!conversation) return 'busy';
       const expired = conversation.state === 'expired';
-      if (!(await this.repository.markAnswered(run.runId, atSeq, final || expired, manager))) return 'already';
+      if (!(await this.repository.markAnswered(run.runId, atSeq, answer.final || expired, manager))) return 'already';
       if (expired) return 'already';
       const last = await this.repository.append(
         conversation,
-        [{ role: 'agent', parts, runId: run.runId, messageId: `answer:${run.runId}:${atSeq}` }],
+        [{ role: 'agent', parts: answer.parts, runId: run.runId, messageId: answer.key }],
         manager,
       );
+      if (last === conversation.messageCount) return 'already';
       await this.repository.touch(conversation.id, last, this.expireMs, manager);
       return 'recorded';
     });

@@ -3,9 +3,12 @@
  * pauses at a checkpoint (its prompt), that answer is appended as an `agent` message. Recorded right after a
  * blocking A2A SendMessage or a message stream (so the client's next read sees it), and by the conversation job for
  * every other run (returnImmediately, REST runs, clients that went away), so no answer depends on a live client.
- * Each answer is keyed by the run's log position it was read at: several instances recording it append it once.
+ * Each answer moves the run's answer mark to the log position it was read at, and is named by its content (final
+ * state, or the set of pending checkpoints): several instances recording it, or a run logging more events while it
+ * waits at the same checkpoint, append it once.
  */
 import { Injectable, Logger } from '@nestjs/common';
+import { createHash } from 'node:crypto';
 import { Message } from '@a2a-js/sdk';
 import { protocolAgentMessage, protocolDataPart, protocolTextPart, taskOfRun, TERMINAL_RUN_STATUSES, type PendingApproval } from '#a2a';
 import type { JsonValue, RunStatus } from '#core';
@@ -47,6 +50,11 @@ export function answerParts(run: OrchestrationRunEntity, contextId: string, pend
   else parts = task.status?.message?.parts ?? [];
   if (parts.length === 0) return [];
   return (Message.toJSON(protocolAgentMessage(parts, run.id, contextId)) as { parts: JsonValue[] }).parts;
+}
+
+/** A short stable name for a set of ids (message ids are at most 200 characters). */
+function digest(ids: string[]): string {
+  return createHash('sha256').update(ids.join(',')).digest('hex').slice(0, 32);
 }
 
 @Injectable()
@@ -93,6 +101,10 @@ export class ConversationAnswers {
     const parts = answerParts(run, unanswered.contextId, pending);
     // A checkpoint decided between the two reads: its prompt is no answer any more; the run's next state will be.
     if (parts.length === 0) return 'moved';
-    return this.conversations.recordAnswer(unanswered, run.lastSeq, parts, TERMINAL_RUN_STATUSES.includes(run.status), wait);
+    const final = TERMINAL_RUN_STATUSES.includes(run.status);
+    const key = final
+      ? `answer:${run.id}:${run.status}`
+      : `answer:${run.id}:checkpoints:${digest(pending.map((p) => p.approvalId).sort())}`;
+    return this.conversations.recordAnswer(unanswered, run.lastSeq, { key, parts, final }, wait);
   }
 }
