@@ -259,6 +259,9 @@ describe('persistent conversations (e2e)', () => {
       ['agent', res.body.id],
     ]);
     expect(body.history.items[0].parts).toEqual([expect.objectContaining({ data: { text: 'over REST' } })]);
+    // The engine's hook for `{{ context.history }}`: the recent history of the run's context.
+    expect((await app.get(ConversationsService).recentForRun(org.id, res.body.id, 1)).map((m) => m.seq)).toEqual([2]);
+    expect(await app.get(ConversationsService).recentForRun(other.id, res.body.id, 10)).toEqual([]);
     // Over A2A, the REST run is a task of that context.
     const listed = (await (
       await fetch(`${base}/a2a/${slug}`, {
