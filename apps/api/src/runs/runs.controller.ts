@@ -64,7 +64,7 @@ export class RunsController {
     const { contextId, ...command } = body;
     if (contextId) await this.conversations.assertOpen(principal.organizationId, contextId);
     const { run, created } = await this.starter.start({ organizationId: principal.organizationId, ...command, actorUserId: principal.userId });
-    if (contextId && created) await this.conversations.recordUserMessage(principal.organizationId, contextId, { runId: run.id, messageId: null, parts: [{ data: run.input as JsonValue }] });
+    if (contextId && created) await this.conversations.recordUserMessage(principal.organizationId, contextId, { runId: run.id, messageId: null, parts: [{ data: run.input as JsonValue, mediaType: 'application/json' }] });
     response.status(created ? HttpStatus.CREATED : HttpStatus.OK);
     return toRunDto(run);
   }
