@@ -1,5 +1,5 @@
 // Jest runs TypeScript sources directly as native ESM (ts-jest, transpile only; `npm run typecheck` checks types).
-const libs = ['core', 'persistence', 'config', 'observability', 'identity', 'definitions', 'testing', 'a2a', 'agents', 'engine', 'events', 'webhooks', 'net'];
+const libs = ['core', 'persistence', 'config', 'observability', 'identity', 'definitions', 'testing', 'a2a', 'agents', 'engine', 'events', 'webhooks', 'net', 'conversations'];
 
 /** @type {import('jest').Config} */
 export default {

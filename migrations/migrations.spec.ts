@@ -67,6 +67,8 @@ describe('migrations', () => {
       'human_approvals',
       'orchestration_events',
       'audit_log',
+      'conversations',
+      'task_messages',
     ]) {
       expect(names).toContain(table);
     }

@@ -44,6 +44,7 @@ const RULES: [method: string, path: RegExp, rule: Rule][] = [
   ['POST', /^\/orchestrations\/approvals\/\{id\}\/decision$/, 'approver'],
   ['POST', /^\/agents\/\{[^}]+\}\/heartbeat$/, 'operator'],
   ['GET', /^\/(agents|conversations|assets)/, 'read'],
+  ['*', /^\/conversations/, 'operator'],
   ['*', /^\/agents/, 'admin'],
 ];
 

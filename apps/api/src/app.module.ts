@@ -27,13 +27,14 @@ import { AgentsApiModule } from './agents/agents-api.module.js';
 import { A2aModule } from './a2a/a2a.module.js';
 import { DashboardModule } from './dashboard/dashboard.module.js';
 import { DeliverablesModule } from './deliverables/deliverables.module.js';
+import { ConversationsApiModule } from './conversations/conversations-api.module.js';
 
 @Module({})
 export class AppModule implements NestModule {
   static forRoot(config: AppConfig, observability: ObservabilityOptions = {}): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), ObservabilityModule.forRoot(config, observability), DatabaseModule.forRoot(config), IdentityModule.forRoot(config), EventsModule, AgentsModule, RunsModule, ApprovalsModule, DefinitionsApiModule, StreamsModule, WebhooksApiModule, MetricsModule.forApi(), HealthModule, AuditModule, EventsApiModule, A2aModule, AgentsApiModule, DashboardModule, DeliverablesModule],
+      imports: [ConfigModule.forRoot(config), ObservabilityModule.forRoot(config, observability), DatabaseModule.forRoot(config), IdentityModule.forRoot(config), EventsModule, AgentsModule, RunsModule, ApprovalsModule, DefinitionsApiModule, StreamsModule, WebhooksApiModule, MetricsModule.forApi(), HealthModule, AuditModule, EventsApiModule, A2aModule, AgentsApiModule, DashboardModule, DeliverablesModule, ConversationsApiModule],
       controllers: [AuthController, UsersController, OrganizationsController],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },

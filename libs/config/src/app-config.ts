@@ -59,6 +59,11 @@ export interface AppConfig {
   webhookRetentionDays: number;
   /** Days a finished run's events are kept (its terminal event stays); unset: forever. */
   eventRetentionDays: number | undefined;
+  /** Inactivity after which a conversation turns idle, then expires (ms). */
+  conversationIdleMs: number;
+  conversationExpireMs: number;
+  /** Interval of the conversation job (answers into history, idle/expiry transitions). */
+  conversationSweepMs: number;
 }
 
 export class ConfigError extends Error {
@@ -170,7 +175,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     llmPrices: priceTable(raw(env, 'BATON_LLM_PRICES'), 'BATON_LLM_PRICES', problems),
     webhookRetentionDays: positiveInt(raw(env, 'BATON_WEBHOOK_RETENTION_DAYS'), 'BATON_WEBHOOK_RETENTION_DAYS', problems),
     eventRetentionDays: raw(env, 'BATON_EVENT_RETENTION_DAYS') === undefined ? undefined : positiveInt(raw(env, 'BATON_EVENT_RETENTION_DAYS'), 'BATON_EVENT_RETENTION_DAYS', problems),
+    conversationIdleMs: positiveInt(raw(env, 'BATON_CONVERSATION_IDLE_MS'), 'BATON_CONVERSATION_IDLE_MS', problems),
+    conversationExpireMs: positiveInt(raw(env, 'BATON_CONVERSATION_EXPIRE_MS'), 'BATON_CONVERSATION_EXPIRE_MS', problems),
+    conversationSweepMs: positiveInt(raw(env, 'BATON_CONVERSATION_SWEEP_MS'), 'BATON_CONVERSATION_SWEEP_MS', problems),
   };
+  if (config.conversationExpireMs <= config.conversationIdleMs)
+    problems.push('BATON_CONVERSATION_EXPIRE_MS must be greater than BATON_CONVERSATION_IDLE_MS');
   if (config.jwtSecret !== undefined && config.jwtSecret.length < 32) problems.push('JWT_SECRET must be at least 32 characters');
   if (config.webhookSecretKey !== undefined && config.webhookSecretKey.length < 32)
     problems.push('BATON_WEBHOOK_SECRET_KEY must be at least 32 characters');

@@ -164,6 +164,24 @@ export const CONFIG_VARIABLES = [
     description: "Days the events of a finished run are kept; workers then delete them every hour, keeping the run row and its terminal event (run.completed, run.failed, run.cancelled). Unset: events are kept forever.",
     sensitive: false,
   },
+  {
+    name: 'BATON_CONVERSATION_IDLE_MS',
+    description: 'Inactivity after which a conversation (A2A context) turns from active to idle; a new message makes it active again.',
+    sensitive: false,
+    default: '1800000',
+  },
+  {
+    name: 'BATON_CONVERSATION_EXPIRE_MS',
+    description: 'Inactivity after which a conversation expires: its history and agent state are deleted and its contextId accepts no more messages. Must exceed BATON_CONVERSATION_IDLE_MS.',
+    sensitive: false,
+    default: '604800000',
+  },
+  {
+    name: 'BATON_CONVERSATION_SWEEP_MS',
+    description: 'Interval of the conversation job: records the answers of tasks that finished or paused into their context history, then turns inactive conversations idle or expired.',
+    sensitive: false,
+    default: '5000',
+  },
   { name: 'BATON_WEBHOOK_CONCURRENCY', description: 'Webhook deliveries one worker process sends at once.', sensitive: false, default: '16' },
   {
     name: 'BATON_WEBHOOK_SECRET_KEY',

@@ -20,6 +20,8 @@ import { RunStreamHub } from '#events';
 import { AuthService, type Principal } from '#identity';
 import { DefinitionsRepository, OrganizationsRepository, StepsRepository, type OrchestrationDefinitionEntity } from '#persistence';
 import { A2aPushTargetsRepository } from '#webhooks';
+import { ConversationsService } from '#conversations';
+import { ConversationAnswers } from '../conversations/conversation-answers.js';
 import { bearerToken } from '../common/auth.guard.js';
 import { runCreationLimiter } from '../runs/run-rate-limit.guard.js';
 import { rateLimited } from './a2a-errors.js';
@@ -50,6 +52,8 @@ export class A2aEndpoint {
     steps: StepsRepository,
     push: A2aPushTargetsRepository,
     db: EngineDatabase,
+    conversations: ConversationsService,
+    answers: ConversationAnswers,
     private readonly definitionCache: DefinitionCache,
     private readonly definitions: DefinitionsRepository,
     private readonly organizations: OrganizationsRepository,
@@ -66,6 +70,8 @@ export class A2aEndpoint {
       steps,
       definitions: definitionCache,
       push,
+      conversations,
+      recordAnswer: (organizationId, runId) => answers.recordRun(organizationId, runId),
       allowPrivateNetworks: config.webhookAllowPrivateNetworks,
       consumeStart: startLimit(runCreationLimiter(db, config)),
     };

@@ -3,6 +3,8 @@
  * the protocol's operations behind both wire mappings (the SDK's v1.0 JsonRpcTransportHandler and its v0.3
  * LegacyJsonRpcTransportHandler). It keeps no state of its own and no in-memory bus:
  * - the task store is PostgreSQL (task id = run id; contexts and client messages in a2a_tasks/a2a_task_messages);
+ * - every message in, and every answer out, is also appended to its context's history (ConversationsService,
+ *   docs/conversations.md), so a conversation outlives the process that served it;
  * - runs start through RunStarter and approvals are decided through the OrchestrationRunner, as over REST;
  * - cancellation goes through RunControlService (the run is cancelled, its running steps aborted);
  * - waiting, streaming and subscribing read the run's event log through RunStreamHub (replay, then live), so any
@@ -48,6 +50,7 @@ import { inputProblems } from '#engine';
 import type { RunStreamHub } from '#events';
 import type { Principal } from '#identity';
 import type { OrchestrationDefinitionEntity, StepsRepository } from '#persistence';
+import type { ConversationsService } from '#conversations';
 import { validateWebhookUrl, type A2aPushTargetsRepository } from '#webhooks';
 import { forbidden, fromDomainError, invalidParams, taskNotCancelable, taskNotFound, unsupported } from './a2a-errors.js';
 import type { A2aTaskRepository, TaskRun } from './a2a-task.repository.js';
@@ -66,6 +69,9 @@ export interface AgentServices {
   steps: StepsRepository;
   definitions: DefinitionCache;
   push: A2aPushTargetsRepository;
+  conversations: ConversationsService;
+  /** Appends the task's current answer (result, failure, checkpoint prompt) to its context's history; never throws. */
+  recordAnswer: (organizationId: string, runId: string) => Promise<void>;
   /** Counts a run creation against the organization's limit; rejects (A2A error) when it is reached. */
   consumeStart: (organizationId: string) => Promise<void>;
   allowPrivateNetworks: boolean;
@@ -110,7 +116,11 @@ export class OrchestrationAgent implements A2ARequestHandler {
   async sendMessage(params: SendMessageRequest, context: ServerCallContext): Promise<Task> {
     const accepted = await this.accept(params);
     const historyLength = this.historyLength(params.configuration?.historyLength, 'configuration.historyLength');
-    if (!params.configuration?.returnImmediately) await this.waitUntilInterrupted(accepted, signalOf(context));
+    if (!params.configuration?.returnImmediately) {
+      await this.waitUntilInterrupted(accepted, signalOf(context));
+      // The answer is in the context's history before the client can send its next message.
+      await this.services.recordAnswer(this.organizationId, accepted.runId);
+    }
     return this.task(accepted.runId, historyLength);
   }
 
@@ -121,6 +131,7 @@ export class OrchestrationAgent implements A2ARequestHandler {
     // Like the SDK's own server, a message stream ends when the task needs input: the client answers with a new
     // message (SendStreamingMessage with the taskId), or follows the task with SubscribeToTask.
     yield* this.follow(run, accepted.afterSeq, true, signalOf(context));
+    await this.services.recordAnswer(this.organizationId, accepted.runId);
   }
 
   async getTask(params: GetTaskRequest): Promise<Task> {
@@ -253,6 +264,11 @@ export class OrchestrationAgent implements A2ARequestHandler {
     const input = this.inputOf(message);
     await this.services.consumeStart(this.organizationId);
     const contextId = message.contextId || randomUUID();
+    try {
+      await this.services.conversations.assertOpen(this.organizationId, contextId);
+    } catch (error) {
+      return fromDomainError(error, 'message.contextId');
+    }
     const key = message.messageId && message.messageId.length <= 190 ? `a2a:${message.messageId}` : null;
     let runId: string;
     try {
@@ -269,8 +285,19 @@ export class OrchestrationAgent implements A2ARequestHandler {
     } catch (error) {
       return fromDomainError(error, 'message.parts[data]');
     }
-    await this.services.tasks.recordContext(this.organizationId, runId, contextId);
-    await this.services.tasks.appendMessage(this.organizationId, runId, Message.toJSON({ ...message, taskId: runId, contextId }));
+    // A repeated start (same messageId) keeps the run's first context.
+    const taskContext = await this.services.tasks.recordContext(this.organizationId, runId, contextId);
+    const json = Message.toJSON({ ...message, taskId: runId, contextId: taskContext }) as { parts: JsonValue[] };
+    await this.services.tasks.appendMessage(this.organizationId, runId, json);
+    try {
+      await this.services.conversations.recordUserMessage(this.organizationId, taskContext, {
+        runId,
+        messageId: message.messageId || null,
+        parts: json.parts,
+      });
+    } catch (error) {
+      return fromDomainError(error, 'message.contextId');
+    }
     return { runId, afterSeq: 0 };
   }
 
@@ -357,8 +384,22 @@ export class OrchestrationAgent implements A2ARequestHandler {
     } catch (error) {
       return fromDomainError(error, 'message.parts[data]');
     }
-    await this.services.tasks.appendMessage(this.organizationId, run.id, Message.toJSON({ ...message, contextId: run.contextId }));
+    const json = Message.toJSON({ ...message, contextId: run.contextId }) as { parts: JsonValue[] };
+    await this.services.tasks.appendMessage(this.organizationId, run.id, json);
+    await this.recordDecision(run, message.messageId || null, json.parts);
     return { runId: run.id, afterSeq: run.lastSeq };
+  }
+
+  /**
+   * The decision into the context's history. The decision is the task's and has been applied; a context that expired
+   * meanwhile just does not record it.
+   */
+  private async recordDecision(run: TaskRun, messageId: string | null, parts: JsonValue[]): Promise<void> {
+    try {
+      await this.services.conversations.recordUserMessage(this.organizationId, run.contextId, { runId: run.id, messageId, parts });
+    } catch (error) {
+      if (!(error instanceof DomainError && error.code === DomainErrorCode.InvalidState)) throw error;
+    }
   }
 
   /** Blocking SendMessage: until the task is final or needs input (read from the log, so across instances). */

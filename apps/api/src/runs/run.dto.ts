@@ -36,6 +36,15 @@ export class StartRunDto {
   @Min(-1000)
   @Max(1000)
   priority?: number;
+
+  @ApiPropertyOptional({
+    example: 'support-4711',
+    description: 'Start the run in this conversation (A2A contextId; created on first use): its input joins the history, its answer too',
+  })
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  contextId?: string;
 }
 
 export class ListRunsQueryDto extends PaginationQueryDto {

@@ -11,6 +11,8 @@ import {
   ApiTooManyRequestsResponse,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
+import { ConversationsService } from '#conversations';
+import type { JsonValue } from '#core';
 import { RunControlService, RunQueryService, RunStarter, TaskStatusService } from '#engine';
 import { toEventRecord } from '#events';
 import type { Principal } from '#identity';
@@ -47,6 +49,7 @@ export class RunsController {
     private readonly queries: RunQueryService,
     private readonly control: RunControlService,
     private readonly status: TaskStatusService,
+    private readonly conversations: ConversationsService,
   ) {}
 
   @Post()
@@ -56,10 +59,13 @@ export class RunsController {
   @ApiCreatedResponse({ type: RunDto })
   @ApiOkResponse({ type: RunDto, description: 'Idempotency key seen before: the existing run' })
   @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Input does not match the input schema (details carry JSON paths)' })
-  @ApiConflictResponse({ type: ErrorResponseDto, description: 'Idempotency key used for another definition, or version not active' })
+  @ApiConflictResponse({ type: ErrorResponseDto, description: 'Idempotency key used for another definition, version not active, or the conversation (contextId) expired' })
   @ApiTooManyRequestsResponse({ type: ErrorResponseDto, description: 'Run creation rate limit of the organization' })
   async start(@CurrentPrincipal() principal: Principal, @Body() body: StartRunDto, @Res({ passthrough: true }) response: Response): Promise<RunDto> {
-    const { run, created } = await this.starter.start({ organizationId: principal.organizationId, ...body, actorUserId: principal.userId });
+    const { contextId, ...command } = body;
+    if (contextId) await this.conversations.assertOpen(principal.organizationId, contextId);
+    const { run, created } = await this.starter.start({ organizationId: principal.organizationId, ...command, actorUserId: principal.userId });
+    if (contextId && created) await this.conversations.recordUserMessage(principal.organizationId, contextId, { runId: run.id, messageId: null, parts: [{ data: run.input as JsonValue, mediaType: 'application/json' }] });
     response.status(created ? HttpStatus.CREATED : HttpStatus.OK);
     return toRunDto(run);
   }
