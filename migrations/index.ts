@@ -12,6 +12,7 @@ import { A2aPushTargets1764230001000 } from './1764230001000-A2aPushTargets.js';
 import { ObservabilityIndexes1764250000000 } from './1764250000000-ObservabilityIndexes.js';
 import { EventRetentionIndex1764250001000 } from './1764250001000-EventRetentionIndex.js';
 import { SubOrchestrations1764300000000 } from './1764300000000-SubOrchestrations.js';
+import { RunBudgets1764300001000 } from './1764300001000-RunBudgets.js';
 import { Conversations1764330000000 } from './1764330000000-Conversations.js';
 
 /** Every migration, in order. Listed explicitly so sources (tests) and dist/ (CLI, API) load the same set. */
@@ -30,5 +31,6 @@ export const MIGRATIONS = [
   ObservabilityIndexes1764250000000,
   EventRetentionIndex1764250001000,
   SubOrchestrations1764300000000,
+  RunBudgets1764300001000,
   Conversations1764330000000,
 ];

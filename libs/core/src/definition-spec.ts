@@ -51,6 +51,13 @@ export interface StepSpec {
   fallback?: 'capability';
 }
 
+/** What a run (or an agent, within one run) may spend on LLM calls; `onExceeded`: fail the step (default) or ask. */
+export interface Budget {
+  maxTokens?: number;
+  maxCostUsd?: number;
+  onExceeded?: 'fail' | 'approval';
+}
+
 export interface DefinitionSpec {
   slug: string;
   name: string;
@@ -60,5 +67,7 @@ export interface DefinitionSpec {
   defaults?: { retry?: RetryPolicy; timeoutMs?: number };
   concurrency?: number;
   compensate?: boolean;
+  /** The default budget of its runs (a start request may set its own). */
+  budget?: Budget;
   steps: StepSpec[];
 }

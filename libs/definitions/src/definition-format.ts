@@ -6,7 +6,7 @@
 import { stringify } from 'yaml';
 import type { DefinitionSpec } from '#core';
 
-const DEFINITION_ORDER = ['slug', 'name', 'description', 'input', 'output', 'defaults', 'concurrency', 'compensate', 'steps'];
+const DEFINITION_ORDER = ['slug', 'name', 'description', 'input', 'output', 'defaults', 'concurrency', 'compensate', 'budget', 'steps'];
 const STEP_ORDER = [
   'key',
   'type',

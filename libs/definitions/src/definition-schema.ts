@@ -40,6 +40,17 @@ export const DEFINITION_JSON_SCHEMA = {
     },
     concurrency: { type: 'integer', minimum: 1, maximum: 1000 },
     compensate: { type: 'boolean' },
+    budget: {
+      type: 'object',
+      additionalProperties: false,
+      minProperties: 1,
+      description: 'What each run may spend on LLM calls (tokens, USD); onExceeded: fail the step (default) or pause at a checkpoint',
+      properties: {
+        maxTokens: { type: 'integer', minimum: 1 },
+        maxCostUsd: { type: 'number', exclusiveMinimum: 0 },
+        onExceeded: { enum: ['fail', 'approval'] },
+      },
+    },
     steps: { type: 'array', minItems: 1, maxItems: 500, items: { $ref: '#/definitions/step' } },
   },
   definitions: {

@@ -1,11 +1,31 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { Allow, IsDateString, IsIn, IsInt, IsOptional, IsString, IsUUID, Length, Matches, Max, Min } from 'class-validator';
+import { Allow, IsDateString, IsIn, IsInt, IsNumber, IsOptional, IsPositive, IsString, IsUUID, Length, Matches, Max, Min, ValidateNested } from 'class-validator';
 import { RUN_STATUSES, STEP_STATUSES, type JsonValue, type RunStatus, type StepStatus } from '#core';
 import type { OrchestrationRunEntity, OrchestrationStepEntity } from '#persistence';
 import type { EventRecord } from '#events';
 import { runView, stepView, type RunStatusSummary } from '#engine';
 import { MAX_INT, PageMetaDto, PaginationQueryDto } from '../common/pagination.dto.js';
+
+export class BudgetDto {
+  @ApiPropertyOptional({ example: 20000, description: 'Most LLM tokens (input + output) the run may use' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(Number.MAX_SAFE_INTEGER)
+  maxTokens?: number;
+
+  @ApiPropertyOptional({ example: 0.5, description: 'Most LLM cost in USD the run may incur (per the price table)' })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @IsPositive()
+  maxCostUsd?: number;
+
+  @ApiPropertyOptional({ enum: ['fail', 'approval'], default: 'fail', description: 'fail: the step fails with BUDGET_EXCEEDED; approval: the run pauses at a checkpoint to raise it' })
+  @IsOptional()
+  @IsIn(['fail', 'approval'])
+  onExceeded?: 'fail' | 'approval';
+}
 
 export class StartRunDto {
   @ApiProperty({ example: 'kpi-tracking', description: 'Definition slug' })
@@ -45,6 +65,12 @@ export class StartRunDto {
   @IsString()
   @Length(1, 200)
   contextId?: string;
+
+  @ApiPropertyOptional({ type: BudgetDto, description: "What the run may spend on LLM calls (default: the definition's budget)" })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => BudgetDto)
+  budget?: BudgetDto;
 }
 
 export class ListRunsQueryDto extends PaginationQueryDto {
@@ -125,6 +151,9 @@ export class RunDto {
   @ApiPropertyOptional({ nullable: true, type: String, format: 'uuid' }) parentRunId: string | null;
   @ApiPropertyOptional({ nullable: true, type: String, format: 'uuid', description: 'The parent step that started this child run' }) parentStepId: string | null;
   @ApiProperty({ example: 0, description: 'Nesting depth: 0 for a run started over the API, parent + 1 for a child' }) depth: number;
+  @ApiPropertyOptional({ nullable: true, type: BudgetDto, description: 'What the run may spend (limits raised at budget checkpoints included)' }) budget: unknown;
+  @ApiProperty({ example: { inputTokens: 1200, outputTokens: 300, totalTokens: 1500, costUsd: 0.00036 }, description: 'LLM usage of the run so far' })
+  usage: { inputTokens: number; outputTokens: number; totalTokens: number; costUsd: number };
   @ApiPropertyOptional({ nullable: true, enum: ['running', 'completed', 'failed'], description: 'Saga compensation of a failed or aborted run with `compensate: true`' })
   compensation: 'running' | 'completed' | 'failed' | null;
   @ApiProperty({ type: String, format: 'date-time' }) createdAt: string;

@@ -38,11 +38,12 @@ import {
   type NewDecision,
 } from '../store/approval.repository.js';
 import { markSkipped } from '../store/run-control.repository.js';
-import { lockRuns, notify, updateSteps, type ReleasedStep, type RunRow } from '../store/step-transition.repository.js';
+import { lockRuns, notify, raiseRunBudget, updateSteps, type ReleasedStep, type RunRow } from '../store/step-transition.repository.js';
 import { terminateRuns } from '../transitions/run-termination.transition.js';
 import { EngineWorker } from '../worker/engine-worker.js';
 import { ResultApplier, type FastClaim } from '../worker/result-applier.js';
 import { isInputRequest } from '../worker/step-outcome.js';
+import { isBudgetRequest, type BudgetRequest } from '../worker/budget-guard.js';
 import type { ClaimedStep } from '../worker/step-claimer.js';
 
 export const DECISIONS = ['continue', 'retry', 'skip', 'abort'] as const;
@@ -98,6 +99,26 @@ interface DecidedApproval {
 
 /** What each decision but abort makes of the decided step. */
 const DECIDED_STEP_STATUS: Record<Exclude<Decision, 'abort'>, StepStatus> = { continue: 'completed', skip: 'skipped', retry: 'ready' };
+
+/** The limits a continue at a budget checkpoint sets: `{ maxTokens?, maxCostUsd? }`, above what was used (else 400). */
+function raisedLimits(request: BudgetRequest, modifications: JsonValue | null): { maxTokens?: number; maxCostUsd?: number } {
+  const m = (modifications ?? {}) as { maxTokens?: unknown; maxCostUsd?: unknown };
+  const problems: ProblemDetail[] = [];
+  const out: { maxTokens?: number; maxCostUsd?: number } = {};
+  if (m.maxTokens !== undefined) {
+    if (!Number.isInteger(m.maxTokens) || (m.maxTokens as number) <= 0) problems.push({ path: '$.modifications.maxTokens', message: 'must be a positive integer' });
+    else out.maxTokens = m.maxTokens as number;
+  }
+  if (m.maxCostUsd !== undefined) {
+    if (typeof m.maxCostUsd !== 'number' || !(m.maxCostUsd > 0)) problems.push({ path: '$.modifications.maxCostUsd', message: 'must be a positive number' });
+    else out.maxCostUsd = m.maxCostUsd;
+  }
+  const reached = out[request.limit];
+  if (problems.length === 0 && (reached === undefined || reached <= request.used))
+    problems.push({ path: `$.modifications.${request.limit}`, message: `raise ${request.limit} above the ${request.used} used (it was ${request.max})` });
+  if (problems.length > 0) throw DomainError.validation('A budget checkpoint is continued with higher limits: modifications { maxTokens?, maxCostUsd? }', problems);
+  return out;
+}
 
 /** The answer of a retry decision on an input-required checkpoint: `modifications.reply`, or the modifications. */
 function replyOf(modifications: JsonValue | null): JsonValue {
@@ -243,6 +264,14 @@ export class ApprovalService {
     if (decision !== 'abort') assertStepTransition(step.status, DECIDED_STEP_STATUS[decision]);
     if (decision === 'abort') {
       await together([recorded, this.abort(client, run, events)]);
+    } else if (decision === 'continue' && isBudgetRequest(step.output)) {
+      // A budget checkpoint: the decision raises the limit it reached, and the step runs (the attempt was not spent).
+      const raised = raisedLimits(step.output, modifications);
+      const budget = step.output.scope === 'run' ? raised : { agents: { ...(run.budget?.agents ?? {}), [step.output.agent as string]: { ...(run.budget?.agents?.[step.output.agent as string] ?? {}), ...raised } } };
+      events.push({ ...ev, type: 'step.ready', payload: { attempt: step.attempt + 1, reason: 'budget_raised', budget } });
+      const [, , retried] = await together([recorded, raiseRunBudget(client, run.id, budget), readyForRetry(client, step.id, step.input)]);
+      run.budget = { ...(run.budget ?? {}), ...budget }; // the step may start below, in this transaction
+      startable = [retried];
     } else if (decision === 'continue') {
       output = deepMerge(step.output, modifications ?? undefined);
       events.push({ ...ev, type: 'step.completed', payload: { attempt: step.attempt, output, approved: true } });

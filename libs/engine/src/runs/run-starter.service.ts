@@ -4,7 +4,7 @@
  * first events in one transaction that also starts the first steps here or wakes the workers.
  */
 import { Injectable } from '@nestjs/common';
-import { DomainError, type JsonValue } from '#core';
+import { DomainError, type Budget, type JsonValue } from '#core';
 import { WORK_CHANNEL } from '#events';
 import { DefinitionsRepository, RunsRepository, type OrchestrationRunEntity } from '#persistence';
 import { DefinitionCache, inputProblems } from '../compiled-definition.js';
@@ -14,6 +14,7 @@ import { createRunRows } from '../store/run-creation.repository.js';
 import { notify } from '../store/step-transition.repository.js';
 import { EngineWorker } from '../worker/engine-worker.js';
 import { StepClaimer } from '../worker/step-claimer.js';
+import type { RunBudget } from '../store/step-claim.repository.js';
 
 export interface StartRunCommand {
   organizationId: string;
@@ -25,6 +26,8 @@ export interface StartRunCommand {
   parentRunId?: string | null;
   parentStepId?: string | null;
   actorUserId?: string | null;
+  /** The run's budget (absent: its definition's; null: none). */
+  budget?: Budget | null;
 }
 
 export interface StartedRun {
@@ -80,6 +83,7 @@ export class RunStarter {
             parentRunId: command.parentRunId ?? null,
             parentStepId: command.parentStepId ?? null,
             createdBy: command.actorUserId ?? null,
+            ...(command.budget !== undefined ? { budget: command.budget } : {}),
           },
           events,
         );
@@ -92,6 +96,9 @@ export class RunStarter {
           input,
           max_concurrency: definition.spec.concurrency ?? null,
           depth: 0,
+          budget: (command.budget === undefined ? (definition.spec.budget ?? null) : command.budget) as RunBudget | null,
+          usage_total_tokens: 0,
+          usage_cost_usd: 0,
         };
         const claim = fast
           ? await this.claimer.claimLocked(client, fast.workerId, fast.limit, fast.leaseMs, new Map([[run.id, run]]), created.ready, events)

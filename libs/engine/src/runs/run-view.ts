@@ -44,6 +44,13 @@ export function runView(run: OrchestrationRunEntity, steps?: OrchestrationStepEn
     parentStepId: run.parentStepId,
     depth: run.depth,
     compensation: run.compensation,
+    budget: run.budget ?? null,
+    usage: {
+      inputTokens: Number(run.usageInputTokens ?? 0),
+      outputTokens: Number(run.usageOutputTokens ?? 0),
+      totalTokens: Number(run.usageInputTokens ?? 0) + Number(run.usageOutputTokens ?? 0),
+      costUsd: Number(run.usageCostUsd ?? 0),
+    },
     createdAt: run.createdAt.toISOString(),
     startedAt: iso(run.startedAt),
     completedAt: iso(run.completedAt),

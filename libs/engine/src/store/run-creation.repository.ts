@@ -3,7 +3,7 @@
  * start `ready`; the rest wait with a pending-dependency counter that completions count down.
  */
 import { claimableColumns, type ClaimableStep } from './step-claim.repository.js';
-import type { JsonValue } from '#core';
+import type { Budget, JsonValue } from '#core';
 import type { CompiledDefinition } from '../compiled-definition.js';
 import type { NewEvent } from './event-log.repository.js';
 import type { Queryable } from './engine-database.js';
@@ -20,6 +20,8 @@ export interface NewRunRow {
   parentAttempt?: number | null;
   itemIndex?: number | null;
   depth?: number;
+  /** What the run may spend (the start request's, else its definition's); null: no limit. */
+  budget?: Budget | null;
   createdBy: string | null;
 }
 
@@ -28,8 +30,8 @@ export async function insertRun(client: Queryable, run: NewRunRow): Promise<{ id
   const { rows } = await client.query<{ id: string }>(
     `INSERT INTO orchestration_runs (organization_id, definition_id, definition_slug, definition_version, parent_run_id, parent_step_id,
         status, input, priority, idempotency_key, created_by, max_concurrency, steps_remaining, started_at,
-        parent_attempt, item_index, depth, compensate)
-     VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10, $11, $12, now(), $13, $14, $15, $16)
+        parent_attempt, item_index, depth, compensate, budget)
+     VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10, $11, $12, now(), $13, $14, $15, $16, $17)
      ON CONFLICT (organization_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
      RETURNING id`,
     [
@@ -49,6 +51,7 @@ export async function insertRun(client: Queryable, run: NewRunRow): Promise<{ id
       run.itemIndex ?? null,
       run.depth ?? 0,
       run.definition.spec.compensate === true,
+      JSON.stringify(run.budget === undefined ? (run.definition.spec.budget ?? null) : run.budget),
     ],
   );
   return rows[0] ?? null;

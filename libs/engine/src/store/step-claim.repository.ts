@@ -30,12 +30,37 @@ export interface LockedRun {
   max_concurrency: number | null;
   /** 0 for a root run (a sub-orchestration step's children are one deeper). */
   depth: number;
+  /** What the run may spend, and has spent (see worker/budget-guard.ts). */
+  budget: RunBudget | null;
+  usage_total_tokens: number;
+  usage_cost_usd: number;
+}
+
+/** A run's budget as stored: its limits, and per-agent limits raised by decisions. */
+export interface RunBudget {
+  maxTokens?: number;
+  maxCostUsd?: number;
+  onExceeded?: 'fail' | 'approval';
+  agents?: Record<string, { maxTokens?: number; maxCostUsd?: number }>;
+}
+
+/** The budget columns of a run, for the statements that hand runs to a claim. */
+export const RUN_BUDGET_COLUMNS = 'budget, (usage_input_tokens + usage_output_tokens)::float8 AS usage_total_tokens, usage_cost_usd::float8 AS usage_cost_usd';
+
+/** What an agent has spent within each of the given runs (its completed attempts' usage). */
+export async function agentUsageInRuns(client: Queryable, runIds: string[], agentSlug: string): Promise<Map<string, { tokens: number; costUsd: number }>> {
+  const { rows } = await client.query<{ run_id: string; tokens: number; cost: number }>(
+    `SELECT run_id, coalesce(sum((usage->>'totalTokens')::float8), 0) AS tokens, coalesce(sum((usage->>'costUsd')::float8), 0) AS cost
+       FROM orchestration_steps WHERE run_id = ANY($1::uuid[]) AND agent_slug = $2 AND usage IS NOT NULL GROUP BY run_id`,
+    [runIds, agentSlug],
+  );
+  return new Map(rows.map((r) => [r.run_id, { tokens: r.tokens, costUsd: r.cost }]));
 }
 
 /** Locks the runs that can take work, skipping runs another instance is working on right now. */
 export async function lockRunsForClaim(client: Queryable, runIds: string[]): Promise<LockedRun[]> {
   const { rows } = await client.query<LockedRun>(
-    `SELECT id, organization_id, definition_id, input, max_concurrency, depth FROM orchestration_runs
+    `SELECT id, organization_id, definition_id, input, max_concurrency, depth, ${RUN_BUDGET_COLUMNS} FROM orchestration_runs
       WHERE id = ANY($1::uuid[]) AND status IN ('running', 'awaiting_approval')
       ORDER BY id FOR UPDATE SKIP LOCKED`,
     [runIds],

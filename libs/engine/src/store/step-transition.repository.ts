@@ -4,7 +4,7 @@
  */
 import { stepStatusesFrom, TERMINAL_STEP_STATUSES, type RunStatus, type StepStatus } from '#core';
 import { notifyAfterCommit, type Queryable } from './engine-database.js';
-import { claimableColumns, type ClaimableStep } from './step-claim.repository.js';
+import { claimableColumns, RUN_BUDGET_COLUMNS, type ClaimableStep, type RunBudget } from './step-claim.repository.js';
 
 export interface RunRow {
   id: string;
@@ -27,12 +27,33 @@ export interface RunRow {
   compensation: 'running' | 'completed' | 'failed' | null;
   compensation_status: 'failed' | 'cancelled' | null;
   compensation_error: unknown;
+  budget: RunBudget | null;
+  usage_total_tokens: number;
+  usage_cost_usd: number;
 }
 
 /** The columns of a RunRow, for every statement that locks runs. */
 export const RUN_ROW_COLUMNS =
   'id, organization_id, definition_id, status, input, steps_remaining, parent_run_id, max_concurrency, depth, parent_step_id, parent_attempt, item_index, ' +
-  'compensate, compensation, compensation_status, compensation_error';
+  `compensate, compensation, compensation_status, compensation_error, ${RUN_BUDGET_COLUMNS}`;
+
+/** Adds what completed attempts used to their runs' totals (one statement for a batch). */
+export async function addRunUsage(client: Queryable, usages: { runId: string; inputTokens: number; outputTokens: number; costUsd: number }[]): Promise<void> {
+  if (usages.length === 0) return;
+  await client.query(
+    `UPDATE orchestration_runs r
+        SET usage_input_tokens = r.usage_input_tokens + v.i, usage_output_tokens = r.usage_output_tokens + v.o, usage_cost_usd = r.usage_cost_usd + v.c
+       FROM (SELECT run_id, sum(i)::bigint AS i, sum(o)::bigint AS o, sum(c) AS c
+               FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::numeric[]) AS u(run_id, i, o, c) GROUP BY run_id) v
+      WHERE r.id = v.run_id`,
+    [usages.map((u) => u.runId), usages.map((u) => Math.round(u.inputTokens)), usages.map((u) => Math.round(u.outputTokens)), usages.map((u) => u.costUsd)],
+  );
+}
+
+/** Raises a run's budget (a decision at a budget checkpoint): the new limits are merged over the stored ones. */
+export async function raiseRunBudget(client: Queryable, runId: string, budget: RunBudget): Promise<void> {
+  await client.query(`UPDATE orchestration_runs SET budget = coalesce(budget, '{}'::jsonb) || $2::jsonb, updated_at = now() WHERE id = $1`, [runId, JSON.stringify(budget)]);
+}
 
 /**
  * Locks runs top-down (by depth, then id), the order every waiting lock of runs is taken in: a parent is locked

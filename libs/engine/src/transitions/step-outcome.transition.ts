@@ -8,6 +8,7 @@ import { retryDelayMs } from '../backoff.js';
 import type { CompiledStep } from '../compiled-definition.js';
 import type { NewEvent } from '../store/event-log.repository.js';
 import type { StepRow, StepUpdate } from '../store/step-transition.repository.js';
+import { describe } from '../worker/budget-guard.js';
 import { MAX_LEASE_LOSSES, type StepOutcome } from '../worker/step-outcome.js';
 
 /** Where an event of this step goes (run, organization, step key). */
@@ -76,6 +77,16 @@ export function stepOutcomeTransition(
       };
       const output = { ...outcome.request } as unknown as JsonValue;
       return { kind: 'checkpoint', update: update('awaiting_approval', { output }), output, events: [], approval };
+    }
+    case 'budget_exceeded': {
+      const r = outcome.request;
+      const approval: ApprovalSpec = {
+        prompt: `Budget reached: ${describe(r)}. Raise it?`,
+        decisions: ['continue', 'abort'],
+        ...(compiled?.spec.approval?.roles ? { roles: compiled.spec.approval.roles } : {}),
+      };
+      const output = { ...r } as unknown as JsonValue;
+      return { kind: 'checkpoint', update: update('awaiting_approval', { output, attempt: attempt - 1 }), output, events: [], approval };
     }
     case 'lease_lost':
     case 'released': {

@@ -131,6 +131,9 @@ export class ChildSpawner {
         input: inputs[index],
         max_concurrency: definition.spec.concurrency ?? null,
         depth: parent.depth + 1,
+        budget: (definition.spec.budget ?? null) as LockedRun['budget'],
+        usage_total_tokens: 0,
+        usage_cost_usd: 0,
       });
       spawned.ready.push(...created.ready);
       events.push({

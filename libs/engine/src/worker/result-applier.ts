@@ -24,6 +24,7 @@ import {
   notify,
   promoteReady,
   recordStepUsage,
+  addRunUsage,
   releaseDependents,
   stepsById,
   updateSteps,
@@ -96,7 +97,7 @@ export class ResultApplier {
       const base = { runId: run.id, organizationId: run.organization_id, stepKey: step.step_key };
       const outcome = result.outcome;
       if ((outcome.kind === 'completed' || outcome.kind === 'failed') && outcome.breaker) batch.breakerChanges.push({ ...base, change: outcome.breaker });
-      if (outcome.kind === 'completed' && outcome.usage) batch.usages.push({ id: step.id, usage: outcome.usage });
+      if (outcome.kind === 'completed' && outcome.usage) batch.usages.push({ id: step.id, runId: run.id, usage: outcome.usage });
       batch.add(run, step, compiled, stepOutcomeTransition(step, result.outcome, compiled, base));
     }
     return this.write(client, runs, batch, results.length, fast);
@@ -138,6 +139,14 @@ export class ResultApplier {
     const { events, failedRuns, finished } = batch;
     await updateSteps(client, batch.updates);
     await recordStepUsage(client, batch.usages);
+    await addRunUsage(client, batch.usages.map((u) => ({ runId: u.runId, ...u.usage })));
+    // Steps started below in this transaction are checked against the run's spending including this batch's.
+    for (const u of batch.usages) {
+      const run = runs.get(u.runId);
+      if (!run) continue;
+      run.usage_total_tokens = Number(run.usage_total_tokens) + u.usage.inputTokens + u.usage.outputTokens;
+      run.usage_cost_usd = Number(run.usage_cost_usd) + u.usage.costUsd;
+    }
     await recordBreakerChanges(client, batch.breakerChanges, events);
     await this.checkpoints.open(client, batch.opening, events);
     const live = [...batch.releases.values()].filter((r) => !failedRuns.has(r.runId));
@@ -361,7 +370,7 @@ class BatchEffects {
   readonly opening: OpeningCheckpoint[] = [];
   readonly known: KnownOutputs = new Map();
   /** Tokens and cost the batch's completed attempts reported (stored on their steps). */
-  readonly usages: { id: string; usage: AgentUsage }[] = [];
+  readonly usages: { id: string; runId: string; usage: AgentUsage }[] = [];
   /** Circuit-breaker state changes the batch's attempts caused (published on the agents, logged as events). */
   readonly breakerChanges: BreakerChangeAt[] = [];
   discarded = 0;

@@ -20,12 +20,14 @@ import {
   runningCountsByRun,
   startSteps,
   upstreamOutputs,
+  agentUsageInRuns,
   type ClaimableStep,
   type LockedRun,
 } from '../store/step-claim.repository.js';
 import { startWaitingSteps, type WaitingStart } from '../store/child-run.repository.js';
 import { AgentDirectory, type AgentInfo } from './agent-directory.js';
 import { rankedCandidates, routeRequest } from './agent-router.js';
+import { agentLimits, breach, budgetOutcome } from './budget-guard.js';
 import { ChildSpawner, spawnsChildren, type ChildPlan, type SpawnedChildren } from './child-spawner.js';
 import type { StepFailure, StepOutcome } from './step-outcome.js';
 
@@ -126,6 +128,7 @@ export class StepClaimer {
     if (chosen.length === 0) return { claimed: [], applied: Promise.resolve() };
     const rendered = await this.renderInputs(client, runs, chosen, known);
     const plans = await this.planChildren(client, runs, chosen, rendered);
+    await this.checkBudgets(client, runs, chosen, rendered, plans);
     const waiting = chosen.flatMap((c, i) => (plans[i]?.kind === 'spawn' ? [i] : []));
     const executing = chosen.flatMap((c, i) => (plans[i]?.kind === 'spawn' ? [] : [i]));
     const ids = executing.map((i) => chosen[i].step.id);
@@ -197,6 +200,34 @@ export class StepClaimer {
       plans.push(spec ? await this.spawner.plan(client, run.organization_id, run.depth, spec, agent, rendered[i].input, rendered[i].context) : undefined);
     }
     return plans;
+  }
+
+  /**
+   * Budgets (see budget-guard.ts): a step whose run, or whose agent within the run, has reached a limit gets the
+   * attempt's outcome now instead of calling its agent.
+   */
+  private async checkBudgets(client: Queryable, runs: Map<string, LockedRun>, chosen: Choice[], rendered: Rendered[], plans: (ChildPlan | undefined)[]): Promise<void> {
+    const agentUsage = new Map<string, Map<string, { tokens: number; costUsd: number }>>();
+    for (const [i, { step, agent, routed, routeError }] of chosen.entries()) {
+      if (plans[i] || routeError || rendered[i].error !== null || step.type === 'approval' || step.type === 'orchestration') continue;
+      const run = runs.get(step.run_id) as LockedRun;
+      const spent = { tokens: Number(run.usage_total_tokens ?? 0), costUsd: Number(run.usage_cost_usd ?? 0) };
+      const own = breach(run.budget, spent);
+      if (own) {
+        plans[i] = { kind: 'immediate', outcome: budgetOutcome({ budgetExceeded: true, scope: 'run', agent: null, ...own }, run.budget?.onExceeded) };
+        continue;
+      }
+      const slug = routed?.slug ?? step.agent_slug ?? '';
+      const limits = agentLimits(run.budget, slug, agent?.config);
+      if (!limits) continue;
+      if (!agentUsage.has(slug)) {
+        const ids = chosen.filter((c) => (c.routed?.slug ?? c.step.agent_slug) === slug).map((c) => c.step.run_id);
+        agentUsage.set(slug, await agentUsageInRuns(client, [...new Set(ids)], slug));
+      }
+      const used = agentUsage.get(slug)?.get(run.id) ?? { tokens: 0, costUsd: 0 };
+      const reached = breach(limits, used);
+      if (reached) plans[i] = { kind: 'immediate', outcome: budgetOutcome({ budgetExceeded: true, scope: 'agent', agent: slug, ...reached }, limits.onExceeded) };
+    }
   }
 
   /** Leaves sub-orchestration steps waiting and creates their first children (up to each one's concurrency). */

@@ -1,4 +1,5 @@
 import type { AgentUsage, BreakerChange } from '#agents';
+import type { BudgetRequest } from './budget-guard.js';
 import type { JsonValue } from '#core';
 
 export interface StepFailure {
@@ -21,6 +22,8 @@ export type StepOutcome =
    * question; answering it (a `retry` decision whose modifications carry `reply`) resumes the agent's task.
    */
   | { kind: 'input_required'; request: InputRequest }
+  /** A budget with `onExceeded: approval` is reached (see budget-guard.ts): the step pauses before calling its agent. */
+  | { kind: 'budget_exceeded'; request: BudgetRequest }
   /** The reaper found the lease expired (the worker died or stalled). */
   | { kind: 'lease_lost' }
   /** The worker gave the step back while shutting down. */

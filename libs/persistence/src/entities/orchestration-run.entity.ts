@@ -14,6 +14,10 @@ export class OrchestrationRunEntity {
   @Column({ name: 'item_index', type: 'integer', nullable: true }) itemIndex: number | null;
   @Column({ type: 'integer', default: 0 }) depth: number;
   @Column({ type: 'varchar', length: 20, nullable: true }) compensation: 'running' | 'completed' | 'failed' | null;
+  @Column({ type: 'jsonb', nullable: true }) budget: unknown;
+  @Column({ name: 'usage_input_tokens', type: 'bigint', default: 0 }) usageInputTokens: string;
+  @Column({ name: 'usage_output_tokens', type: 'bigint', default: 0 }) usageOutputTokens: string;
+  @Column({ name: 'usage_cost_usd', type: 'numeric', default: 0 }) usageCostUsd: string;
   @Column({ type: 'varchar', length: 24, default: 'pending' }) status: RunStatus;
   @Column({ type: 'jsonb', default: () => "'{}'" }) input: unknown;
   @Column({ type: 'jsonb', nullable: true }) output: unknown;
