@@ -5,6 +5,7 @@ import { ApprovalTimer } from './approvals/approval-timer.js';
 import { ApprovalService } from './approvals/approval.service.js';
 import { CheckpointOpener } from './transitions/checkpoint-opener.js';
 import { DefinitionCache } from './compiled-definition.js';
+import { EngineEventMetrics } from './observe/engine-event-metrics.js';
 import { OrchestrationRunner } from './orchestration-runner.js';
 import { RunControlService } from './runs/run-control.service.js';
 import { RunQueryService } from './runs/run-queries.service.js';
@@ -37,6 +38,7 @@ import { StepExecutor } from './worker/step-executor.js';
     ApprovalService,
     ApprovalQueryService,
     ApprovalTimer,
+    EngineEventMetrics,
   ],
   exports: [ApprovalQueryService, RunStarter, RunControlService, RunQueryService, TaskStatusService, OrchestrationRunner, EngineWorker, EngineDatabase, DefinitionCache],
 })
