@@ -11,6 +11,7 @@ import { A2aTasks1764230000000 } from './1764230000000-A2aTasks.js';
 import { A2aPushTargets1764230001000 } from './1764230001000-A2aPushTargets.js';
 import { ObservabilityIndexes1764250000000 } from './1764250000000-ObservabilityIndexes.js';
 import { EventRetentionIndex1764250001000 } from './1764250001000-EventRetentionIndex.js';
+import { RunTraceContext1764310000000 } from './1764310000000-RunTraceContext.js';
 
 /** Every migration, in order. Listed explicitly so sources (tests) and dist/ (CLI, API) load the same set. */
 export const MIGRATIONS = [
@@ -27,4 +28,5 @@ export const MIGRATIONS = [
   A2aPushTargets1764230001000,
   ObservabilityIndexes1764250000000,
   EventRetentionIndex1764250001000,
+  RunTraceContext1764310000000,
 ];

@@ -6,6 +6,7 @@ import { ApprovalService } from './approvals/approval.service.js';
 import { CheckpointOpener } from './transitions/checkpoint-opener.js';
 import { DefinitionCache } from './compiled-definition.js';
 import { EngineEventMetrics } from './observe/engine-event-metrics.js';
+import { RunTracing } from './observe/run-tracing.js';
 import { OrchestrationRunner } from './orchestration-runner.js';
 import { RunControlService } from './runs/run-control.service.js';
 import { RunQueryService } from './runs/run-queries.service.js';
@@ -39,6 +40,7 @@ import { StepExecutor } from './worker/step-executor.js';
     ApprovalQueryService,
     ApprovalTimer,
     EngineEventMetrics,
+    RunTracing,
   ],
   exports: [ApprovalQueryService, RunStarter, RunControlService, RunQueryService, TaskStatusService, OrchestrationRunner, EngineWorker, EngineDatabase, DefinitionCache],
 })

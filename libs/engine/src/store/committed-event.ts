@@ -17,6 +17,8 @@ export interface CommittedEvent {
   payload: JsonValue;
   /** The run's definition slug (bounded: a label for metrics). */
   definition: string | null;
+  /** The W3C traceparent of the run's span (null: the run was created while tracing was off). */
+  traceParent: string | null;
   /** Step events: the step's agent slug as the transaction left it (after routing); null for approval gates. */
   agent: string | null;
   /** Step events: the step row's attempt number after the transaction. */

@@ -30,6 +30,7 @@ export interface AppendedEvent {
 
 interface AppendedRow extends AppendedEvent {
   definition_slug: string | null;
+  trace_parent: string | null;
   agent_slug: string | null;
   step_attempt: number | null;
   since_started_ms: number | null;
@@ -49,7 +50,7 @@ export async function appendEvents(client: Queryable, events: NewEvent[]): Promi
      ), bumped AS (
        UPDATE orchestration_runs r SET last_seq = r.last_seq + counts.n
          FROM counts WHERE r.id = counts.run_id
-       RETURNING r.id, r.last_seq - counts.n AS base, r.definition_slug
+       RETURNING r.id, r.last_seq - counts.n AS base, r.definition_slug, r.trace_parent
      ), inserted AS (
        INSERT INTO orchestration_events (organization_id, run_id, seq, type, step_key, payload)
        SELECT ev.organization_id, ev.run_id, b.base + row_number() OVER (PARTITION BY ev.run_id ORDER BY ev.ord), ev.type, ev.step_key, ev.payload
@@ -57,7 +58,7 @@ export async function appendEvents(client: Queryable, events: NewEvent[]): Promi
         ORDER BY ev.ord
        RETURNING id, run_id, seq, type, step_key, created_at
      )
-     SELECT i.id, i.run_id, i.seq, i.type, b.definition_slug, s.agent_slug, s.attempt AS step_attempt,
+     SELECT i.id, i.run_id, i.seq, i.type, b.definition_slug, b.trace_parent, s.agent_slug, s.attempt AS step_attempt,
             (extract(epoch FROM i.created_at - s.started_at) * 1000)::float8 AS since_started_ms,
             (extract(epoch FROM s.started_at - coalesce(s.next_attempt_at, s.created_at)) * 1000)::float8 AS due_to_start_ms,
             (s.started_at IS NOT NULL AND s.started_at >= coalesce(s.next_attempt_at, s.created_at)) AS started_after_due
@@ -104,6 +105,7 @@ function committedEvents(events: NewEvent[], rows: AppendedRow[]): CommittedEven
       stepKey: event.stepKey ?? null,
       payload: event.payload ?? {},
       definition: row.definition_slug,
+      traceParent: row.trace_parent,
       agent: row.agent_slug,
       stepAttempt: row.step_attempt,
       sinceStartedMs: row.since_started_ms,
