@@ -8,8 +8,7 @@
  * - the whole exchange, connect to last byte, is bounded by `timeoutMs`, and an answer longer than
  *   `maxResponseBytes` fails (a truncated JSON answer would be misread, so it is not silently cut).
  */
-import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { withTraceHeaders } from '#observability';
+import { startOutboundSpan, tracedCall } from './outbound-span.js';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createGuardedLookup, nonPublicHost } from '#net';
@@ -89,14 +88,8 @@ export function outboundStream(
   const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
   const headers: Record<string, string> = { ...init.headers };
   if (init.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(init.body));
-  // A CLIENT span per call, whose W3C trace context the peer receives (traceparent): its spans join the step's trace.
-  // Only the host is recorded: paths and queries of agent URLs may carry secrets.
   const method = init.method ?? 'GET';
-  const span = trace.getTracer('baton').startSpan(method, {
-    kind: SpanKind.CLIENT,
-    attributes: { 'http.request.method': method, 'server.address': target.hostname, 'server.port': Number(target.port || (target.protocol === 'https:' ? 443 : 80)) },
-  });
-  withTraceHeaders(headers, trace.setSpan(context.active(), span));
+  const span = startOutboundSpan(method, target, headers);
 
   const answer = new Promise<OutboundResponse>((resolve, reject) => {
     let settled = false;
@@ -142,23 +135,7 @@ export function outboundStream(
     );
     req.end(init.body);
   });
-  return answer.then(
-    (response) => {
-      span.setAttribute('http.response.status_code', response.status);
-      if (response.status >= 500) {
-        span.setAttribute('error.type', String(response.status));
-        span.setStatus({ code: SpanStatusCode.ERROR });
-      }
-      span.end();
-      return response;
-    },
-    (error: OutboundHttpError) => {
-      span.setAttribute('error.type', error.code || 'Error');
-      span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
-      span.end();
-      throw error;
-    },
-  );
+  return tracedCall(span, answer);
 }
 
 function flatHeaders(raw: IncomingMessage['headers']): Record<string, string> {

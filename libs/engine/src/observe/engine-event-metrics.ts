@@ -103,7 +103,13 @@ export class EngineEventMetrics implements OnModuleInit, OnModuleDestroy {
           const v = field(usage, name);
           return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
         };
-        m.llmUsage({ agent, model: typeof model === 'string' && model ? model : 'unknown', inputTokens: num('inputTokens'), outputTokens: num('outputTokens'), costUsd: num('costUsd') });
+        m.llmUsage({
+          agent,
+          model: typeof model === 'string' && model ? model : 'unknown',
+          inputTokens: num('inputTokens'),
+          outputTokens: num('outputTokens'),
+          costUsd: num('costUsd'),
+        });
       }
     }
   }

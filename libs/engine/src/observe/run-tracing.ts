@@ -10,7 +10,17 @@
  * Tracing off (no OTEL_EXPORTER_OTLP_ENDPOINT): spans are no-ops, no traceparent is stored, nothing is kept.
  */
 import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Link, type Span, type SpanContext } from '@opentelemetry/api';
+import {
+  context,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Context,
+  type Link,
+  type Span,
+  type SpanContext,
+} from '@opentelemetry/api';
 import type { CommittedEvent } from '../store/committed-event.js';
 import { EngineDatabase } from '../store/engine-database.js';
 
