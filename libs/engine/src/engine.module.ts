@@ -7,6 +7,7 @@ import { CheckpointOpener } from './transitions/checkpoint-opener.js';
 import { DefinitionCache } from './compiled-definition.js';
 import { EngineEventMetrics } from './observe/engine-event-metrics.js';
 import { RunTracing } from './observe/run-tracing.js';
+import { TransitionLog } from './observe/transition-log.js';
 import { OrchestrationRunner } from './orchestration-runner.js';
 import { RunControlService } from './runs/run-control.service.js';
 import { RunQueryService } from './runs/run-queries.service.js';
@@ -41,6 +42,7 @@ import { StepExecutor } from './worker/step-executor.js';
     ApprovalTimer,
     EngineEventMetrics,
     RunTracing,
+    TransitionLog,
   ],
   exports: [ApprovalQueryService, RunStarter, RunControlService, RunQueryService, TaskStatusService, OrchestrationRunner, EngineWorker, EngineDatabase, DefinitionCache],
 })
