@@ -207,8 +207,7 @@ describe('metrics (e2e)', () => {
  * The engine-fed metrics, from the committed events of real runs on a worker of this process: runs by definition and
  * outcome, step attempts by agent and outcome with their durations, dispatch latency, LLM tokens by agent and model,
  * breaker transitions and the breaker state gauge, webhook delivery attempts. A scratch database of its own, so no
- * other suite's worker takes these steps (their counters would move in that process instead). The same flow checks
- * the per-transition log lines written from those events.
+ * other suite's worker takes these steps (their counters would move in that process instead).
  */
 describe('engine metrics (e2e)', () => {
   let app: INestApplication;
@@ -218,7 +217,6 @@ describe('engine metrics (e2e)', () => {
   let hooks: Server;
   let hookUrl: string;
   let deadPort: number;
-  const lines: string[] = [];
 
   beforeAll(async () => {
     url = await createScratchDatabase(process.env[TEST_ADMIN_URL_ENV] as string, `metrics_flow_${process.pid}`);
@@ -226,8 +224,7 @@ describe('engine metrics (e2e)', () => {
     await ds.initialize();
     await migrateDatabase(ds);
     app = await createApp(
-      testConfig({ databaseUrl: url, role: 'all', logLevel: 'debug', metricsToken: TOKEN, pollIntervalMs: 100, breakerFailures: 2, breakerWindowMs: 60_000, breakerCooldownMs: 600_000 }),
-      { logging: { destination: { write: (line: string) => void lines.push(line) } } },
+      testConfig({ databaseUrl: url, role: 'all', metricsToken: TOKEN, pollIntervalMs: 100, breakerFailures: 2, breakerWindowMs: 60_000, breakerCooldownMs: 600_000 }),
     );
     await app.init();
     org = await createTestOrganization(app, ds, 'metrics-flow');
@@ -323,20 +320,5 @@ describe('engine metrics (e2e)', () => {
     expect(text).not.toContain(org.id);
 
     // The same committed events, one structured log line per transition (pino levels: 20 debug, 30 info, 40 warn).
-    const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.context === 'EngineTransition');
-    const line = (event: string, runId: string, extra: Record<string, unknown> = {}) =>
-      logged.find((l) => l.event === event && l.runId === runId && Object.entries(extra).every(([k, v]) => l[k] === v));
-    expect(line('run.created', ok)).toMatchObject({ level: 30, organizationId: org.id, definition: 'flow-ok', requestId: expect.any(String) });
-    expect(line('step.started', ok, { stepKey: 'b', attempt: 1 })).toMatchObject({ level: 20, agent: 'flaky', dispatchMs: expect.any(Number) });
-    expect(line('step.retrying', ok, { stepKey: 'b' })).toMatchObject({ level: 30, attempt: 1, outcome: 'retrying', errorCode: 'FLAKY', retryable: true, durationMs: expect.any(Number) });
-    expect(line('step.completed', ok, { stepKey: 'b' })).toMatchObject({ level: 20, attempt: 2, outcome: 'completed', agent: 'flaky' });
-    expect(line('run.completed', ok)).toMatchObject({ level: 30, organizationId: org.id, msg: `run.completed flow-ok run ${ok}` });
-    expect(line('step.failed', failed, { stepKey: 'x' })).toMatchObject({ level: 40, attempt: 1, outcome: 'failed', errorCode: 'FAIL', retryable: false, agent: 'fail' });
-    expect(line('run.failed', failed)).toMatchObject({ level: 40 });
-    expect(line('agent.breaker_opened', broken)).toMatchObject({ level: 40, agent: 'down-api', stepKey: 'x' });
-    expect(line('step.cancelled', napping, { stepKey: 'nap' })).toMatchObject({ outcome: 'cancelled', agent: 'sleep' });
-    expect(line('run.cancelled', napping)).toMatchObject({ level: 30 });
-    // Step data never reaches the log: the echo step's input text is not in any transition line.
-    expect(logged.some((l) => JSON.stringify(l).includes('Workers claim steps'))).toBe(false);
   });
 });
