@@ -15,6 +15,7 @@ import { RunStarter } from './runs/run-starter.service.js';
 import { TaskStatusService } from './runs/task-status.service.js';
 import { EngineDatabase } from './store/engine-database.js';
 import { AgentDirectory } from './worker/agent-directory.js';
+import { ClaimThrottle } from './worker/claim-throttle.js';
 import { EngineWorker } from './worker/engine-worker.js';
 import { ResultApplier } from './worker/result-applier.js';
 import { StepClaimer } from './worker/step-claimer.js';
@@ -43,7 +44,8 @@ import { StepExecutor } from './worker/step-executor.js';
     EngineEventMetrics,
     RunTracing,
     TransitionLog,
+    ClaimThrottle,
   ],
-  exports: [ApprovalQueryService, RunStarter, RunControlService, RunQueryService, TaskStatusService, OrchestrationRunner, EngineWorker, EngineDatabase, DefinitionCache],
+  exports: [ClaimThrottle, ApprovalQueryService, RunStarter, RunControlService, RunQueryService, TaskStatusService, OrchestrationRunner, EngineWorker, EngineDatabase, DefinitionCache],
 })
 export class EngineModule {}
