@@ -80,11 +80,10 @@ export class OperationalGauges implements OnModuleInit {
     m.scrapeGauge('baton_agent_breaker_state', 'Circuit breaker state per agent as every instance sees it: 0 closed, 1 half-open, 2 open.', ['agent'], async () =>
       (await this.repository.breakerStates(this.config.breakerCooldownMs)).map((r) => ({ labels: { agent: r.agent }, value: r.state })),
     );
-    if (this.config.role !== 'api')
-      m.scrapeGauge('baton_worker_claim_concurrency', "Steps this process's worker runs at once now: BATON_WORKER_CONCURRENCY, lowered while circuit breakers open in a burst.", [], () => {
-        const throttle = this.optional(ClaimThrottle);
-        return throttle ? [{ value: throttle.limit(this.config.workerConcurrency) }] : [];
-      });
+    m.scrapeGauge('baton_worker_claim_concurrency', "Steps this process's worker runs at once now: BATON_WORKER_CONCURRENCY, lowered while circuit breakers open in a burst (0: no worker).", [], () => {
+      const throttle = this.config.role === 'api' ? undefined : this.optional(ClaimThrottle);
+      return [{ value: throttle ? throttle.limit(this.config.workerConcurrency) : 0 }];
+    });
     m.scrapeGauge('baton_stream_subscribers', 'Open live streams of this process, by transport (sse, websocket).', ['transport'], () => {
       const sse = this.optional(SseConnections);
       const sockets = this.optional(StreamSocketServer);
