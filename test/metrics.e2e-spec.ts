@@ -228,9 +228,14 @@ describe('engine metrics (e2e)', () => {
     );
     await app.init();
     org = await createTestOrganization(app, ds, 'metrics-flow');
+    // The webhook receiver, and the stand-in for an OpenAI-compatible LLM API (usage reported, so it is priced).
     hooks = createServer((req, res) => {
       req.resume();
-      req.on('end', () => res.end('ok'));
+      req.on('end', () => {
+        if (!req.url?.endsWith('/chat/completions')) return res.end('ok');
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ model: 'gpt-4o-mini', choices: [{ message: { content: 'done' }, finish_reason: 'stop' }], usage: { prompt_tokens: 1000, completion_tokens: 200 } }));
+      });
     });
     await new Promise<void>((resolve) => hooks.listen(0, '127.0.0.1', resolve));
     hookUrl = `http://127.0.0.1:${(hooks.address() as AddressInfo).port}/hook`;
@@ -253,6 +258,9 @@ describe('engine metrics (e2e)', () => {
   it('counts runs, step attempts, durations, dispatch latency, tokens, breakers and webhook attempts of real runs', async () => {
     await http().post('/webhooks').set(as('admin')).send({ url: hookUrl, eventTypes: ['run.completed'] }).expect(201);
     await http().post('/agents').set(as('admin')).send({ slug: 'writer', name: 'writer', type: 'context', config: { provider: 'local' } }).expect(201);
+    process.env.TEST_METRICS_LLM_KEY = 'sk-metrics-test-key';
+    const llm = { provider: 'openai', baseUrl: hookUrl.replace('/hook', '/v1'), apiKeyEnv: 'TEST_METRICS_LLM_KEY', model: 'gpt-4o-mini', stream: false };
+    await http().post('/agents').set(as('admin')).send({ slug: 'priced', name: 'priced', type: 'context', config: llm }).expect(201);
     await http()
       .post('/agents')
       .set(as('admin'))
@@ -265,6 +273,7 @@ describe('engine metrics (e2e)', () => {
         { key: 'a', agent: 'echo', input: { text: 'Baton keeps runs durable. Workers claim steps.' } },
         { key: 'b', agent: 'flaky', dependsOn: ['a'], retry: { maxAttempts: 2, ...fast }, input: { failTimes: 1 } },
         { key: 'c', agent: 'writer', dependsOn: ['a'], input: { text: '{{ steps.a.output.text }}' } },
+        { key: 'd', agent: 'priced', dependsOn: ['a'], input: { text: '{{ steps.a.output.text }}' } },
       ],
     });
     await insertDefinition(ds, org.id, { slug: 'flow-fail', name: 'flow-fail', steps: [{ key: 'x', agent: 'fail', input: {} }] });
@@ -306,11 +315,16 @@ describe('engine metrics (e2e)', () => {
     expect(steps('sleep', 'cancelled')).toBe(1);
     expect(sample(text, 'baton_step_duration_seconds_count', { agent: 'flaky', outcome: 'retrying' })).toBe(1);
     expect(sample(text, 'baton_step_duration_seconds_count', { agent: 'echo', outcome: 'completed' })).toBe(1);
-    // one start per attempt: a, b twice, c, fail's x, down-api's x three times, nap
-    expect(sample(text, 'baton_dispatch_latency_seconds_count')).toBe(9);
+    // one start per attempt: a, b twice, c, d, fail's x, down-api's x three times, nap
+    expect(sample(text, 'baton_dispatch_latency_seconds_count')).toBe(10);
 
     expect(sample(text, 'baton_llm_tokens_total', { agent: 'writer', model: 'local', type: 'input' })).toBeGreaterThan(0);
     expect(sample(text, 'baton_llm_tokens_total', { agent: 'writer', model: 'local', type: 'output' })).toBeGreaterThan(0);
+    expect(sample(text, 'baton_llm_tokens_total', { agent: 'priced', model: 'gpt-4o-mini', type: 'input' })).toBe(1000);
+    expect(sample(text, 'baton_llm_tokens_total', { agent: 'priced', model: 'gpt-4o-mini', type: 'output' })).toBe(200);
+    // 1000 input tokens at 0.15 USD and 200 output tokens at 0.60 USD per million (the built-in price list)
+    expect(sample(text, 'baton_llm_cost_usd_total', { agent: 'priced', model: 'gpt-4o-mini' })).toBeCloseTo(0.00027, 8);
+    expect(sample(text, 'baton_llm_cost_usd_total', { agent: 'writer', model: 'local' })).toBeUndefined();
 
     expect(sample(text, 'baton_agent_breaker_transitions_total', { agent: 'down-api', to: 'open' })).toBe(1);
     expect(sample(text, 'baton_agent_breaker_state', { agent: 'down-api' })).toBe(2);
