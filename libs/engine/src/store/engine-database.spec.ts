@@ -162,6 +162,7 @@ describe('EngineDatabase committed-event observers', () => {
         await client.query(`INSERT INTO ${table} VALUES ($1)`, [1]);
         observeAfterCommit(client, [event('1'), event('2')]);
       });
+      await Promise.all(pending); // the observer's read, before anything else writes
       await expect(
         db.tx(async (client) => {
           observeAfterCommit(client, [event('3')]);
@@ -182,7 +183,7 @@ describe('EngineDatabase committed-event observers', () => {
       await Promise.all(pending);
       expect(seen).toEqual([
         { ids: ['1', '2'], visible: 1 },
-        { ids: ['attempt-2'], visible: 2 },
+        { ids: ['attempt-2'], visible: 2 }, // rows 1 and 3: the retried attempt's row 2 was rolled back
       ]);
     } finally {
       off();
