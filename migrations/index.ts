@@ -13,6 +13,7 @@ import { ObservabilityIndexes1764250000000 } from './1764250000000-Observability
 import { EventRetentionIndex1764250001000 } from './1764250001000-EventRetentionIndex.js';
 import { SubOrchestrations1764300000000 } from './1764300000000-SubOrchestrations.js';
 import { RunBudgets1764300001000 } from './1764300001000-RunBudgets.js';
+import { RunTraceContext1764310000000 } from './1764310000000-RunTraceContext.js';
 import { Conversations1764330000000 } from './1764330000000-Conversations.js';
 
 /** Every migration, in order. Listed explicitly so sources (tests) and dist/ (CLI, API) load the same set. */
@@ -32,5 +33,6 @@ export const MIGRATIONS = [
   EventRetentionIndex1764250001000,
   SubOrchestrations1764300000000,
   RunBudgets1764300001000,
+  RunTraceContext1764310000000,
   Conversations1764330000000,
 ];

@@ -70,7 +70,8 @@ describe('structured logs (e2e)', () => {
     await http().get('/health').expect(200);
 
     const entries = parsed();
-    const requestLine = (method: string, path: string) => entries.find((e) => (e.req as { method?: string; url?: string } | undefined)?.method === method && (e.req as { url: string }).url === path);
+    // A request's own line has `res`; application lines written inside the request (engine transitions) carry `req` too.
+    const requestLine = (method: string, path: string) => entries.find((e) => e.res !== undefined && (e.req as { method?: string; url?: string } | undefined)?.method === method && (e.req as { url: string }).url === path);
 
     const start = requestLine('POST', '/orchestrations/runs');
     expect(start).toMatchObject({ requestId: 'req-logs-1', organizationId: org.id, res: { statusCode: 201 }, msg: 'POST /orchestrations/runs 201', level: 30 });

@@ -40,6 +40,8 @@ export interface AppConfig {
   breakerFailures: number;
   breakerWindowMs: number;
   breakerCooldownMs: number;
+  degradedOpenBreakers: number;
+  degradedClaimPercent: number;
   runRateLimit: number;
   loginMaxFailuresPerAccount: number;
   loginMaxFailuresPerAddress: number;
@@ -158,6 +160,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     breakerFailures: positiveInt(raw(env, 'BATON_BREAKER_FAILURES'), 'BATON_BREAKER_FAILURES', problems),
     breakerWindowMs: positiveInt(raw(env, 'BATON_BREAKER_WINDOW_MS'), 'BATON_BREAKER_WINDOW_MS', problems),
     breakerCooldownMs: positiveInt(raw(env, 'BATON_BREAKER_COOLDOWN_MS'), 'BATON_BREAKER_COOLDOWN_MS', problems),
+    degradedOpenBreakers: positiveInt(raw(env, 'BATON_DEGRADED_OPEN_BREAKERS'), 'BATON_DEGRADED_OPEN_BREAKERS', problems),
+    degradedClaimPercent: Math.min(100, positiveInt(raw(env, 'BATON_DEGRADED_CLAIM_PERCENT'), 'BATON_DEGRADED_CLAIM_PERCENT', problems)),
     runRateLimit: positiveInt(raw(env, 'BATON_RUN_RATE_LIMIT'), 'BATON_RUN_RATE_LIMIT', problems),
     loginMaxFailuresPerAccount: positiveInt(raw(env, 'BATON_LOGIN_MAX_FAILURES_PER_ACCOUNT'), 'BATON_LOGIN_MAX_FAILURES_PER_ACCOUNT', problems),
     loginMaxFailuresPerAddress: positiveInt(raw(env, 'BATON_LOGIN_MAX_FAILURES_PER_ADDRESS'), 'BATON_LOGIN_MAX_FAILURES_PER_ADDRESS', problems),

@@ -80,6 +80,18 @@ export const CONFIG_VARIABLES = [
   { name: 'BATON_BREAKER_FAILURES', description: "Failed calls of one agent within BATON_BREAKER_WINDOW_MS that open its circuit breaker.", sensitive: false, default: '5' },
   { name: 'BATON_BREAKER_WINDOW_MS', description: 'Window in which an agent\'s failures are counted towards opening its breaker.', sensitive: false, default: '60000' },
   { name: 'BATON_BREAKER_COOLDOWN_MS', description: 'How long an open breaker stays open before it half-opens (one trial call closes or reopens it).', sensitive: false, default: '30000' },
+  {
+    name: 'BATON_DEGRADED_OPEN_BREAKERS',
+    description: 'Agents with an open circuit breaker (deployment-wide) from which an instance is degraded: /ready says so and its worker claims fewer steps.',
+    sensitive: false,
+    default: '3',
+  },
+  {
+    name: 'BATON_DEGRADED_CLAIM_PERCENT',
+    description: 'While degraded, the share of BATON_WORKER_CONCURRENCY a worker fills (percent, at least one step).',
+    sensitive: false,
+    default: '50',
+  },
   { name: 'BATON_ENGINE_POOL_SIZE', description: "Connections of the engine's general pool (run starts, decisions, interventions).", sensitive: false, default: '10' },
   { name: 'BATON_WORKER_POOL_SIZE', description: "Connections of the worker's own pool (claims, result lanes, heartbeats, reaper).", sensitive: false, default: '8' },
   { name: 'BATON_CLAIM_BATCH', description: 'Most free slots one claim (or one result lane) fills in a transaction.', sensitive: false, default: '64' },

@@ -5,6 +5,9 @@ import { ApprovalTimer } from './approvals/approval-timer.js';
 import { ApprovalService } from './approvals/approval.service.js';
 import { CheckpointOpener } from './transitions/checkpoint-opener.js';
 import { DefinitionCache } from './compiled-definition.js';
+import { EngineEventMetrics } from './observe/engine-event-metrics.js';
+import { RunTracing } from './observe/run-tracing.js';
+import { TransitionLog } from './observe/transition-log.js';
 import { OrchestrationRunner } from './orchestration-runner.js';
 import { RunControlService } from './runs/run-control.service.js';
 import { RunQueryService } from './runs/run-queries.service.js';
@@ -12,6 +15,7 @@ import { RunStarter } from './runs/run-starter.service.js';
 import { TaskStatusService } from './runs/task-status.service.js';
 import { EngineDatabase } from './store/engine-database.js';
 import { AgentDirectory } from './worker/agent-directory.js';
+import { ClaimThrottle } from './worker/claim-throttle.js';
 import { EngineWorker } from './worker/engine-worker.js';
 import { ResultApplier } from './worker/result-applier.js';
 import { ChildSpawner } from './worker/child-spawner.js';
@@ -39,7 +43,11 @@ import { StepExecutor } from './worker/step-executor.js';
     ApprovalService,
     ApprovalQueryService,
     ApprovalTimer,
+    EngineEventMetrics,
+    RunTracing,
+    TransitionLog,
+    ClaimThrottle,
   ],
-  exports: [ApprovalQueryService, RunStarter, RunControlService, RunQueryService, TaskStatusService, OrchestrationRunner, EngineWorker, EngineDatabase, DefinitionCache],
+  exports: [ClaimThrottle, ApprovalQueryService, RunStarter, RunControlService, RunQueryService, TaskStatusService, OrchestrationRunner, EngineWorker, EngineDatabase, DefinitionCache],
 })
 export class EngineModule {}

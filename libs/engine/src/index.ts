@@ -9,6 +9,7 @@ export * from './runs/run-task.mapper.js';
 export * from './runs/task-status.service.js';
 export * from './store/engine-database.js';
 export * from './worker/engine-worker.js';
+export * from './worker/claim-throttle.js';
 export * from './approvals/approval-queries.service.js';
 export * from './approvals/approval.service.js';
 export * from './runs/run-view.js';

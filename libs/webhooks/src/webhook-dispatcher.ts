@@ -12,11 +12,12 @@
  * outbox; at most once per EVENT_WAKE_SPACING_MS) and baton_webhooks (a redelivery), with polling as a fallback and
  * for scheduled retries. The outbox trigger itself does not notify: see migration Phase4WebhookWakeups.
  */
-import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { pushNotificationBody } from '#a2a';
 import { APP_CONFIG, type AppConfig } from '#config';
 import { WakeSignal, type JsonValue } from '#core';
 import { EVENTS_CHANNEL, PgListener, WEBHOOKS_CHANNEL } from '#events';
+import { BatonMetrics } from '#observability';
 import { A2aPushTargetsRepository } from './a2a-push-targets.repository.js';
 import { webhookRetryDelayMs, type WebhookRetryPolicy } from './webhook-backoff.js';
 import { DeliveryOutboxRepository, type AttemptOutcome, type ClaimedDelivery, type NextStep } from './delivery-outbox.repository.js';
@@ -76,6 +77,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
     private readonly cipher: WebhookSecretCipher,
     private readonly listener: PgListener,
     private readonly pushTargets: A2aPushTargetsRepository,
+    @Optional() private readonly metrics?: BatonMetrics,
   ) {
     this.policy = {
       maxAttempts: config.webhookMaxAttempts,
@@ -169,6 +171,8 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
     const next = this.nextStep(delivery, outcome);
     try {
       const applied = await this.outbox.record(delivery.id, delivery.attempt, outcome, next);
+      // Counted once recorded: an attempt whose lease was taken over is another instance's to count.
+      if (applied) this.metrics?.webhookAttempt(next.status === 'pending' ? 'failed' : next.status);
       if (!applied)
         this.logger.warn(
           `delivery ${delivery.id} attempt ${delivery.attempt} finished after its lease was taken over; outcome logged only`,

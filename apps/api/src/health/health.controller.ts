@@ -20,8 +20,27 @@ const READY_EXAMPLE = {
     migrations: { status: 'up', pending: [] },
     eventTail: { status: 'up', running: true, lagSeconds: 0 },
     worker: { status: 'up', claiming: true, workerId: 'host:123:a1b2c3', staleLeases: 0 },
+    breakers: { status: 'up', degraded: false, openBreakers: 0, agents: [], threshold: 3, claimConcurrency: 100 },
   },
 };
+
+/** What /ready answers while degraded (docs/observability.md shows it). */
+export const DEGRADED_EXAMPLE = {
+  status: 'degraded',
+  reason: '3 agents have an open circuit breaker (crm-api, billing-api, search-api); claim concurrency lowered to 50%',
+  database: 'up',
+  pendingMigrations: [],
+  details: { ...READY_EXAMPLE.details, breakers: { status: 'up', degraded: true, openBreakers: 3, agents: ['crm-api', 'billing-api', 'search-api'], threshold: 3, claimConcurrency: 50 } },
+};
+
+interface ReadyDto {
+  /** `degraded`: ready, but circuit breakers open in a burst and this instance claims fewer steps (see `reason`). */
+  status: 'ok' | 'degraded';
+  reason?: string;
+  database: 'up';
+  pendingMigrations: string[];
+  details: Details;
+}
 
 @ApiTags('health')
 @Public()
@@ -42,20 +61,23 @@ export class HealthController {
   @Get('ready')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({
-    summary: 'Readiness: the database answers, every migration is applied, the event tail runs (API roles; its lag is reported) and the worker claim loop runs (roles all, worker)',
+    summary:
+      'Readiness: the database answers, every migration is applied, the event tail runs (API roles; its lag is reported) and the worker claim loop runs (roles all, worker); `degraded` (still 200) while circuit breakers open in a burst',
   })
-  @ApiOkResponse({ schema: { example: READY_EXAMPLE } })
+  @ApiOkResponse({ schema: { example: READY_EXAMPLE }, description: 'Ready. While circuit breakers open in a burst, `status` is `degraded` with a `reason` (see details.breakers)' })
   @ApiServiceUnavailableResponse({ type: ErrorResponseDto, description: '`details` holds every indicator, with the failing ones `down` and why' })
-  async ready(): Promise<{ status: 'ok'; database: 'up'; pendingMigrations: string[]; details: Details }> {
+  async ready(): Promise<ReadyDto> {
     let details: Details;
     try {
-      details = (await this.checks.check([() => this.indicators.database(), () => this.indicators.migrations(), () => this.indicators.eventTail(), () => this.indicators.worker()])).details as Details;
+      details = (await this.checks.check([() => this.indicators.database(), () => this.indicators.migrations(), () => this.indicators.eventTail(), () => this.indicators.worker(), () => this.indicators.breakers()])).details as Details;
     } catch (error) {
       // terminus answers 503 with every indicator; keep the error shape of the API, the indicators in `details`.
       const response = (error as { getResponse?: () => unknown }).getResponse?.() as { details?: Details } | undefined;
       if (!response?.details) throw error;
       throw new ServiceUnavailableException({ message: this.reason(response.details), details: { ...response.details, pendingMigrations: (response.details.migrations?.pending as string[] | undefined) ?? [] } });
     }
+    const breakers = details.breakers;
+    if (breakers?.degraded === true) return { status: 'degraded', reason: String(breakers.reason), database: 'up', pendingMigrations: [], details };
     return { status: 'ok', database: 'up', pendingMigrations: [], details };
   }
 

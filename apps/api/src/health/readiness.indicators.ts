@@ -3,7 +3,7 @@ import { ModuleRef } from '@nestjs/core';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import type { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '#config';
-import { EngineWorker } from '#engine';
+import { ClaimThrottle, EngineWorker } from '#engine';
 import { DATA_SOURCE, OperationalGaugesRepository, pendingMigrationNames } from '#persistence';
 import { EventTailProbe, TAIL_STALL_SECONDS } from '../metrics/event-tail-probe.js';
 
@@ -28,6 +28,34 @@ export class ReadinessIndicators {
     @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
+
+  private optional<T>(token: abstract new (...args: never[]) => T): T | undefined {
+    try {
+      return this.modules.get(token, { strict: false });
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Circuit breakers open in a burst (BATON_DEGRADED_OPEN_BREAKERS agents or more): never down (the instance still
+   * serves and works, slower on purpose), but `degraded` with the reason and the lowered claim concurrency.
+   */
+  async breakers() {
+    const check = this.health.check('breakers');
+    const throttle = this.optional(ClaimThrottle);
+    if (!throttle) return check.up({ degraded: false, reason: 'no engine in this process' });
+    const status = await withTimeout(throttle.refresh(), DB_TIMEOUT_MS).catch(() => throttle.status);
+    const claimConcurrency = this.config.role === 'api' ? null : throttle.limit(this.config.workerConcurrency);
+    return check.up({
+      degraded: status.degraded,
+      openBreakers: status.openBreakers,
+      agents: status.agents,
+      threshold: this.config.degradedOpenBreakers,
+      claimConcurrency,
+      ...(status.reason ? { reason: status.reason } : {}),
+    });
+  }
 
   async database() {
     const check = this.health.check('database');
@@ -68,12 +96,7 @@ export class ReadinessIndicators {
   async worker() {
     const check = this.health.check('worker');
     if (this.config.role === 'api') return check.up({ claiming: false, reason: 'BATON_ROLE=api: this process claims no steps' });
-    let worker: EngineWorker | undefined;
-    try {
-      worker = this.modules.get(EngineWorker, { strict: false });
-    } catch {
-      worker = undefined;
-    }
+    const worker = this.optional(EngineWorker);
     // Running steps whose lease expired three lease periods ago: no instance's reaper is reclaiming them.
     const staleLeases = await withTimeout(this.gauges.staleLeases((3 * this.config.leaseMs) / 1000), DB_TIMEOUT_MS).catch(() => null);
     if (!worker?.isRunning) return check.down({ claiming: false, staleLeases, message: 'Worker claim loop is not running' });

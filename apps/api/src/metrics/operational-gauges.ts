@@ -2,7 +2,8 @@ import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import type pg from 'pg';
 import type { DataSource } from 'typeorm';
-import { EngineDatabase } from '#engine';
+import { APP_CONFIG, type AppConfig } from '#config';
+import { ClaimThrottle, EngineDatabase } from '#engine';
 import { BatonMetrics, type GaugeSample } from '#observability';
 import { DATA_SOURCE, OperationalGaugesRepository } from '#persistence';
 import { SseConnections } from '../streams/sse-connections.js';
@@ -32,6 +33,7 @@ export class OperationalGauges implements OnModuleInit {
     private readonly tail: EventTailProbe,
     private readonly modules: ModuleRef,
     @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   private optional<T>(token: abstract new (...args: never[]) => T): T | undefined {
@@ -75,6 +77,13 @@ export class OperationalGauges implements OnModuleInit {
     m.scrapeGauge('baton_webhook_dead_letters', 'Webhook deliveries that exhausted their attempts (dead letters), waiting for a redelivery or retention.', [], async () => [
       { value: (await deliveries()).find((r) => r.status === 'dead')?.n ?? 0 },
     ]);
+    m.scrapeGauge('baton_agent_breaker_state', 'Circuit breaker state per agent as every instance sees it: 0 closed, 1 half-open, 2 open.', ['agent'], async () =>
+      (await this.repository.breakerStates(this.config.breakerCooldownMs)).map((r) => ({ labels: { agent: r.agent }, value: r.state })),
+    );
+    m.scrapeGauge('baton_worker_claim_concurrency', "Steps this process's worker runs at once now: BATON_WORKER_CONCURRENCY, lowered while circuit breakers open in a burst (0: no worker).", [], () => {
+      const throttle = this.config.role === 'api' ? undefined : this.optional(ClaimThrottle);
+      return [{ value: throttle ? throttle.limit(this.config.workerConcurrency) : 0 }];
+    });
     m.scrapeGauge('baton_stream_subscribers', 'Open live streams of this process, by transport (sse, websocket).', ['transport'], () => {
       const sse = this.optional(SseConnections);
       const sockets = this.optional(StreamSocketServer);

@@ -16,6 +16,7 @@ import { RegisteredAgentRunner } from '../registered-agent-runner.js';
 import { envSecret } from '../outbound/env-secrets.js';
 import { DEFAULT_LLM_PRICES, pricedUsage, type ModelPrice } from './llm-prices.js';
 import { estimateTokens, LOCAL_MODEL, localAnswer } from './local-llm.js';
+import { llmCallSpan } from '#observability';
 import { chatCompletion, type ChatMessage } from './openai-chat.js';
 import { ProgressThrottle } from './progress-throttle.js';
 
@@ -85,7 +86,8 @@ export class ContextAgentRunner extends RegisteredAgentRunner {
         throw new AgentError(LLM_NOT_CONFIGURED, 'provider openai needs baseUrl in the agent config or BATON_LLM_BASE_URL', false);
       if (!apiKey) throw new AgentError(LLM_NOT_CONFIGURED, `provider openai needs the API key in environment variable ${keyEnv}`, false);
       const model = config.model ?? DEFAULT_CONTEXT_MODEL;
-      const answer = await chatCompletion({
+      const answer = await llmCallSpan({ operation: 'chat', provider: 'openai', requestModel: model }, async (report) => {
+        const answer = await chatCompletion({
         baseUrl,
         apiKey,
         model,
@@ -97,13 +99,20 @@ export class ContextAgentRunner extends RegisteredAgentRunner {
         signal: context.signal,
         allowPrivateNetworks: this.appConfig.agentAllowPrivateNetworks,
         onDelta: (text) => throttle.push(text),
+        });
+        report.response({ model: answer.model, inputTokens: answer.inputTokens, outputTokens: answer.outputTokens, ...(answer.finishReason ? { finishReasons: [answer.finishReason] } : {}) });
+        return answer;
       });
       throttle.flush();
       usage = pricedUsage(this.prices, answer.model, 'openai', answer.inputTokens, answer.outputTokens);
       output = { text: answer.text, model: answer.model, provider: 'openai', finishReason: answer.finishReason };
     } else {
       if (context.signal.aborted) throw new AgentError(ABORTED_ERROR, 'aborted', false);
-      const answer = localAnswer(input, user, config.maxTokens);
+      const answer = await llmCallSpan({ operation: 'chat', provider: 'local', requestModel: LOCAL_MODEL }, async (report) => {
+        const answer = localAnswer(input, user, config.maxTokens);
+        report.response({ model: LOCAL_MODEL, inputTokens: estimateTokens(messages.map((m) => m.content).join('\n')), outputTokens: estimateTokens(answer.text), finishReasons: ['stop'] });
+        return answer;
+      });
       throttle.push(answer.text);
       throttle.flush();
       usage = pricedUsage(

@@ -8,6 +8,7 @@
  * - the whole exchange, connect to last byte, is bounded by `timeoutMs`, and an answer longer than
  *   `maxResponseBytes` fails (a truncated JSON answer would be misread, so it is not silently cut).
  */
+import { startOutboundSpan, tracedCall } from './outbound-span.js';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createGuardedLookup, nonPublicHost } from '#net';
@@ -87,8 +88,10 @@ export function outboundStream(
   const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
   const headers: Record<string, string> = { ...init.headers };
   if (init.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(init.body));
+  const method = init.method ?? 'GET';
+  const span = startOutboundSpan(method, target, headers);
 
-  return new Promise((resolve, reject) => {
+  const answer = new Promise<OutboundResponse>((resolve, reject) => {
     let settled = false;
     const settle = (outcome: () => void) => {
       if (settled) return;
@@ -103,7 +106,7 @@ export function outboundStream(
     };
     const req = send(
       target,
-      { method: init.method ?? 'GET', headers, lookup: policy.allowPrivateNetworks ? undefined : guardedLookup },
+      { method, headers, lookup: policy.allowPrivateNetworks ? undefined : guardedLookup },
       (res: IncomingMessage) => {
         const status = res.statusCode ?? 0;
         const chunks: Buffer[] = [];
@@ -132,6 +135,7 @@ export function outboundStream(
     );
     req.end(init.body);
   });
+  return tracedCall(span, answer);
 }
 
 function flatHeaders(raw: IncomingMessage['headers']): Record<string, string> {

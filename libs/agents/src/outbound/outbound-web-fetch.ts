@@ -4,6 +4,7 @@
  * fetch has no lookup hook on Node 20), redirects never followed, the body streamed (server-sent events) with a size
  * bound, and the exchange bounded by `timeoutMs` as well as by the caller's signal.
  */
+import { startOutboundSpan, tracedCall } from './outbound-span.js';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Readable, Transform } from 'node:stream';
@@ -45,8 +46,10 @@ export function createOutboundWebFetch(policy: OutboundPolicy, options: Outbound
     const signal = request.signal;
     if (signal.aborted) throw new OutboundHttpError('aborted', OUTBOUND_ABORTED);
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    // Ends when the answer's headers arrive (a streamed body is the caller's to read).
+    const span = startOutboundSpan(request.method, url, headers);
 
-    return new Promise<Response>((resolve, reject) => {
+    return tracedCall(span, new Promise<Response>((resolve, reject) => {
       let response: IncomingMessage | null = null;
       const stop = (error: OutboundHttpError) => {
         clearTimeout(timer);
@@ -90,6 +93,6 @@ export function createOutboundWebFetch(policy: OutboundPolicy, options: Outbound
         reject(error instanceof OutboundHttpError ? error : new OutboundHttpError(error.message, error.code ?? 'EREQUEST'));
       });
       req.end(body);
-    });
+    }));
   };
 }

@@ -4,6 +4,7 @@
  * first events in one transaction that also starts the first steps here or wakes the workers.
  */
 import { Injectable } from '@nestjs/common';
+import { SpanStatusCode, type Span } from '@opentelemetry/api';
 import { DomainError, type Budget, type JsonValue } from '#core';
 import { WORK_CHANNEL } from '#events';
 import { DefinitionsRepository, RunsRepository, type OrchestrationRunEntity } from '#persistence';
@@ -11,6 +12,8 @@ import { DefinitionCache, inputProblems } from '../compiled-definition.js';
 import { commitWith, EngineDatabase } from '../store/engine-database.js';
 import { appendEvents, type NewEvent } from '../store/event-log.repository.js';
 import { createRunRows } from '../store/run-creation.repository.js';
+import { setRunTraceParent } from '../store/run-trace.repository.js';
+import { RunTracing } from '../observe/run-tracing.js';
 import { notify } from '../store/step-transition.repository.js';
 import { EngineWorker } from '../worker/engine-worker.js';
 import { StepClaimer } from '../worker/step-claimer.js';
@@ -44,6 +47,7 @@ export class RunStarter {
     private readonly runs: RunsRepository,
     private readonly worker: EngineWorker,
     private readonly claimer: StepClaimer,
+    private readonly tracing: RunTracing,
   ) {}
 
   async start(command: StartRunCommand): Promise<StartedRun> {
@@ -69,7 +73,9 @@ export class RunStarter {
 
     // When this process runs a worker with free slots, the run's first steps start on it in the creating transaction
     // (like a decision's dependents, see EngineWorker.lendSlots); otherwise a worker is woken to claim them.
-    const inserted = await this.worker.lendSlots((fast) =>
+    // The run's span (tracing on): a child of the request's span, its traceparent kept on the run row.
+    const traced = this.tracing.startRun(row.slug, organizationId);
+    const creating = this.worker.lendSlots((fast) =>
       this.db.tx(async (client) => {
         const events: NewEvent[] = [];
         const created = await createRunRows(
@@ -88,6 +94,8 @@ export class RunStarter {
           events,
         );
         if (!created) return { value: null, claimed: [] };
+        // Sent before the event append, so the append (and the observers of its events) reads the run's trace.
+        const tracedRow = traced ? setRunTraceParent(client, created.id, traced.traceParent) : Promise.resolve();
         // The run row was inserted by this transaction: nobody else can see it, let alone lock it, before the commit.
         const run = {
           id: created.id,
@@ -103,12 +111,13 @@ export class RunStarter {
         const claim = fast
           ? await this.claimer.claimLocked(client, fast.workerId, fast.limit, fast.leaseMs, new Map([[run.id, run]]), created.ready, events)
           : { claimed: [], applied: Promise.resolve() };
-        commitWith(client, claim.applied, appendEvents(client, events));
+        commitWith(client, tracedRow, claim.applied, appendEvents(client, events));
         if (created.ready.length > claim.claimed.length) await notify(client, WORK_CHANNEL);
         return { value: created, claimed: claim.claimed };
       }),
       [...definition.steps.values()].filter((s) => s.dependsOn.length === 0).length,
     );
+    const inserted = traced ? await endWith(traced.span, creating) : await creating;
     if (!inserted) {
       // Lost an idempotency race: the winner's run is the answer.
       const winner = await this.existing(organizationId, command.idempotencyKey as string, command.definition);
@@ -124,5 +133,20 @@ export class RunStarter {
       throw DomainError.conflict(`Idempotency key ${key} was already used for a run of ${run.definitionSlug}`, { runId: run.id });
     }
     return run;
+  }
+}
+
+/** Ends the run's span once its creation settled, naming the run (or the error) on it. */
+async function endWith<T extends { id: string } | null>(span: Span, creating: Promise<T>): Promise<T> {
+  try {
+    const created = await creating;
+    if (created) span.setAttribute('baton.run_id', created.id);
+    else span.setAttribute('baton.idempotent_replay', true);
+    return created;
+  } catch (error) {
+    span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+    throw error;
+  } finally {
+    span.end();
   }
 }

@@ -21,3 +21,17 @@ export async function publishBreakerState(
   );
   return rows[0]?.previous ?? null;
 }
+
+/**
+ * Agents whose published breaker is open and still within its cool-down (not yet half-open), deployment-wide:
+ * how many, and a few of their slugs (most recently opened first) to name in /ready.
+ */
+export async function openBreakers(client: Queryable, cooldownMs: number, sample = 5): Promise<{ count: number; agents: string[] }> {
+  const { rows } = await client.query<{ count: number; agents: string[] | null }>(
+    `SELECT count(*)::int AS count, (array_agg(slug ORDER BY breaker_changed_at DESC))[1:$2] AS agents
+       FROM agents WHERE breaker_state = 'open' AND breaker_changed_at > now() - make_interval(secs => $1::double precision / 1000)`,
+    [cooldownMs, sample],
+  );
+  const agents = rows[0]?.agents ?? [];
+  return { count: rows[0]?.count ?? 0, agents };
+}

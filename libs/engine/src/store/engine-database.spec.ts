@@ -1,7 +1,8 @@
 import { faultPoints } from '#core';
 import type { DatabaseHandle } from '#persistence';
 import { testConfig, testDatabaseUrl } from '#testing';
-import { commitWith, EngineDatabase, together } from './engine-database.js';
+import type { CommittedEvent } from './committed-event.js';
+import { commitWith, EngineDatabase, observeAfterCommit, together } from './engine-database.js';
 
 /** Pipelined transactions on a real PostgreSQL: what rides with COMMIT, and which error a failed flight reports. */
 describe('EngineDatabase transactions', () => {
@@ -108,5 +109,84 @@ describe('EngineDatabase retries and fault points', () => {
     await expect(db.tx((client) => client.query(`UPDATE ${table} SET n = n + 1000 WHERE id = $1`, [2]))).rejects.toThrow();
     expect((await db.query<{ n: number }>(`SELECT n FROM ${table} WHERE id = 2`))[0].n).toBe(0);
     for (let i = 0; i < 12; i++) await db.tx((client) => client.query(`SELECT 1 WHERE $1::int > 0`, [i])); // more than the pool holds
+  });
+});
+
+/** Observers of committed events (metrics, transition logs, run spans): after COMMIT only, once, never on rollback. */
+describe('EngineDatabase committed-event observers', () => {
+  const table = `engine_db_observe_${process.pid}`;
+  let db: EngineDatabase;
+  const event = (id: string): CommittedEvent => ({
+    id,
+    runId: '00000000-0000-4000-8000-000000000001',
+    organizationId: '00000000-0000-4000-8000-000000000002',
+    seq: Number(id),
+    type: 'step.completed',
+    stepKey: 'a',
+    payload: {},
+    definition: 'd',
+    traceParent: null,
+    agent: 'echo',
+    stepAttempt: 1,
+    sinceStartedMs: 1,
+    dueToStartMs: 0,
+    startedAfterDue: true,
+  });
+
+  beforeAll(async () => {
+    db = new EngineDatabase({ url: testDatabaseUrl() } as DatabaseHandle, testConfig());
+    await db.query(`CREATE TABLE ${table} (id int PRIMARY KEY)`);
+  });
+
+  afterEach(() => faultPoints.reset());
+
+  afterAll(async () => {
+    await db.query(`DROP TABLE IF EXISTS ${table}`);
+    await db.onApplicationShutdown();
+  });
+
+  it("hands a transaction's events to observers once it committed, and never those of a rolled-back attempt", async () => {
+    const seen: { ids: string[]; visible: number }[] = [];
+    const pending: Promise<void>[] = [];
+    const off = db.onCommitted((events) => {
+      const entry = { ids: events.map((e) => e.id), visible: -1 };
+      seen.push(entry);
+      // Another connection already sees what the transaction wrote: the observer runs after COMMIT.
+      pending.push(db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`).then(([r]) => void (entry.visible = r.n)));
+    });
+    db.onCommitted(() => {
+      throw new Error('a broken observer must not fail the transaction');
+    });
+    try {
+      await db.tx(async (client) => {
+        await client.query(`INSERT INTO ${table} VALUES ($1)`, [1]);
+        observeAfterCommit(client, [event('1'), event('2')]);
+      });
+      await Promise.all(pending); // the observer's read, before anything else writes
+      await expect(
+        db.tx(async (client) => {
+          observeAfterCommit(client, [event('3')]);
+          commitWith(client, client.query(`INSERT INTO ${table} VALUES ($1)`, [1])); // duplicate key: rolled back
+        }),
+      ).rejects.toMatchObject({ code: '23505' });
+      // A serialization failure at COMMIT is retried: only the attempt that committed is observed.
+      let attempt = 0;
+      faultPoints.arm('engine.tx.beforeCommit', () => {
+        faultPoints.reset();
+        throw Object.assign(new Error('could not serialize access'), { code: '40001' });
+      });
+      await db.tx(async (client) => {
+        attempt++;
+        await client.query(`INSERT INTO ${table} VALUES ($1)`, [1 + attempt]);
+        observeAfterCommit(client, [event(`attempt-${attempt}`)]);
+      });
+      await Promise.all(pending);
+      expect(seen).toEqual([
+        { ids: ['1', '2'], visible: 1 },
+        { ids: ['attempt-2'], visible: 2 }, // rows 1 and 3: the retried attempt's row 2 was rolled back
+      ]);
+    } finally {
+      off();
+    }
   });
 });

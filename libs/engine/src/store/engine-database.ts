@@ -22,6 +22,7 @@ import pg from 'pg';
 import { APP_CONFIG, type AppConfig } from '#config';
 import { faultPoint } from '#core';
 import { DATABASE_HANDLE, type DatabaseHandle } from '#persistence';
+import type { CommittedEvent, CommittedEventsObserver } from './committed-event.js';
 
 export type Queryable = Pick<pg.PoolClient, 'query'>;
 
@@ -93,6 +94,19 @@ export function discharge(client: object, duty: string): void {
   owed.get(client)?.delete(duty);
 }
 
+const appended = new WeakMap<object, CommittedEvent[]>();
+
+/**
+ * Registers events appended on the transaction of `client` (see appendEvents) for the observers of committed events:
+ * they see them once COMMIT succeeded, never those of a transaction that rolled back (or retried).
+ */
+export function observeAfterCommit(client: object, events: CommittedEvent[]): void {
+  if (events.length === 0) return;
+  const list = appended.get(client);
+  if (list) list.push(...events);
+  else appended.set(client, [...events]);
+}
+
 const riding = new WeakMap<object, Promise<unknown>[]>();
 
 /**
@@ -119,6 +133,8 @@ export class EngineDatabase implements OnApplicationShutdown {
    */
   readonly workerPool: pg.Pool;
 
+  private readonly observers = new Set<CommittedEventsObserver>();
+
   constructor(@Inject(DATABASE_HANDLE) database: DatabaseHandle, @Inject(APP_CONFIG) config: AppConfig) {
     // Every engine statement addresses rows through an index (ids, run ids, the ready and lease indexes). The planner
     // must not trade that for a sequential scan because statistics lag behind tables that grow and churn this fast
@@ -128,6 +144,27 @@ export class EngineDatabase implements OnApplicationShutdown {
     this.pool = new pg.Pool({ connectionString: database.url, max: config.enginePoolSize, application_name: 'baton-engine', pipeline: true, options });
     this.workerPool = new pg.Pool({ connectionString: database.url, max: config.workerPoolSize, application_name: 'baton-worker', pipeline: true, options });
     for (const pool of [this.pool, this.workerPool]) pool.on('error', () => undefined); // idle client errors surface on the next query
+  }
+
+  /**
+   * Calls `observer` with the events of every transaction of this process that commits (metrics, transition logs,
+   * run spans), synchronously just after COMMIT. Returns the unsubscribe function. An observer's error is swallowed:
+   * observing must never fail a transition that has committed.
+   */
+  onCommitted(observer: CommittedEventsObserver): () => void {
+    this.observers.add(observer);
+    return () => this.observers.delete(observer);
+  }
+
+  private publish(events: CommittedEvent[] | undefined): void {
+    if (!events) return;
+    for (const observer of this.observers) {
+      try {
+        observer(events);
+      } catch {
+        // an observer must not break the engine
+      }
+    }
   }
 
   async query<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R[]> {
@@ -153,6 +190,9 @@ export class EngineDatabase implements OnApplicationShutdown {
         const notes = requested.get(statements);
         requested.delete(statements);
         for (const note of notes ?? []) this.send(note);
+        const committed = appended.get(statements);
+        appended.delete(statements);
+        this.publish(committed);
         return result;
       } catch (error) {
         await begin.catch(() => undefined);
@@ -160,6 +200,7 @@ export class EngineDatabase implements OnApplicationShutdown {
         riding.delete(statements);
         requested.delete(statements);
         owed.delete(statements);
+        appended.delete(statements);
         await client.query('ROLLBACK').catch(() => undefined);
         if (attempt < 5 && RETRYABLE.has((error as { code?: string }).code ?? '')) continue;
         throw error;

@@ -14,6 +14,7 @@ import { WakeSignal, type JsonValue } from '#core';
 import { CANCEL_CHANNEL, PgListener, WORK_CHANNEL } from '#events';
 import { EngineDatabase } from '../store/engine-database.js';
 import { findExpiredLeases, renewLeases } from '../store/step-claim.repository.js';
+import { ClaimThrottle } from './claim-throttle.js';
 import { ResultApplier, type FastClaim } from './result-applier.js';
 import { StepClaimer, type ClaimedStep } from './step-claimer.js';
 import { StepExecutor } from './step-executor.js';
@@ -63,6 +64,7 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
     private readonly executor: StepExecutor,
     private readonly applier: ResultApplier,
     private readonly listener: PgListener,
+    private readonly throttle: ClaimThrottle,
   ) {
     this.lanes = Array.from({ length: config.flushLanes }, () => ({ results: [], wake: new WakeSignal() }));
     this.claimBatch = config.claimBatch;
@@ -134,8 +136,9 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
     }
   }
 
+  /** Free slots under the concurrency ClaimThrottle allows now (lowered while breakers open in bursts). */
   private freeSlots(): number {
-    return this.config.workerConcurrency - this.inFlight.size - this.reserved;
+    return this.throttle.limit(this.config.workerConcurrency) - this.inFlight.size - this.reserved;
   }
 
   private run(step: ClaimedStep): void {

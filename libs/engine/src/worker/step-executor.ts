@@ -1,11 +1,16 @@
 /**
  * Runs one claimed step's agent: builds the A2A task, wires cancellation (AbortSignal) and the step's
  * timeout, and turns whatever happens into a StepOutcome. It never touches the database.
+ * Each attempt is a `step {key}` span in its run's trace (see RunTracing), with the agent call under it as an
+ * `invoke_agent {agent}` span, or `execute_tool {agent}` for tool agents (GenAI semantic conventions).
  */
-import { Injectable } from '@nestjs/common';
-import { dataPart, taskOutput, userMessage, type TaskRequestDto } from '#a2a';
+import { Injectable, Optional } from '@nestjs/common';
+import { context, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import { dataPart, taskOutput, userMessage, type TaskRequestDto, type TaskResponseDto } from '#a2a';
 import { ABORTED_ERROR, AgentBreakers, AgentError, AgentRunnerRegistry, TIMEOUT_ERROR, type AgentUsage } from '#agents';
 import type { JsonValue } from '#core';
+import { executeToolSpan, invokeAgentSpan, RequestContext } from '#observability';
+import { RunTracing } from '../observe/run-tracing.js';
 import type { ClaimedStep } from './step-claimer.js';
 import { inputResumeOf, type StepOutcome } from './step-outcome.js';
 
@@ -14,14 +19,38 @@ export class StepExecutor {
   constructor(
     private readonly registry: AgentRunnerRegistry,
     private readonly breakers: AgentBreakers,
+    @Optional() private readonly tracing?: RunTracing,
   ) {}
+
+  /** One attempt, in its span and with the run, step and attempt on every log line written meanwhile. */
+  execute(step: ClaimedStep, signal: AbortSignal, onProgress: (progress: JsonValue) => void): Promise<StepOutcome> {
+    const parent = this.tracing?.attemptContext(step.runId, step.stepKey, step.attempt) ?? context.active();
+    const attributes = {
+      'baton.run_id': step.runId,
+      'baton.step_key': step.stepKey,
+      'baton.attempt': step.attempt,
+      'baton.organization_id': step.organizationId,
+      'baton.agent': step.agentSlug,
+    };
+    return RequestContext.with({ organizationId: step.organizationId, runId: step.runId, stepKey: step.stepKey, attempt: step.attempt }, () =>
+      trace.getTracer('baton').startActiveSpan(`step ${step.stepKey}`, { attributes }, parent, async (span) => {
+        try {
+          const outcome = await this.executeAttempt(step, signal, onProgress);
+          recordOutcome(span, outcome);
+          return outcome;
+        } finally {
+          span.end();
+        }
+      }),
+    );
+  }
 
   /**
    * Runs the step through its agent's circuit breaker (stored agents only: built-ins have none). While the breaker is
    * open the agent is not called: the attempt fails with the retryable CIRCUIT_OPEN and waits for its retry. A
    * breaker change the attempt caused rides on the outcome, for the result applier to publish.
    */
-  async execute(step: ClaimedStep, signal: AbortSignal, onProgress: (progress: JsonValue) => void): Promise<StepOutcome> {
+  private async executeAttempt(step: ClaimedStep, signal: AbortSignal, onProgress: (progress: JsonValue) => void): Promise<StepOutcome> {
     if (step.immediate) return step.immediate;
     if (step.routeError) return { kind: 'failed', error: step.routeError };
     const agent = step.agent;
@@ -57,8 +86,14 @@ export class StepExecutor {
     };
     try {
       const runner = this.registry.resolve(step.agentSlug, step.agent?.type);
+      const call = (fn: () => Promise<TaskResponseDto>) => {
+        const attributes = { 'baton.run_id': step.runId, 'baton.step_key': step.stepKey, 'baton.attempt': step.attempt };
+        return runner.type === 'tool'
+          ? executeToolSpan({ name: step.agentSlug, type: 'function', attributes }, failOnTaskState(fn))
+          : invokeAgentSpan({ name: step.agentSlug, attributes }, failOnTaskState(fn));
+      };
       const response = await raceAbort(
-        runner.execute(request, {
+        call(() => runner.execute(request, {
           organizationId: step.organizationId,
           agentSlug: step.agentSlug,
           runId: step.runId,
@@ -67,7 +102,7 @@ export class StepExecutor {
           attempt: step.attempt,
           signal: combined,
           onProgress,
-        }),
+        })),
         combined,
       );
       const state = response.status.state;
@@ -94,6 +129,32 @@ export class StepExecutor {
         };
       return { kind: 'failed', error: { code: 'AGENT_ERROR', message: error instanceof Error ? error.message : String(error), retryable: true } };
     }
+  }
+}
+
+/** The agent span of a call that answered a failed task state says so (the call itself did not throw). */
+function failOnTaskState(fn: () => Promise<TaskResponseDto>): (span: Span) => Promise<TaskResponseDto> {
+  return async (span) => {
+    const response = await fn();
+    const state = response.status.state;
+    if (state !== 'TASK_STATE_COMPLETED') {
+      span.setAttribute('error.type', state);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: `agent answered ${state}` });
+    }
+    return response;
+  };
+}
+
+/** The attempt span's outcome: `baton.outcome`, and `error.type` with an error status for a failed attempt. */
+function recordOutcome(span: Span, outcome: StepOutcome): void {
+  span.setAttribute('baton.outcome', outcome.kind);
+  if (outcome.kind === 'completed' && outcome.usage) {
+    span.setAttribute('gen_ai.usage.input_tokens', outcome.usage.inputTokens);
+    span.setAttribute('gen_ai.usage.output_tokens', outcome.usage.outputTokens);
+  }
+  if (outcome.kind === 'failed') {
+    span.setAttribute('error.type', outcome.error.code);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.error.message });
   }
 }
 

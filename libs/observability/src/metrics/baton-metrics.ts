@@ -1,13 +1,17 @@
 import { Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-/** Outcome label of a finished step; a closed set so the label stays bounded. */
-export type StepOutcome = 'completed' | 'failed' | 'retrying' | 'timeout' | 'cancelled' | 'lease_lost';
+/**
+ * Outcome label of a finished step attempt; a closed set so the label stays bounded. `checkpoint`: the agent answered
+ * a step that then waits for a decision; `released`: the worker gave the step back while shutting down.
+ */
+export type StepOutcome = 'completed' | 'checkpoint' | 'failed' | 'retrying' | 'timeout' | 'cancelled' | 'lease_lost' | 'released';
 export type RunOutcome = 'completed' | 'failed' | 'cancelled';
 export type BreakerState = 'closed' | 'half_open' | 'open';
 export type WebhookResult = 'delivered' | 'failed' | 'dead';
 
-const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
+/** Value of `baton_agent_breaker_state` for each state. */
+export const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
 
 /** One sample of a gauge computed at scrape time. */
 export interface GaugeSample {
@@ -59,7 +63,7 @@ export class BatonMetrics {
   });
   private readonly stepsFinished = new Counter({
     name: 'baton_steps_finished_total',
-    help: 'Step attempts that ended, by agent and outcome (completed, failed, retrying, timeout, cancelled, lease_lost).',
+    help: 'Step attempts that ended, by agent and outcome (completed, checkpoint, failed, retrying, timeout, cancelled, lease_lost, released).',
     labelNames: ['agent', 'outcome'] as const,
     registers: [this.registry],
   });
@@ -76,10 +80,10 @@ export class BatonMetrics {
     buckets: SECONDS,
     registers: [this.registry],
   });
-  private readonly breaker = new Gauge({
-    name: 'baton_agent_breaker_state',
-    help: 'Circuit breaker state per agent: 0 closed, 1 half-open, 2 open.',
-    labelNames: ['agent'] as const,
+  private readonly breakerTransitions = new Counter({
+    name: 'baton_agent_breaker_transitions_total',
+    help: 'Circuit breaker state changes this process applied, by agent and new state (open, half_open, closed).',
+    labelNames: ['agent', 'to'] as const,
     registers: [this.registry],
   });
   private readonly llmTokens = new Counter({
@@ -128,8 +132,9 @@ export class BatonMetrics {
     this.dispatch.observe(Math.max(0, ms) / 1000);
   }
 
-  breakerState(agent: string, state: BreakerState): void {
-    this.breaker.set({ agent }, BREAKER_VALUE[state]);
+  /** A breaker changed state (the state itself is the database gauge `baton_agent_breaker_state`). */
+  breakerTransition(agent: string, to: BreakerState): void {
+    this.breakerTransitions.inc({ agent, to });
   }
 
   llmUsage(usage: { agent: string; model: string; inputTokens?: number; outputTokens?: number; costUsd?: number }): void {

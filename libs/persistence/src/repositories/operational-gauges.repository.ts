@@ -75,6 +75,20 @@ export class OperationalGaugesRepository {
     );
   }
 
+  /**
+   * Circuit breaker state per agent slug as every instance sees it (the published state on the agent row; an open one
+   * past its cool-down is half-open), the worst over organizations: 0 closed, 1 half-open, 2 open.
+   */
+  async breakerStates(cooldownMs: number): Promise<{ agent: string; state: number }[]> {
+    return this.dataSource.query(
+      `SELECT slug AS agent,
+              max(CASE WHEN breaker_state = 'open' AND breaker_changed_at > now() - make_interval(secs => $1::double precision / 1000) THEN 2
+                       WHEN breaker_state IN ('open', 'half_open') THEN 1 ELSE 0 END)::int AS state
+         FROM agents GROUP BY slug ORDER BY slug`,
+      [cooldownMs],
+    );
+  }
+
   /** The newest event (by id, the primary key) and its age: the event tail's lag is measured against it. */
   async newestEvent(): Promise<{ id: string; age_seconds: number } | null> {
     const rows: { id: string; age_seconds: number }[] = await this.dataSource.query(
