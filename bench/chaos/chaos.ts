@@ -129,9 +129,19 @@ async function main(): Promise<void> {
     BATON_WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
     BATON_DB_STARTUP_RETRY_MS: '60000',
   };
-  let api: ApiProcess = await startApiProcess(url, env);
+  // a process that exits without being killed by us is a crash (e.g. an unhandled 'error' of a dying connection)
+  const crashes: string[] = [];
+  const killed = new Set<number>();
+  const watch = <P extends WorkerProcess>(p: P, what: string): P => {
+    p.child.once('exit', (code, signal) => {
+      if (!killed.has(p.pid) && !stopping) crashes.push(`${what} ${p.pid} exited ${code ?? signal}: ${p.output().slice(-500)}`);
+    });
+    return p;
+  };
+  let stopping = false;
+  let api: ApiProcess = watch(await startApiProcess(url, env), 'API');
   const port = new URL(api.baseUrl).port;
-  const workers: WorkerProcess[] = await Promise.all([0, 1, 2].map(() => startWorkerProcess(url, env)));
+  const workers: WorkerProcess[] = await Promise.all([0, 1, 2].map(async () => watch(await startWorkerProcess(url, env), 'worker')));
   const base = api.baseUrl;
   log(`PostgreSQL on ${pgPort}, API ${base}, workers ${workers.map((w) => w.pid).join(', ')}`);
 
@@ -182,9 +192,10 @@ async function main(): Promise<void> {
     for (let round = 0; round < 6 && !stop; round++) {
       await sleep(4000);
       const i = round % workers.length;
+      killed.add(workers[i].pid);
       await workers[i].kill();
       done.push(`kill -9 worker ${i}`);
-      workers[i] = await startWorkerProcess(url, env);
+      workers[i] = watch(await startWorkerProcess(url, env), 'worker');
       if (round === 2) {
         log('restarting PostgreSQL (fast shutdown, 3 s down)');
         await pg.stop();
@@ -193,9 +204,10 @@ async function main(): Promise<void> {
         done.push('PostgreSQL restart');
       }
       if (round === 4) {
+        killed.add(api.pid);
         await api.kill();
         done.push('kill -9 API');
-        api = await startApiProcess(url, { ...env, PORT: port });
+        api = watch(await startApiProcess(url, { ...env, PORT: port }), 'API');
       }
       log(done[done.length - 1]);
     }
@@ -265,6 +277,7 @@ async function main(): Promise<void> {
     `  webhook: missing        ${webhookMissing} (received at least once: ${events.length - webhookMissing}, more than once: ${redelivered}, bad signatures: ${receiver.badSignatures})`,
   );
   console.log(`  SSE: missing            ${sseMissing} (reconnections: ${sse.opens - 1})`);
+  console.log(`  processes crashed       ${crashes.length}${crashes.length ? `\n    ${crashes.join('\n    ')}` : ''}`);
   const ok =
     completed === started.length &&
     started.length === RUNS &&
@@ -275,6 +288,7 @@ async function main(): Promise<void> {
     sseMissing === 0;
   console.log(ok ? '  RESULT                  everything survived' : '  RESULT                  SOMETHING WAS LOST (see above)');
 
+  stopping = true;
   sse.close();
   await ds.destroy();
   await Promise.all([...workers.map((w) => w.stop()), api.stop()]);
