@@ -50,7 +50,8 @@ export async function resolveDatabaseUrl(config: Pick<AppConfig, 'databaseUrl' |
   return { url: withDatabase(embedded.adminUrl, EMBEDDED_DATABASE_NAME), embedded };
 }
 
-type OpenConfig = Pick<AppConfig, 'databaseUrl' | 'dataDir' | 'pgPort'> & Partial<Pick<AppConfig, 'dbPoolSize' | 'dbConnectTimeoutMs' | 'dbStartupRetryMs'>>;
+type OpenConfig = Pick<AppConfig, 'databaseUrl' | 'dataDir' | 'pgPort'> &
+  Partial<Pick<AppConfig, 'dbPoolSize' | 'dbConnectTimeoutMs' | 'dbStartupRetryMs'>>;
 
 /**
  * Connects, retrying an unreachable database (refused, starting up, too many connections) with capped exponential
@@ -67,7 +68,9 @@ export async function initializeWithRetry(make: () => DataSource, retryMs: numbe
       if (dataSource.isInitialized) await dataSource.destroy().catch(() => undefined);
       const delay = Math.min(250 * 2 ** (attempt - 1), 5000);
       if (!isDatabaseUnavailable(error) || Date.now() + delay > deadline) throw error;
-      logger.warn(`database unreachable (${(error as Error).message}); retrying in ${delay} ms (attempt ${attempt}, giving up after ${retryMs} ms)`);
+      logger.warn(
+        `database unreachable (${(error as Error).message}); retrying in ${delay} ms (attempt ${attempt}, giving up after ${retryMs} ms)`,
+      );
       await sleep(delay);
     }
   }

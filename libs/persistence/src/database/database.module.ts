@@ -36,7 +36,8 @@ export class DatabaseModule implements OnApplicationShutdown {
   constructor(@Inject(DATABASE_HANDLE) private readonly handle: DatabaseHandle) {}
 
   static forRoot(
-    config: Pick<AppConfig, 'databaseUrl' | 'dataDir' | 'pgPort' | 'autoMigrate'> & Partial<Pick<AppConfig, 'dbPoolSize' | 'dbConnectTimeoutMs' | 'dbStartupRetryMs'>>,
+    config: Pick<AppConfig, 'databaseUrl' | 'dataDir' | 'pgPort' | 'autoMigrate'> &
+      Partial<Pick<AppConfig, 'dbPoolSize' | 'dbConnectTimeoutMs' | 'dbStartupRetryMs'>>,
   ): DynamicModule {
     return {
       module: DatabaseModule,
