@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AddressInfo } from 'node:net';
 import type { DataSource } from 'typeorm';
+import WebSocket from 'ws';
 import { projectRoot } from '#config';
 import {
   createDataSource,
@@ -146,6 +147,20 @@ describe('database faults and shutdown (e2e)', () => {
           signal: AbortSignal.timeout(15_000),
         });
         expect(login.status).toBe(503);
+        // the streams too: an SSE open answers 503 JSON, a WebSocket upgrade 503 (not 401: the token is fine)
+        for (const path of ['/orchestrations/stream', `/orchestrations/runs/${runId}/stream`]) {
+          const res = await get(path, org.users.viewer.token);
+          expect({ path, status: res.status, message: res.body.message }).toEqual({ path, status: 503, message: DATABASE_UNAVAILABLE });
+        }
+        const upgrade = await new Promise<number | undefined>((resolve, reject) => {
+          const ws = new WebSocket(`${base.replace('http', 'ws')}/orchestrations/ws`, {
+            headers: { Authorization: `Bearer ${org.users.viewer.token}` },
+          });
+          ws.once('unexpected-response', (_req, res) => resolve(res.statusCode));
+          ws.once('open', () => reject(new Error('the socket opened while the database was down')));
+          ws.once('error', () => undefined);
+        });
+        expect(upgrade).toBe(503);
         const ready = await get('/ready');
         expect(ready.status).toBe(503);
         expect(ready.body).toMatchObject({ statusCode: 503, message: expect.stringMatching(/Database unreachable/) });
