@@ -27,10 +27,18 @@ function unreachable(config: AppConfig, error: unknown): CliError {
   return new CliError(`Cannot connect to the database at ${describeDatabase(config)}: ${errorReason(error)}`, ExitCode.DatabaseUnreachable);
 }
 
+/**
+ * A person waits on the CLI: it does not retry an unreachable database (servers do, BATON_DB_STARTUP_RETRY_MS)
+ * unless that variable is set explicitly, e.g. for a migration job started together with its database.
+ */
+export function cliDatabaseConfig(config: AppConfig, env: NodeJS.ProcessEnv = process.env): AppConfig {
+  return env.BATON_DB_STARTUP_RETRY_MS ? config : { ...config, dbStartupRetryMs: 0 };
+}
+
 export async function withDataSource<T>(config: AppConfig, work: (dataSource: DataSource) => Promise<T>): Promise<T> {
   let handle: DatabaseHandle;
   try {
-    handle = await openDatabase(config, 2);
+    handle = await openDatabase(cliDatabaseConfig(config), 2);
   } catch (error) {
     // openDatabase only connects (or starts the embedded server): every failure here is a connection failure.
     throw unreachable(config, error);

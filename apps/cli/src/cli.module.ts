@@ -4,6 +4,7 @@ import { ConfigModule, type AppConfig } from '#config';
 import { DefinitionsModule } from '#definitions';
 import { OrganizationsService, UsersService } from '#identity';
 import { DatabaseModule } from '#persistence';
+import { cliDatabaseConfig } from './cli-database.js';
 
 /**
  * What CLI commands need: the database (never auto-migrated: migrations are explicit commands here), users,
@@ -15,7 +16,7 @@ export class CliModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: CliModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot({ ...config, autoMigrate: false }), DefinitionsModule, AgentsModule, AgentRegistryModule],
+      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot({ ...cliDatabaseConfig(config), autoMigrate: false }), DefinitionsModule, AgentsModule, AgentRegistryModule],
       providers: [UsersService, OrganizationsService],
     };
   }

@@ -27,6 +27,11 @@ export interface AppConfig {
   nodeEnv: string;
   workerConcurrency: number;
   leaseMs: number;
+  /** The API's TypeORM pool. */
+  dbPoolSize: number;
+  dbConnectTimeoutMs: number;
+  /** How long a starting process keeps retrying its first database connection (0: not at all). */
+  dbStartupRetryMs: number;
   enginePoolSize: number;
   workerPoolSize: number;
   claimBatch: number;
@@ -98,6 +103,12 @@ function positiveInt(value: string | undefined, name: string, problems: string[]
   return n;
 }
 
+function nonNegativeInt(value: string | undefined, name: string, problems: string[]): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) problems.push(`${name} must be a non-negative integer (got "${value}")`);
+  return n;
+}
+
 function priceTable(value: string | undefined, name: string, problems: string[]): Record<string, { inputPerMTok: number; outputPerMTok: number }> {
   if (value === undefined) return {};
   let parsed: unknown;
@@ -149,6 +160,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     nodeEnv: raw(env, 'NODE_ENV') ?? 'development',
     workerConcurrency: positiveInt(raw(env, 'BATON_WORKER_CONCURRENCY'), 'BATON_WORKER_CONCURRENCY', problems),
     leaseMs: positiveInt(raw(env, 'BATON_LEASE_MS'), 'BATON_LEASE_MS', problems),
+    dbPoolSize: positiveInt(raw(env, 'BATON_DB_POOL_SIZE'), 'BATON_DB_POOL_SIZE', problems),
+    dbConnectTimeoutMs: positiveInt(raw(env, 'BATON_DB_CONNECT_TIMEOUT_MS'), 'BATON_DB_CONNECT_TIMEOUT_MS', problems),
+    dbStartupRetryMs: nonNegativeInt(raw(env, 'BATON_DB_STARTUP_RETRY_MS'), 'BATON_DB_STARTUP_RETRY_MS', problems),
     enginePoolSize: positiveInt(raw(env, 'BATON_ENGINE_POOL_SIZE'), 'BATON_ENGINE_POOL_SIZE', problems),
     workerPoolSize: positiveInt(raw(env, 'BATON_WORKER_POOL_SIZE'), 'BATON_WORKER_POOL_SIZE', problems),
     claimBatch: positiveInt(raw(env, 'BATON_CLAIM_BATCH'), 'BATON_CLAIM_BATCH', problems),

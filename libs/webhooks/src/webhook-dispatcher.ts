@@ -58,6 +58,15 @@ export function webhookBody(event: ClaimedDelivery['event']): string {
   });
 }
 
+/**
+ * How long a claimed delivery is ours: the attempt's timeout plus a margin for signing and recording it (the timeout,
+ * at least 5 s, at most 30 s), so a live attempt is never claimed twice, while a killed worker's in-flight deliveries
+ * are taken over soon after their attempt could have ended (a fixed 30 s margin kept them waiting whatever the settings).
+ */
+export function webhookLeaseMs(timeoutMs: number): number {
+  return timeoutMs + Math.min(30_000, Math.max(5_000, timeoutMs));
+}
+
 @Injectable()
 export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(WebhookDispatcher.name);
@@ -141,8 +150,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
   }
 
   private async run(): Promise<void> {
-    // A claim outlives the attempt's timeout, so a live attempt is never claimed twice.
-    const leaseMs = this.config.webhookTimeoutMs + 30_000;
+    const leaseMs = webhookLeaseMs(this.config.webhookTimeoutMs);
     while (this.running) {
       const free = this.config.webhookConcurrency - this.inFlight.size;
       let claimed: ClaimedDelivery[] = [];

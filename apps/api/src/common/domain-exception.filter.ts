@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, HttpException, HttpStatus, Logger, type ExceptionFilter } from '@nestjs/common';
 import type { Response } from 'express';
 import { DomainError, DomainErrorCode } from '#core';
+import { isDatabaseUnavailable } from '#persistence';
 import type { ErrorResponseDto } from './error-response.dto.js';
 
 /** Exhaustive: a new domain error code that is not mapped here fails to compile. */
@@ -27,6 +28,9 @@ const REASON: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
+export const DATABASE_UNAVAILABLE = 'The database is unavailable; retry later';
+export const DATABASE_RETRY_AFTER_S = 5;
+
 export function errorBody(statusCode: number, message: string, details?: unknown): ErrorResponseDto {
   return { statusCode, error: REASON[statusCode] ?? 'Error', message, ...(details === undefined ? {} : { details }) };
 }
@@ -43,6 +47,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
       response.end();
       return;
     }
+    if (body.statusCode === 503 && !response.getHeader('Retry-After')) response.setHeader('Retry-After', String(DATABASE_RETRY_AFTER_S));
     response.status(body.statusCode).json(body);
   }
 }
@@ -62,6 +67,11 @@ export function errorBodyOf(exception: unknown, logger: Logger): ErrorResponseDt
   if (typeof status === 'number' && status >= 400 && status < 500) {
     // body-parser and friends: malformed JSON, payload too large, unsupported charset
     return errorBody(status, (exception as Error).message);
+  }
+  if (isDatabaseUnavailable(exception)) {
+    // Not a bug: the database is down, restarting or full of connections. Say so, and when to come back.
+    logger.warn(`database unavailable: ${(exception as Error).message}`);
+    return errorBody(503, DATABASE_UNAVAILABLE);
   }
   logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
   return errorBody(500, 'Internal server error');

@@ -33,7 +33,7 @@ export class StartRunDto {
   @Matches(/^[a-z0-9][a-z0-9-]{0,99}$/)
   definition: string;
 
-  @ApiPropertyOptional({ example: 2, description: 'Pin a version; default: the latest active one' })
+  @ApiPropertyOptional({ example: 1, description: 'Pin a version; default: the latest active one' })
   @IsOptional()
   @IsInt()
   @Min(1)

@@ -28,7 +28,8 @@ import {
   type StreamSubscription,
 } from '#events';
 import { AuthService, type Principal } from '#identity';
-import { errorBodyOf } from '../common/domain-exception.filter.js';
+import { isDatabaseUnavailable } from '#persistence';
+import { DATABASE_RETRY_AFTER_S, DATABASE_UNAVAILABLE, errorBody, errorBodyOf } from '../common/domain-exception.filter.js';
 import { toEventDto } from '../runs/run.dto.js';
 
 export const STREAM_SOCKET_PATH = '/orchestrations/ws';
@@ -87,9 +88,12 @@ export class StreamSocketServer implements OnApplicationBootstrap, BeforeApplica
     let principal: Principal;
     try {
       principal = await this.auth.authenticate(token);
-    } catch {
+    } catch (error) {
+      // An outage is not a bad token: a client told 401 would drop its credentials instead of retrying.
       socket.end(
-        'HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{"statusCode":401,"error":"Unauthorized","message":"Invalid or missing credentials"}',
+        isDatabaseUnavailable(error)
+          ? `HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: ${DATABASE_RETRY_AFTER_S}\r\nConnection: close\r\n\r\n${JSON.stringify(errorBody(503, DATABASE_UNAVAILABLE))}`
+          : 'HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{"statusCode":401,"error":"Unauthorized","message":"Invalid or missing credentials"}',
       );
       return;
     }

@@ -141,8 +141,10 @@ export class EngineDatabase implements OnApplicationShutdown {
     // (a run row is rewritten several times per step): with prepared statements' generic plans it did, on runs and
     // steps, and chained steps ran at half speed; with seq scans off, 1.7x the original chain throughput (benchmarks.md).
     const options = '-c enable_seqscan=off';
-    this.pool = new pg.Pool({ connectionString: database.url, max: config.enginePoolSize, application_name: 'baton-engine', pipeline: true, options });
-    this.workerPool = new pg.Pool({ connectionString: database.url, max: config.workerPoolSize, application_name: 'baton-worker', pipeline: true, options });
+    // A connection that cannot be opened in time fails (and the caller retries or answers 503) rather than waits forever.
+    const connectionTimeoutMillis = config.dbConnectTimeoutMs;
+    this.pool = new pg.Pool({ connectionString: database.url, max: config.enginePoolSize, application_name: 'baton-engine', pipeline: true, options, connectionTimeoutMillis });
+    this.workerPool = new pg.Pool({ connectionString: database.url, max: config.workerPoolSize, application_name: 'baton-worker', pipeline: true, options, connectionTimeoutMillis });
     for (const pool of [this.pool, this.workerPool]) pool.on('error', () => undefined); // idle client errors surface on the next query
   }
 

@@ -3,10 +3,13 @@
  * server under BATON_DATA_DIR), then open a TypeORM DataSource with `synchronize` off and every migration
  * registered. Nothing here creates tables: migrations do.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '#config';
 import { MIGRATIONS } from '../../../../migrations/index.js';
 import { ENTITIES } from '../entities/index.js';
+import { isDatabaseUnavailable } from './database-errors.js';
 import { ensureDatabase, startEmbeddedPostgres, withDatabase, type EmbeddedServer } from './embedded-postgres.js';
 
 export const EMBEDDED_DATABASE_NAME = 'baton';
@@ -18,7 +21,12 @@ export interface DatabaseHandle {
   close(): Promise<void>;
 }
 
-export function createDataSource(url: string, poolSize = 20): DataSource {
+/** Pool options beyond the size: how long opening one connection may take. */
+export interface PoolOptions {
+  connectTimeoutMs?: number;
+}
+
+export function createDataSource(url: string, poolSize = 10, options: PoolOptions = {}): DataSource {
   return new DataSource({
     type: 'postgres',
     url,
@@ -28,7 +36,7 @@ export function createDataSource(url: string, poolSize = 20): DataSource {
     migrationsTransactionMode: 'each',
     synchronize: false,
     logging: false,
-    extra: { max: poolSize, application_name: 'baton' },
+    extra: { max: poolSize, application_name: 'baton', connectionTimeoutMillis: options.connectTimeoutMs ?? 5000 },
   });
 }
 
@@ -42,13 +50,38 @@ export async function resolveDatabaseUrl(config: Pick<AppConfig, 'databaseUrl' |
   return { url: withDatabase(embedded.adminUrl, EMBEDDED_DATABASE_NAME), embedded };
 }
 
-export async function openDatabase(
-  config: Pick<AppConfig, 'databaseUrl' | 'dataDir' | 'pgPort'>,
-  poolSize?: number,
-): Promise<DatabaseHandle> {
+type OpenConfig = Pick<AppConfig, 'databaseUrl' | 'dataDir' | 'pgPort'> &
+  Partial<Pick<AppConfig, 'dbPoolSize' | 'dbConnectTimeoutMs' | 'dbStartupRetryMs'>>;
+
+/**
+ * Connects, retrying an unreachable database (refused, starting up, too many connections) with capped exponential
+ * backoff for up to `dbStartupRetryMs`: a process started before its database (compose, Kubernetes, a host reboot)
+ * waits for it instead of exiting at once. Any other error (bad password, unknown database) fails at once.
+ */
+export async function initializeWithRetry(make: () => DataSource, retryMs: number, logger = new Logger('Database')): Promise<DataSource> {
+  const deadline = Date.now() + retryMs;
+  for (let attempt = 1; ; attempt++) {
+    const dataSource = make();
+    try {
+      return await dataSource.initialize();
+    } catch (error) {
+      if (dataSource.isInitialized) await dataSource.destroy().catch(() => undefined);
+      const delay = Math.min(250 * 2 ** (attempt - 1), 5000);
+      if (!isDatabaseUnavailable(error) || Date.now() + delay > deadline) throw error;
+      logger.warn(
+        `database unreachable (${(error as Error).message}); retrying in ${delay} ms (attempt ${attempt}, giving up after ${retryMs} ms)`,
+      );
+      await sleep(delay);
+    }
+  }
+}
+
+export async function openDatabase(config: OpenConfig, poolSize?: number): Promise<DatabaseHandle> {
   const { url, embedded } = await resolveDatabaseUrl(config);
-  const dataSource = createDataSource(url, poolSize);
-  await dataSource.initialize();
+  const dataSource = await initializeWithRetry(
+    () => createDataSource(url, poolSize ?? config.dbPoolSize, { connectTimeoutMs: config.dbConnectTimeoutMs }),
+    config.dbStartupRetryMs ?? 0,
+  );
   return {
     url,
     dataSource,

