@@ -5,24 +5,20 @@
  * the remote decision resumes the remote task, whose result completes the calling step.
  */
 import type { INestApplication } from '@nestjs/common';
-import type { AddressInfo } from 'node:net';
-import request from 'supertest';
-import { createApp } from '../apps/api/src/bootstrap.js';
-import { createTestOrganization, insertDefinition, openScratchDatabase, testConfig, waitFor, waitForRun, type ScratchDatabase, type TestOrganization } from '#testing';
+import { insertDefinition, waitFor, waitForRun, type ScratchDatabase, type TestOrganization } from '#testing';
+import { openScratchApp, type ScratchApp } from './support/scratch-app.js';
 
 describe('A2A loopback: a Baton a2a step drives another Baton orchestration through its approval (e2e)', () => {
+  let s: ScratchApp;
   let app: INestApplication;
   let scratch: ScratchDatabase;
   let org: TestOrganization;
   let base: string;
 
   beforeAll(async () => {
-    scratch = await openScratchDatabase('a2aloop', 3);
-    // Private networks allowed: the remote agent is this app on 127.0.0.1.
-    app = await createApp(testConfig({ databaseUrl: scratch.url, pollIntervalMs: 200, agentAllowPrivateNetworks: true }));
-    await app.listen(0, '127.0.0.1');
-    base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
-    org = await createTestOrganization(app, scratch.dataSource, 'a2aloop');
+    // Private networks allowed and listening: the remote agent is this app on 127.0.0.1.
+    s = await openScratchApp('a2aloop', { agentAllowPrivateNetworks: true }, { listen: true });
+    ({ app, scratch, org, base } = s);
     // The remote side decides its own checkpoint with this token: an admin of the organization.
     process.env.LOOP_A2A_TOKEN = org.users.admin.token;
     await insertDefinition(scratch.dataSource, org.id, {
@@ -50,11 +46,10 @@ describe('A2A loopback: a Baton a2a step drives another Baton orchestration thro
 
   afterAll(async () => {
     delete process.env.LOOP_A2A_TOKEN;
-    await app?.close();
-    await scratch?.drop();
+    await s?.close();
   });
 
-  const http = () => request(app.getHttpServer());
+  const http = () => s.http();
   const auth = (token = org.users.operator.token) => ({ Authorization: `Bearer ${token}` });
 
   it('the remote checkpoint becomes a local one; answering it continues the remote run, whose output completes the step', async () => {

@@ -5,25 +5,22 @@
  * token counts are estimated like a real model's.
  */
 import type { INestApplication } from '@nestjs/common';
-import request from 'supertest';
 import type { DefinitionSpec } from '#core';
-import { createApp } from '../apps/api/src/bootstrap.js';
-import { createTestOrganization, insertDefinition, openScratchDatabase, testConfig, waitFor, waitForRun, type ScratchDatabase, type TestOrganization } from '#testing';
+import { waitFor, waitForRun, type TestOrganization } from '#testing';
+import { openScratchApp, type ScratchApp } from './support/scratch-app.js';
 
 const TEXT = 'Quarterly revenue rose in every region while churn fell. '.repeat(20);
 
 describe('budgets (e2e)', () => {
+  let s: ScratchApp;
   let app: INestApplication;
-  let scratch: ScratchDatabase;
   let org: TestOrganization;
 
   beforeAll(async () => {
-    scratch = await openScratchDatabase('budgets', 3);
-    app = await createApp(testConfig({ databaseUrl: scratch.url, pollIntervalMs: 200, llmBaseUrl: undefined }));
-    await app.init();
-    org = await createTestOrganization(app, scratch.dataSource, 'budgets');
+    s = await openScratchApp('budgets', { llmBaseUrl: undefined });
+    ({ app, org } = s);
     const agent = (slug: string, config: Record<string, unknown>) =>
-      scratch.dataSource.query(`INSERT INTO agents (organization_id, slug, name, type, capabilities, config) VALUES ($1, $2, $2, 'context', '{}', $3)`, [
+      s.scratch.dataSource.query(`INSERT INTO agents (organization_id, slug, name, type, capabilities, config) VALUES ($1, $2, $2, 'context', '{}', $3)`, [
         org.id,
         slug,
         JSON.stringify({ model: 'gpt-4o-mini', maxTokens: 300, ...config }),
@@ -32,19 +29,11 @@ describe('budgets (e2e)', () => {
     await agent('tight', { budget: { maxTokens: 5 } });
   });
 
-  afterAll(async () => {
-    await app?.close();
-    await scratch?.drop();
-  });
+  afterAll(() => s?.close());
 
-  const http = () => request(app.getHttpServer());
+  const http = () => s.http();
   const auth = (token = org.users.operator.token) => ({ Authorization: `Bearer ${token}` });
-  let n = 0;
-  const define = async (spec: Omit<DefinitionSpec, 'slug' | 'name'>) => {
-    const slug = `budget-${++n}-${Date.now().toString(36)}`;
-    await insertDefinition(scratch.dataSource, org.id, { slug, name: slug, ...spec });
-    return slug;
-  };
+  const define = (spec: Omit<DefinitionSpec, 'slug' | 'name'>) => s.define(spec);
   const twoCalls = (agent = 'writer') => ({
     steps: [
       { key: 'first', agent, input: { text: TEXT } },

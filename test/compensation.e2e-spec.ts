@@ -1,34 +1,23 @@
 import type { INestApplication } from '@nestjs/common';
-import request from 'supertest';
 import type { DefinitionSpec } from '#core';
-import { createApp } from '../apps/api/src/bootstrap.js';
-import { createTestOrganization, insertDefinition, openScratchDatabase, testConfig, waitFor, waitForRun, type ScratchDatabase, type TestOrganization } from '#testing';
+import { waitFor, waitForRun, type TestOrganization } from '#testing';
+import { openScratchApp, type ScratchApp } from './support/scratch-app.js';
 
 describe('saga compensation (e2e)', () => {
+  let s: ScratchApp;
   let app: INestApplication;
-  let scratch: ScratchDatabase;
   let org: TestOrganization;
 
   beforeAll(async () => {
-    scratch = await openScratchDatabase('saga', 3);
-    app = await createApp(testConfig({ databaseUrl: scratch.url, pollIntervalMs: 200 }));
-    await app.init();
-    org = await createTestOrganization(app, scratch.dataSource, 'saga');
+    s = await openScratchApp('saga');
+    ({ app, org } = s);
   });
 
-  afterAll(async () => {
-    await app?.close();
-    await scratch?.drop();
-  });
+  afterAll(() => s?.close());
 
-  const http = () => request(app.getHttpServer());
+  const http = () => s.http();
   const auth = (token = org.users.operator.token) => ({ Authorization: `Bearer ${token}` });
-  let counter = 0;
-  const define = async (spec: Omit<DefinitionSpec, 'slug' | 'name'>) => {
-    const slug = `saga-${++counter}-${Date.now().toString(36)}`;
-    await insertDefinition(scratch.dataSource, org.id, { slug, name: slug, ...spec });
-    return slug;
-  };
+  const define = (spec: Omit<DefinitionSpec, 'slug' | 'name'>) => s.define(spec);
   const start = async (definition: string, input: unknown = {}) =>
     (await http().post('/orchestrations/runs').set(auth()).send({ definition, input }).expect(201)).body.id as string;
   const events = async (runId: string) =>

@@ -1,18 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
-import request from 'supertest';
 import type { DataSource } from 'typeorm';
 import type { DefinitionSpec } from '#core';
-import { createApp } from '../apps/api/src/bootstrap.js';
-import {
-  createTestOrganization,
-  insertDefinition,
-  openScratchDatabase,
-  testConfig,
-  waitFor,
-  waitForRun,
-  type ScratchDatabase,
-  type TestOrganization,
-} from '#testing';
+import { waitFor, waitForRun, type TestOrganization } from '#testing';
+import { openScratchApp, type ScratchApp } from './support/scratch-app.js';
 
 interface ChildRow {
   id: string;
@@ -24,32 +14,23 @@ interface ChildRow {
 }
 
 describe('sub-orchestrations (e2e)', () => {
+  let s: ScratchApp;
   let app: INestApplication;
-  let scratch: ScratchDatabase;
   let ds: DataSource;
   let org: TestOrganization;
 
   beforeAll(async () => {
     // A database of its own: counting child runs and their overlap needs no other suite's worker on these steps.
-    scratch = await openScratchDatabase('suborch', 4);
-    ds = scratch.dataSource;
-    app = await createApp(testConfig({ databaseUrl: scratch.url, pollIntervalMs: 200, workerConcurrency: 32, maxOrchestrationDepth: 3 }));
-    await app.init();
-    org = await createTestOrganization(app, ds, 'suborch');
+    s = await openScratchApp('suborch', { workerConcurrency: 32, maxOrchestrationDepth: 3 }, { poolSize: 4 });
+    ({ app, org } = s);
+    ds = s.scratch.dataSource;
   });
 
-  afterAll(async () => {
-    await app?.close();
-    await scratch?.drop();
-  });
+  afterAll(() => s?.close());
 
-  const http = () => request(app.getHttpServer());
+  const http = () => s.http();
   const auth = (token = org.users.operator.token) => ({ Authorization: `Bearer ${token}` });
-  let counter = 0;
-  const define = async (spec: Omit<DefinitionSpec, 'slug' | 'name'>, slug = `sub-${++counter}-${Date.now().toString(36)}`): Promise<string> => {
-    await insertDefinition(ds, org.id, { slug, name: slug, ...spec });
-    return slug;
-  };
+  const define = (spec: Omit<DefinitionSpec, 'slug' | 'name'>) => s.define(spec);
   const start = async (definition: string, input: unknown = {}) =>
     (await http().post('/orchestrations/runs').set(auth()).send({ definition, input }).expect(201)).body.id as string;
   const finished = (id: string, statuses = ['completed', 'failed', 'cancelled'], timeoutMs = 30_000) =>
