@@ -15,6 +15,7 @@ describe('event type filters (?types=)', () => {
       [
         'run.awaiting_approval',
         'run.cancelled',
+        'run.compensating',
         'run.completed',
         'run.created',
         'run.failed',
