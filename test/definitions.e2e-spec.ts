@@ -202,14 +202,14 @@ describe('definitions (e2e)', () => {
     expect(yaml.text.startsWith('slug: yaml-flow\nname: YAML flow\n')).toBe(true);
     expect(parse(yaml.text)).toEqual(expected);
 
-    // What GET answered in YAML is accepted back as the next version.
+    // What GET answered in YAML is accepted back as the next version (edited: the same content saves nothing).
     const next = await http()
       .put(`${BASE}/yaml-flow`)
       .set('Authorization', as(org))
       .set('Content-Type', 'application/yaml')
-      .send(yaml.text)
+      .send(yaml.text.replace('name: YAML flow', 'name: YAML flow, edited'))
       .expect(200);
-    expect(next.body).toMatchObject({ version: 2, spec: expected });
+    expect(next.body).toMatchObject({ version: 2, spec: { ...expected, name: 'YAML flow, edited' } });
   });
 
   it('reports malformed YAML as a problem at $', async () => {
@@ -235,6 +235,9 @@ describe('definitions (e2e)', () => {
     expect(latest.body).toMatchObject({ version: 2 });
     const v1 = await http().get(`${BASE}/versioned-flow?version=1`).set('Authorization', as(org)).expect(200);
     expect(v1.body).toMatchObject({ version: 1, spec: definition('versioned-flow') });
+    // The same content again saves nothing: the answer is version 2 (as definitions:apply reports "unchanged").
+    const again = await http().put(`${BASE}/versioned-flow`).set('Authorization', as(org)).send(v2body).expect(200);
+    expect(again.body).toMatchObject({ version: 2, spec: v2body });
     await http().get(`${BASE}/versioned-flow?version=3`).set('Authorization', as(org)).expect(404);
     await http().get(`${BASE}/versioned-flow?version=zero`).set('Authorization', as(org)).expect(400);
 
@@ -388,7 +391,7 @@ describe('definitions (e2e)', () => {
 
   it('archives: the latest is then 404 but ?version still reads; one version or all', async () => {
     await http().post(BASE).set('Authorization', as(org)).send(definition('archived-flow')).expect(201);
-    await http().put(`${BASE}/archived-flow`).set('Authorization', as(org)).send(definition('archived-flow')).expect(200);
+    await http().put(`${BASE}/archived-flow`).set('Authorization', as(org)).send({ ...definition('archived-flow'), description: 'v2' }).expect(200);
 
     const one = await http().delete(`${BASE}/archived-flow?version=2`).set('Authorization', as(org)).expect(200);
     expect(one.body).toEqual({ slug: 'archived-flow', version: 2, archived: 1 });
@@ -411,7 +414,7 @@ describe('definitions (e2e)', () => {
     for (const slug of ['list-a', 'list-b', 'list-c', 'other-d', 'list-e']) {
       await http().post(BASE).set('Authorization', as(lister)).send(definition(slug)).expect(201);
     }
-    await http().put(`${BASE}/list-a`).set('Authorization', as(lister)).send(definition('list-a')).expect(200);
+    await http().put(`${BASE}/list-a`).set('Authorization', as(lister)).send({ ...definition('list-a'), description: 'v2' }).expect(200);
     await http().delete(`${BASE}/list-c`).set('Authorization', as(lister)).expect(200);
     const slugs = (body: { items: { slug: string; version: number }[] }) => body.items.map((d) => `${d.slug}@${d.version}`);
 
@@ -423,7 +426,7 @@ describe('definitions (e2e)', () => {
       slug: 'list-a',
       version: 2,
       name: 'Definition list-a',
-      description: null,
+      description: 'v2',
       status: 'active',
       createdBy: lister.users.admin.id,
       createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),

@@ -70,7 +70,7 @@ export class DefinitionsService {
     }
   }
 
-  /** The next version of an existing slug (PUT); older versions stay as they were. */
+  /** The next version of an existing slug (PUT); older versions stay as they were. The same content saves nothing. */
   async createVersion(
     organizationId: string,
     slug: string,
@@ -88,6 +88,8 @@ export class DefinitionsService {
       problems.unshift({ path: '$.slug', message: `must equal the slug in the path ("${slug}")`, code: 'slug_mismatch' });
     }
     if (problems.length > 0 || !report.spec) throw invalid(problems);
+    // The content of the latest active version again: nothing to save (as `definitions:apply` reports "unchanged").
+    if (latest.status === 'active' && sameJson(latest.spec, report.spec)) return latest;
     try {
       return await this.definitions.insertVersion(organizationId, latest.version + 1, {
         spec: report.spec,

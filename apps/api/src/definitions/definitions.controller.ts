@@ -144,11 +144,13 @@ export class DefinitionsController {
   @Roles()
   @ApiOperation({
     summary: 'Save a new version of a definition (admin); older versions never change',
-    description: 'The body is a whole definition whose slug equals the path slug. Runs already started keep their version.',
+    description:
+      'The body is a whole definition whose slug equals the path slug. Runs already started keep their version. ' +
+      'The same content as the latest active version saves nothing: the answer is that version (as `definitions:apply` reports "unchanged").',
     requestBody: DEFINITION_REQUEST_BODY,
   })
   @ApiParam(SLUG_PARAM)
-  @ApiOkResponse({ type: DefinitionDto, description: 'The new version' })
+  @ApiOkResponse({ type: DefinitionDto, description: 'The new version (or the latest, when the content is the same)' })
   @ApiBadRequestResponse(INVALID)
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'No such definition in your organization: POST creates it' })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'A concurrent save took the same version number; retry' })
