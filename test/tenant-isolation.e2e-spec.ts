@@ -84,6 +84,7 @@ describe('tenant isolation on every operation (e2e)', () => {
     agent: `iso-agent-${randomUUID().slice(0, 8)}`,
     doneFlow: `iso-done-${randomUUID().slice(0, 8)}`,
     gateFlow: `iso-gate-${randomUUID().slice(0, 8)}`,
+    context: `iso-ctx-${randomUUID().slice(0, 8)}`,
   };
   /** Everything of A that must never appear in an answer to B. */
   let markers: string[] = [];
@@ -178,6 +179,9 @@ describe('tenant isolation on every operation (e2e)', () => {
     ids.apiKey = JSON.parse(key.text).id;
 
     ids.doneRun = await startRun(a, ids.doneFlow);
+    // A conversation of A, with agent state: its contextId must be a stranger to B.
+    expect((await call('POST', '/orchestrations/runs', a.users.operator.token, { definition: ids.doneFlow, input: { secret: MARK }, contextId: ids.context })).status).toBe(201);
+    expect((await asA('PUT', `/conversations/${ids.context}/agents/${ids.agent}/state`, { state: { secret: MARK }, version: 0 })).status).toBe(200);
     ids.waitingRun = await startRun(a, ids.gateFlow);
     await waitForRun(app, a.users.viewer.token, ids.doneRun, ['completed']);
     await waitForRun(app, a.users.viewer.token, ids.waitingRun, ['awaiting_approval']);
@@ -230,8 +234,9 @@ describe('tenant isolation on every operation (e2e)', () => {
   function idOf(path: string, name: string, variant: number): string | undefined {
     if (name === 'key') return variant === 0 ? 'first' : 'gate';
     if (name === 'deliveryId') return ids.delivery;
+    if (name === 'contextId') return ids.context;
     if (name === 'slug') {
-      if (path.startsWith('/agents')) return ids.agent;
+      if (path.startsWith('/agents') || path.startsWith('/conversations')) return ids.agent;
       if (path.startsWith('/orchestrations/definitions') || path.startsWith('/a2a')) return variant === 0 ? ids.doneFlow : ids.gateFlow;
       return undefined;
     }
@@ -256,6 +261,7 @@ describe('tenant isolation on every operation (e2e)', () => {
       return { slug: ids.agent, name: 'hijacked', type: 'function', capabilities: ['translate'], config: { mode: 'ok' } };
     if (path === '/orchestrations/definitions/{slug}') return { ...definition('x', false), slug: '{slug}', name: 'hijacked' };
     if (path.startsWith('/a2a/')) return { jsonrpc: '2.0', id: 1, method: 'GetTask', params: { id: ids.doneRun } };
+    if (path.endsWith('/state')) return { state: { from: 'B' }, version: 1 };
     return {};
   }
 
