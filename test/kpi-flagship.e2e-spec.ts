@@ -101,6 +101,12 @@ describe('KPI tracking flagship and orchestrator agents (e2e)', () => {
     expect(fetch.output.rows[0]).toEqual(expect.objectContaining({ region: expect.any(String), metric: expect.any(String), value: expect.any(Number), target: expect.any(Number) }));
     const analysis = paused.steps.find((s: { key: string }) => s.key === 'analyze').output.text as string;
     expect(analysis).toMatch(/on target/);
+    // The analysis' LLM usage is counted while it awaits the decision: on the run and in checkpoint.requested.
+    const requested = ((await http().get(`/orchestrations/runs/${runId}/events`).set(operator()).expect(200)).body.items as { type: string; payload: { usage?: { totalTokens: number } } }[]).find(
+      (e) => e.type === 'checkpoint.requested',
+    );
+    expect(requested?.payload.usage?.totalTokens).toBeGreaterThan(0);
+    expect(paused.usage.totalTokens).toBe(requested?.payload.usage?.totalTokens);
     await decide(approval.id, { decision: 'continue', modifications: { text: `${analysis} Approved by finance.` } });
     const run = await done(runId);
     expect(run.status).toBe('completed');

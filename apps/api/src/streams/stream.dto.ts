@@ -56,7 +56,7 @@ export const EVENT_PAYLOADS: Record<EventType, string> = {
   'step.child_finished': '`{ attempt, childRunId, index, status }`: a child run of this step ended',
   'step.compensating': '`{ rollbackStep, agent }`: the rollback of this completed step starts (saga compensation)',
   'step.compensated': '`{ rollbackStep, output?, error? }`: its rollback completed (or failed, with error)',
-  'checkpoint.requested': '`{ approvalId, prompt, payload, decisions, quorum, expiresAt }`',
+  'checkpoint.requested': '`{ approvalId, prompt, payload, decisions, quorum, expiresAt, usage? }`: usage when an LLM attempt produced the output that awaits the decision',
   'checkpoint.resolved': '`{ approvalId, decision, by, reason: human | timeout, modifications }`',
   'checkpoint.escalated': '`{ approvalId, prompt, assignees }`',
   'agent.breaker_opened': "`{ agent, from, to }`: the agent's circuit breaker opened; logged on the run whose step tripped it",

@@ -96,7 +96,8 @@ export class EngineEventMetrics implements OnModuleInit, OnModuleDestroy {
       if (!outcome) continue;
       const agent = event.agent ?? NO_AGENT;
       m.stepFinished(agent, outcome, event.sinceStartedMs ?? 0);
-      const usage = event.type === 'step.completed' ? field(event.payload, 'usage') : undefined;
+      // An LLM attempt's usage rides on step.completed, or on checkpoint.requested when its output awaits a decision.
+      const usage = event.type === 'step.completed' || event.type === 'checkpoint.requested' ? field(event.payload, 'usage') : undefined;
       if (usage !== undefined) {
         const model = field(usage, 'model');
         const num = (name: string) => {

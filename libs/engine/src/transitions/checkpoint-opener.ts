@@ -17,6 +17,8 @@ export interface OpeningCheckpoint {
   attempt: number;
   output: JsonValue;
   spec: StepSpec;
+  /** Tokens and cost of the attempt that produced the output (LLM agents), shown in checkpoint.requested. */
+  usage?: JsonValue;
 }
 
 export const ALL_DECISIONS = ['continue', 'retry', 'skip', 'abort'];
@@ -62,6 +64,7 @@ export class CheckpointOpener {
     });
     const inserted = await insertApprovals(client, approvals);
     const byStep = new Map(inserted.map((r) => [r.step_id, r]));
+    const usageOf = new Map(checkpoints.map((c) => [c.stepId, c.usage]));
     const pausedRuns = new Set<string>();
     approvals.forEach((a) => {
       const row = byStep.get(a.stepId);
@@ -77,6 +80,7 @@ export class CheckpointOpener {
           decisions: a.decisions,
           quorum: a.quorum,
           expiresAt: row?.expires_at ? new Date(row.expires_at).toISOString() : null,
+          ...(usageOf.get(a.stepId) ? { usage: usageOf.get(a.stepId) as JsonValue } : {}),
         },
       });
       pausedRuns.add(a.runId);

@@ -98,7 +98,7 @@ export class ResultApplier {
       const outcome = result.outcome;
       if ((outcome.kind === 'completed' || outcome.kind === 'failed') && outcome.breaker) batch.breakerChanges.push({ ...base, change: outcome.breaker });
       if (outcome.kind === 'completed' && outcome.usage) batch.usages.push({ id: step.id, runId: run.id, usage: outcome.usage });
-      batch.add(run, step, compiled, stepOutcomeTransition(step, result.outcome, compiled, base));
+      batch.add(run, step, compiled, stepOutcomeTransition(step, result.outcome, compiled, base), outcome.kind === 'completed' ? outcome.usage : undefined);
     }
     return this.write(client, runs, batch, results.length, fast);
   }
@@ -376,7 +376,7 @@ class BatchEffects {
   discarded = 0;
   nextRetryInMs: number | null = null;
 
-  add(run: RunRow, step: StepRow, compiled: CompiledStep | undefined, transition: StepTransition): void {
+  add(run: RunRow, step: StepRow, compiled: CompiledStep | undefined, transition: StepTransition, usage?: AgentUsage): void {
     this.events.push(...transition.events);
     switch (transition.kind) {
       case 'progress':
@@ -390,6 +390,7 @@ class BatchEffects {
           attempt: step.attempt,
           output: transition.output,
           spec: transition.approval ? { ...(compiled as CompiledStep).spec, approval: transition.approval } : (compiled as CompiledStep).spec,
+          ...(usage ? { usage: { ...usage } } : {}),
         });
         return;
       case 'completed':
