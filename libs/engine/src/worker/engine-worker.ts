@@ -166,6 +166,7 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
       fenceOwner: this.workerId,
       outcome,
       mayRelease,
+      rootRun: step.runDepth === 0,
     };
   }
 

@@ -81,7 +81,9 @@ export class ResultApplier {
   async applyIn(client: Queryable, results: StepResult[], fast?: FastClaim | null): Promise<ApplySummary> {
     const runIds = [...new Set(results.map((r) => r.runId))];
     // One round trip: the server reads the steps after it has locked their runs (a pipeline runs in order).
-    const [runs, steps] = await together([lockRunsForApply(client, runIds, mayEnd(results)), stepsById(client, [...new Set(results.map((r) => r.stepId))])]);
+    // Results of root runs only (the common case) reach no parent: a plain lock of their runs will do.
+    const locking = results.every((r) => r.rootRun) ? lockRuns(client, runIds) : lockRunsForApply(client, runIds, mayEnd(results));
+    const [runs, steps] = await together([locking, stepsById(client, [...new Set(results.map((r) => r.stepId))])]);
     const batch = new BatchEffects();
     const seen = new Set<string>();
     for (const result of results) {

@@ -60,6 +60,8 @@ export interface ClaimedStep {
   routeError?: StepFailure;
   /** The attempt's outcome, decided at its claim (a sub-orchestration that cannot start, or an empty forEach). */
   immediate?: StepOutcome;
+  /** Its run's depth (0: a root run, with no parent to reach when it ends). */
+  runDepth: number;
 }
 
 interface Choice {
@@ -163,6 +165,7 @@ export class StepClaimer {
         definitionId: run.definition_id,
         stepKey: step.step_key,
         stepType: step.type,
+        runDepth: run.depth,
         agentSlug: routed?.slug ?? step.agent_slug ?? '',
         agent,
         ...(routed ? { routedBy: routed.routedBy } : {}),

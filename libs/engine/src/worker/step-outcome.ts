@@ -65,6 +65,8 @@ export interface StepResult {
   outcome: StepOutcome;
   /** At most how many dependents applying this result can release (they may start in its transaction). */
   mayRelease?: number;
+  /** The run is a root run (depth 0): applying the result can reach no parent, so no ancestor needs locking. */
+  rootRun?: boolean;
 }
 
 /** A crashed or stalled worker's step goes back to ready this many times before the step fails for good. */
