@@ -15,6 +15,7 @@ import { SubOrchestrations1764300000000 } from './1764300000000-SubOrchestration
 import { RunBudgets1764300001000 } from './1764300001000-RunBudgets.js';
 import { RunTraceContext1764310000000 } from './1764310000000-RunTraceContext.js';
 import { Conversations1764330000000 } from './1764330000000-Conversations.js';
+import { RunContext1764340000000 } from './1764340000000-RunContext.js';
 
 /** Every migration, in order. Listed explicitly so sources (tests) and dist/ (CLI, API) load the same set. */
 export const MIGRATIONS = [
@@ -35,4 +36,5 @@ export const MIGRATIONS = [
   RunBudgets1764300001000,
   RunTraceContext1764310000000,
   Conversations1764330000000,
+  RunContext1764340000000,
 ];

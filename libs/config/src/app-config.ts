@@ -41,6 +41,8 @@ export interface AppConfig {
   maxOrchestrationDepth: number;
   /** Most items one forEach step fans out to. */
   maxForEachItems: number;
+  /** Messages of a run's conversation that `{{ context.history }}` gives a step. */
+  contextHistoryLimit: number;
   pollIntervalMs: number;
   breakerFailures: number;
   breakerWindowMs: number;
@@ -170,6 +172,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     shutdownGraceMs: positiveInt(raw(env, 'BATON_SHUTDOWN_GRACE_MS'), 'BATON_SHUTDOWN_GRACE_MS', problems),
     maxOrchestrationDepth: positiveInt(raw(env, 'BATON_MAX_ORCHESTRATION_DEPTH'), 'BATON_MAX_ORCHESTRATION_DEPTH', problems),
     maxForEachItems: positiveInt(raw(env, 'BATON_MAX_FOREACH_ITEMS'), 'BATON_MAX_FOREACH_ITEMS', problems),
+    contextHistoryLimit: positiveInt(raw(env, 'BATON_CONTEXT_HISTORY_LIMIT'), 'BATON_CONTEXT_HISTORY_LIMIT', problems),
     pollIntervalMs: positiveInt(raw(env, 'BATON_POLL_INTERVAL_MS'), 'BATON_POLL_INTERVAL_MS', problems),
     breakerFailures: positiveInt(raw(env, 'BATON_BREAKER_FAILURES'), 'BATON_BREAKER_FAILURES', problems),
     breakerWindowMs: positiveInt(raw(env, 'BATON_BREAKER_WINDOW_MS'), 'BATON_BREAKER_WINDOW_MS', problems),

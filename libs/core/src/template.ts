@@ -11,7 +11,14 @@ import type { ProblemDetail } from './domain-error.js';
 import type { JsonValue } from './definition-spec.js';
 
 /** `item` and `index`: the element of a forEach and its position (only in the input of a forEach step). */
-export const TEMPLATE_ROOTS = ['input', 'steps', 'run', 'item', 'index'] as const;
+export const TEMPLATE_ROOTS = ['input', 'steps', 'run', 'item', 'index', 'context'] as const;
+
+/**
+ * Fields of `context` a template may read: the run's conversation (A2A contextId) and its recent history, oldest first,
+ * each entry `{ seq, role, text, parts }` (BATON_CONTEXT_HISTORY_LIMIT entries at most); a run outside a conversation
+ * reads `null` and `[]`.
+ */
+export const TEMPLATE_CONTEXT_FIELDS = ['id', 'history'] as const;
 export type TemplateRoot = (typeof TEMPLATE_ROOTS)[number];
 
 /** Fields of `run` a template may read. */
@@ -42,6 +49,8 @@ export interface TemplateContext {
   /** The forEach element and its index (child inputs of a forEach step); absent reads as null. */
   item?: JsonValue;
   index?: number;
+  /** The run's conversation: `context.id`, `context.history`. */
+  context?: { id: string | null; history: JsonValue[] };
 }
 
 /** A template that cannot be rendered: bad syntax, an unknown root, or a step the context does not hold. */
@@ -167,7 +176,7 @@ function parseExpression(expression: string): { parsed: ParsedExpression } | { f
     return {
       failure: {
         code: 'template_root',
-        message: `unknown root "${root}" in template "${expression}" (expected input, steps, run, item or index)`,
+        message: `unknown root "${root}" in template "${expression}" (expected input, steps, run, item, index or context)`,
         expression,
       },
     };
@@ -180,6 +189,9 @@ function parseExpression(expression: string): { parsed: ParsedExpression } | { f
     return { parsed: { root, segments, stepKey } };
   }
   if (root === 'index' && segments.length > 0) return pathFailure(expression, 'index is a number: it has no fields');
+  if (root === 'context' && !(TEMPLATE_CONTEXT_FIELDS as readonly Segment[]).includes(segments[0] ?? '')) {
+    return pathFailure(expression, `expected one of ${TEMPLATE_CONTEXT_FIELDS.map((f) => `context.${f}`).join(', ')}`);
+  }
   if (root === 'run') {
     if (segments.length !== 1 || !(TEMPLATE_RUN_FIELDS as readonly Segment[]).includes(segments[0])) {
       return pathFailure(expression, `expected one of ${TEMPLATE_RUN_FIELDS.map((f) => `run.${f}`).join(', ')}`);
@@ -243,6 +255,8 @@ function resolve(parsed: ParsedExpression, context: TemplateContext, path: strin
       return follow(context.item ?? null, parsed.segments);
     case 'index':
       return context.index ?? null;
+    case 'context':
+      return follow((context.context ?? { id: null, history: [] }) as JsonValue, parsed.segments);
     case 'steps': {
       const key = parsed.stepKey as string;
       if (!Object.hasOwn(context.steps, key)) throw new TemplateError(`step "${key}" is not available to this template`, path, expression);

@@ -32,6 +32,8 @@ export interface CompiledStep {
   upstream: string[];
   /** Steps whose outputs this step's input templates read (only these are loaded to render it). */
   reads: string[];
+  /** Its input reads `{{ context.* }}` (the run's conversation history is loaded to render it). */
+  readsContext?: boolean;
   retry: ResolvedRetryPolicy;
   timeoutMs: number | null;
 }
@@ -50,6 +52,7 @@ export function compileDefinition(row: Pick<OrchestrationDefinitionEntity, 'id' 
       dependents: [],
       upstream: [],
       reads: [...new Set(extractTemplateReferences(step.input ?? null).references.flatMap((r) => (r.stepKey ? [r.stepKey] : [])))],
+      readsContext: extractTemplateReferences(step.input ?? null).references.some((r) => r.root === 'context'),
       retry: resolveRetryPolicy(step.retry, spec.defaults?.retry),
       timeoutMs: step.timeoutMs ?? spec.defaults?.timeoutMs ?? null,
     });

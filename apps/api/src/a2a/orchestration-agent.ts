@@ -280,6 +280,7 @@ export class OrchestrationAgent implements A2ARequestHandler {
         idempotencyKey: key,
         priority: typeof metadata?.priority === 'number' ? metadata.priority : 0,
         actorUserId: this.principal.userId,
+        contextId,
       });
       runId = run.id;
     } catch (error) {

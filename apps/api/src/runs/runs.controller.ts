@@ -64,7 +64,7 @@ export class RunsController {
   async start(@CurrentPrincipal() principal: Principal, @Body() body: StartRunDto, @Res({ passthrough: true }) response: Response): Promise<RunDto> {
     const { contextId, ...command } = body;
     if (contextId) await this.conversations.assertOpen(principal.organizationId, contextId);
-    const { run, created } = await this.starter.start({ organizationId: principal.organizationId, ...command, actorUserId: principal.userId });
+    const { run, created } = await this.starter.start({ organizationId: principal.organizationId, ...command, contextId: contextId ?? null, actorUserId: principal.userId });
     if (contextId && created) await this.conversations.recordUserMessage(principal.organizationId, contextId, { runId: run.id, messageId: null, parts: [{ data: run.input as JsonValue, mediaType: 'application/json' }] });
     response.status(created ? HttpStatus.CREATED : HttpStatus.OK);
     return toRunDto(run);

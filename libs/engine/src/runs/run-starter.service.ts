@@ -31,6 +31,8 @@ export interface StartRunCommand {
   actorUserId?: string | null;
   /** The run's budget (absent: its definition's; null: none). */
   budget?: Budget | null;
+  /** The conversation (A2A contextId) the run belongs to (its steps' `{{ context.history }}`). */
+  contextId?: string | null;
 }
 
 export interface StartedRun {
@@ -90,6 +92,7 @@ export class RunStarter {
             parentStepId: command.parentStepId ?? null,
             createdBy: command.actorUserId ?? null,
             ...(command.budget !== undefined ? { budget: command.budget } : {}),
+            contextId: command.contextId ?? null,
           },
           events,
         );
@@ -107,6 +110,7 @@ export class RunStarter {
           budget: (command.budget === undefined ? (definition.spec.budget ?? null) : command.budget) as RunBudget | null,
           usage_total_tokens: 0,
           usage_cost_usd: 0,
+          context_id: command.contextId ?? null,
         };
         const claim = fast
           ? await this.claimer.claimLocked(client, fast.workerId, fast.limit, fast.leaseMs, new Map([[run.id, run]]), created.ready, events)

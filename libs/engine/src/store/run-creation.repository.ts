@@ -22,6 +22,8 @@ export interface NewRunRow {
   depth?: number;
   /** What the run may spend (the start request's, else its definition's); null: no limit. */
   budget?: Budget | null;
+  /** The conversation (A2A contextId) the run belongs to; a child inherits its parent's. */
+  contextId?: string | null;
   createdBy: string | null;
 }
 
@@ -30,8 +32,8 @@ export async function insertRun(client: Queryable, run: NewRunRow): Promise<{ id
   const { rows } = await client.query<{ id: string }>(
     `INSERT INTO orchestration_runs (organization_id, definition_id, definition_slug, definition_version, parent_run_id, parent_step_id,
         status, input, priority, idempotency_key, created_by, max_concurrency, steps_remaining, started_at,
-        parent_attempt, item_index, depth, compensate, budget)
-     VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10, $11, $12, now(), $13, $14, $15, $16, $17)
+        parent_attempt, item_index, depth, compensate, budget, context_id)
+     VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10, $11, $12, now(), $13, $14, $15, $16, $17, $18)
      ON CONFLICT (organization_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
      RETURNING id`,
     [
@@ -52,6 +54,7 @@ export async function insertRun(client: Queryable, run: NewRunRow): Promise<{ id
       run.depth ?? 0,
       run.definition.spec.compensate === true,
       JSON.stringify(run.budget === undefined ? (run.definition.spec.budget ?? null) : run.budget),
+      run.contextId ?? null,
     ],
   );
   return rows[0] ?? null;

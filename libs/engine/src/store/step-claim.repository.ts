@@ -34,6 +34,8 @@ export interface LockedRun {
   budget: RunBudget | null;
   usage_total_tokens: number;
   usage_cost_usd: number;
+  /** The conversation (A2A contextId) of the run, if any (`{{ context.* }}` templates read it). */
+  context_id: string | null;
 }
 
 /** A run's budget as stored: its limits, and per-agent limits raised by decisions. */
@@ -45,7 +47,8 @@ export interface RunBudget {
 }
 
 /** The budget columns of a run, for the statements that hand runs to a claim. */
-export const RUN_BUDGET_COLUMNS = 'budget, (usage_input_tokens + usage_output_tokens)::float8 AS usage_total_tokens, usage_cost_usd::float8 AS usage_cost_usd';
+export const RUN_BUDGET_COLUMNS =
+  'budget, (usage_input_tokens + usage_output_tokens)::float8 AS usage_total_tokens, usage_cost_usd::float8 AS usage_cost_usd, context_id';
 
 /** What an agent has spent within each of the given runs (its completed attempts' usage). */
 export async function agentUsageInRuns(client: Queryable, runIds: string[], agentSlug: string): Promise<Map<string, { tokens: number; costUsd: number }>> {

@@ -30,6 +30,7 @@ export interface RunRow {
   budget: RunBudget | null;
   usage_total_tokens: number;
   usage_cost_usd: number;
+  context_id: string | null;
 }
 
 /** The columns of a RunRow, for every statement that locks runs. */

@@ -33,6 +33,8 @@ export interface SpawningParent {
   runId: string;
   organizationId: string;
   depth: number;
+  /** Its conversation, inherited by the children. */
+  contextId: string | null;
   stepId: string;
   stepKey: string;
   attempt: number;
@@ -119,6 +121,7 @@ export class ChildSpawner {
           parentAttempt: parent.attempt,
           itemIndex: plan.forEach ? index : null,
           depth: parent.depth + 1,
+          contextId: parent.contextId,
           createdBy: null,
         },
         events,
@@ -134,6 +137,7 @@ export class ChildSpawner {
         budget: (definition.spec.budget ?? null) as LockedRun['budget'],
         usage_total_tokens: 0,
         usage_cost_usd: 0,
+        context_id: parent.contextId,
       });
       spawned.ready.push(...created.ready);
       events.push({

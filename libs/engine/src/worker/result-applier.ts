@@ -215,7 +215,7 @@ export class ResultApplier {
       const children: SpawnedChildren = { runs: new Map(), ready: [] };
       for (const { run, stepId, start } of spawns) {
         const step = steps.get(stepId) as NonNullable<ReturnType<typeof steps.get>>;
-        const parent = { runId: run.id, organizationId: run.organization_id, depth: run.depth, stepId, stepKey: step.step_key, attempt: step.attempt };
+        const parent = { runId: run.id, organizationId: run.organization_id, depth: run.depth, contextId: run.context_id, stepId, stepKey: step.step_key, attempt: step.attempt };
         const inputs = step.spawn?.forEach ? (step.input as JsonValue[]) : [step.input];
         const spawned = await this.spawner.spawn(client, parent, step.spawn as NonNullable<typeof step.spawn>, inputs, start, events);
         for (const [id, child] of spawned.runs) children.runs.set(id, child);

@@ -4,7 +4,8 @@
  * render each step's input from upstream outputs, mark the steps running under this worker's lease, and
  * append their `step.started` events.
  */
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '#config';
 import { AgentBreakers } from '#agents';
 import { faultPoint, renderTemplate, TemplateError, type JsonObject, type JsonValue, type TemplateContext } from '#core';
 import { DefinitionCache, stepOf } from '../compiled-definition.js';
@@ -25,6 +26,7 @@ import {
   type LockedRun,
 } from '../store/step-claim.repository.js';
 import { startWaitingSteps, type WaitingStart } from '../store/child-run.repository.js';
+import { contextHistories, historyKey } from '../store/context-history.repository.js';
 import { AgentDirectory, type AgentInfo } from './agent-directory.js';
 import { rankedCandidates, routeRequest } from './agent-router.js';
 import { agentLimits, breach, budgetOutcome } from './budget-guard.js';
@@ -80,6 +82,7 @@ export class StepClaimer {
     private readonly agents: AgentDirectory,
     private readonly breakers: AgentBreakers,
     private readonly spawner: ChildSpawner,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async claim(workerId: string, limit: number, leaseMs: number): Promise<ClaimedStep[]> {
@@ -263,7 +266,7 @@ export class StepClaimer {
           payload: { attempt, orchestration: plan.plan.slug, version: plan.plan.version, children: plan.inputs.length, concurrency: plan.plan.concurrency },
         },
       );
-      const parent = { runId: run.id, organizationId: run.organization_id, depth: run.depth, stepId: step.id, stepKey: step.step_key, attempt };
+      const parent = { runId: run.id, organizationId: run.organization_id, depth: run.depth, contextId: run.context_id, stepId: step.id, stepKey: step.step_key, attempt };
       const spawned = await this.spawner.spawn(client, parent, plan.plan, plan.inputs, [...Array(plan.plan.concurrency).keys()], events);
       for (const [id, run] of spawned.runs) children.runs.set(id, run);
       children.ready.push(...spawned.ready);
@@ -378,6 +381,12 @@ export class StepClaimer {
     const needKeys: string[] = [];
     const outputs = new Map<string, Record<string, { output: JsonValue }>>();
     const compiled = await Promise.all(chosen.map(({ step }) => this.definitions.get((runs.get(step.run_id) as LockedRun).definition_id)));
+    // `{{ context.* }}`: the recent history of the conversations of the runs whose steps read it (one query).
+    const wanted = chosen.flatMap(({ step }, i) => {
+      const run = runs.get(step.run_id) as LockedRun;
+      return stepOf(compiled[i], step.step_key)?.readsContext && run.context_id ? [{ organizationId: run.organization_id, contextId: run.context_id }] : [];
+    });
+    const histories = await contextHistories(client, wanted, this.config.contextHistoryLimit);
     chosen.forEach(({ step }, i) => {
       for (const key of stepOf(compiled[i], step.step_key)?.reads ?? []) {
         const output = known.get(step.run_id)?.get(key);
@@ -405,6 +414,10 @@ export class StepClaimer {
         input: (run.input ?? null) as JsonValue,
         steps: outputs.get(step.run_id) ?? {},
         run: { id: run.id, organizationId: run.organization_id },
+        context: {
+          id: run.context_id ?? null,
+          history: (run.context_id ? (histories.get(historyKey(run.organization_id, run.context_id)) ?? []) : []) as unknown as JsonValue[],
+        },
       };
       if (step.manual_input !== null && step.manual_input !== undefined)
         return { input: step.manual_input as JsonValue, error: null, timeoutMs, dependents, context };
