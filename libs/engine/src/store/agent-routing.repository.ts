@@ -1,9 +1,34 @@
 /**
- * SQL of capability routing and fallback: the active agents that could take a step, read inside the claim
- * transaction (fresh, not cached: the choice depends on their load and breaker state right now).
+ * SQL of the engine's agent reads: agents by slug (the claim's directory, cached by AgentDirectory) and, for capability
+ * routing and fallback, the active agents that could take a step, read inside the claim transaction (fresh, not
+ * cached: the choice depends on their load and breaker state right now).
  */
-import { AGENT_COLUMNS, type AgentRow } from '../worker/agent-directory.js';
+import type { AgentType } from '#core';
+import type { AgentHealth, BreakerState } from '#persistence';
 import type { Queryable } from './engine-database.js';
+
+export interface AgentRow {
+  slug: string;
+  type: AgentType;
+  config: Record<string, unknown>;
+  status: 'active' | 'disabled';
+  capabilities: string[];
+  health: AgentHealth;
+  breaker_state: BreakerState;
+  breaker_changed_at: Date | null;
+}
+
+/** The columns of an AgentRow, for every engine read of agents. */
+export const AGENT_COLUMNS = 'slug, type, config, status, capabilities, health, breaker_state, breaker_changed_at';
+
+/** The organization's agents of the given slugs (absent ones are simply not returned). */
+export async function agentsBySlug(client: Queryable, organizationId: string, slugs: string[]): Promise<AgentRow[]> {
+  const { rows } = await client.query<AgentRow>(
+    `SELECT ${AGENT_COLUMNS} FROM agents WHERE organization_id = $1 AND slug = ANY($2::text[])`,
+    [organizationId, slugs],
+  );
+  return rows;
+}
 
 export interface CandidateRow extends AgentRow {
   running: number;

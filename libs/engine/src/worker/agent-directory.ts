@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { isBuiltinAgent, type AgentType } from '#core';
 import type { AgentHealth, BreakerState } from '#persistence';
+import { agentsBySlug, type AgentRow } from '../store/agent-routing.repository.js';
 import type { Queryable } from '../store/engine-database.js';
 
 export interface AgentInfo {
@@ -24,20 +25,6 @@ const BUILTIN: AgentInfo = {
   breakerState: 'closed',
   breakerChangedAt: null,
 };
-
-export interface AgentRow {
-  slug: string;
-  type: AgentType;
-  config: Record<string, unknown>;
-  status: 'active' | 'disabled';
-  capabilities: string[];
-  health: AgentHealth;
-  breaker_state: BreakerState;
-  breaker_changed_at: Date | null;
-}
-
-/** The columns of an AgentRow, for every engine read of agents. */
-export const AGENT_COLUMNS = 'slug, type, config, status, capabilities, health, breaker_state, breaker_changed_at';
 
 export function agentInfo(row: AgentRow): AgentInfo {
   const limit = Number(row.config.maxConcurrency);
@@ -76,18 +63,10 @@ export class AgentDirectory {
       else missing.push(slug);
     }
     if (missing.length > 0) {
-      const { rows } = await client.query<AgentRow>(`SELECT ${AGENT_COLUMNS} FROM agents WHERE organization_id = $1 AND slug = ANY($2::text[])`, [
-        organizationId,
-        missing,
-      ]);
-      const found = new Map(rows.map((r) => [r.slug, r]));
+      const found = new Map((await agentsBySlug(client, organizationId, missing)).map((r) => [r.slug, r]));
       for (const slug of missing) {
         const row = found.get(slug);
-        const info: AgentInfo | null = row
-          ? agentInfo(row)
-          : isBuiltinAgent(slug)
-            ? BUILTIN
-            : null;
+        const info: AgentInfo | null = row ? agentInfo(row) : isBuiltinAgent(slug) ? BUILTIN : null;
         this.cache.set(`${organizationId}:${slug}`, { info, at: now });
         out.set(slug, info);
       }
