@@ -1,0 +1,115 @@
+/** Reads of approvals and their decision history (the API's approval views), scoped to one organization. */
+import type { JsonValue, PageRequest } from '#core';
+import type { Queryable } from './engine-database.js';
+
+export interface ApprovalFilter {
+  status?: 'pending' | 'resolved' | 'expired';
+  definition?: string;
+  runId?: string;
+}
+
+export interface ApprovalViewRow {
+  id: string;
+  run_id: string;
+  definition_slug: string;
+  step_key: string;
+  status: 'pending' | 'resolved' | 'expired';
+  decision: string | null;
+  prompt: string;
+  payload: JsonValue;
+  decisions: string[];
+  roles: string[];
+  assignees: string[];
+  quorum: number;
+  on_timeout: string;
+  modifications: JsonValue;
+  comment: string | null;
+  requested_at: Date;
+  expires_at: Date | null;
+  escalated_at: Date | null;
+  decided_at: Date | null;
+  decided_by: string | null;
+  total?: number;
+}
+
+const SELECT_VIEW = `SELECT a.id, a.run_id, r.definition_slug, a.step_key, a.status, a.decision, a.prompt, a.payload, a.decisions, a.roles, a.assignees,
+  a.quorum, a.on_timeout, a.modifications, a.comment, a.requested_at, a.expires_at, a.escalated_at, a.decided_at, a.decided_by
+  FROM human_approvals a JOIN orchestration_runs r ON r.id = a.run_id`;
+
+const FILTER = `a.organization_id = $1 AND ($2::text IS NULL OR a.status = $2) AND ($3::text IS NULL OR r.definition_slug = $3) AND ($4::uuid IS NULL OR a.run_id = $4)`;
+
+/** A page of approvals, newest first; `total` rides on each row (window count). */
+export async function listApprovalViews(
+  client: Queryable,
+  organizationId: string,
+  filter: ApprovalFilter,
+  page: PageRequest,
+): Promise<ApprovalViewRow[]> {
+  const { rows } = await client.query<ApprovalViewRow>(
+    `${SELECT_VIEW.replace('SELECT ', 'SELECT count(*) OVER ()::int AS total, ')}
+      WHERE ${FILTER}
+      ORDER BY a.requested_at DESC, a.id LIMIT $5 OFFSET $6`,
+    [organizationId, filter.status ?? null, filter.definition ?? null, filter.runId ?? null, page.limit, page.offset],
+  );
+  return rows;
+}
+
+export async function countApprovals(client: Queryable, organizationId: string, filter: ApprovalFilter): Promise<number> {
+  const { rows } = await client.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM human_approvals a JOIN orchestration_runs r ON r.id = a.run_id WHERE ${FILTER}`,
+    [organizationId, filter.status ?? null, filter.definition ?? null, filter.runId ?? null],
+  );
+  return rows[0].n;
+}
+
+export async function approvalView(client: Queryable, organizationId: string, id: string): Promise<ApprovalViewRow | undefined> {
+  const { rows } = await client.query<ApprovalViewRow>(`${SELECT_VIEW} WHERE a.organization_id = $1 AND a.id = $2`, [organizationId, id]);
+  return rows[0];
+}
+
+export async function pendingApprovalViewsOfRun(client: Queryable, organizationId: string, runId: string): Promise<ApprovalViewRow[]> {
+  const { rows } = await client.query<ApprovalViewRow>(
+    `${SELECT_VIEW} WHERE a.organization_id = $1 AND a.run_id = $2 AND a.status = 'pending' ORDER BY a.requested_at`,
+    [organizationId, runId],
+  );
+  return rows;
+}
+
+export interface DecisionRow {
+  id: string;
+  decision: string;
+  actor_type: string;
+  actor_id: string | null;
+  decided_by: string | null;
+  email: string | null;
+  modifications: JsonValue;
+  modifications_diff: JsonValue;
+  payload_seen: JsonValue;
+  comment: string | null;
+  reason: string;
+  created_at: Date;
+}
+
+/** An approval's decisions, oldest first, with the deciding user's email. */
+export async function decisionHistory(client: Queryable, approvalId: string): Promise<DecisionRow[]> {
+  const { rows } = await client.query<DecisionRow>(
+    `SELECT d.id, d.decision, d.actor_type, d.actor_id, d.decided_by, u.email, d.modifications, d.modifications_diff, d.payload_seen, d.comment, d.reason, d.created_at
+       FROM approval_decisions d LEFT JOIN users u ON u.id = d.decided_by
+      WHERE d.approval_id = $1 ORDER BY d.created_at, d.id`,
+    [approvalId],
+  );
+  return rows;
+}
+
+/** The run and definition of an approval (where a decision on it goes). */
+export async function approvalLocation(
+  client: Queryable,
+  organizationId: string,
+  id: string,
+): Promise<{ run_id: string; definition_slug: string } | undefined> {
+  const { rows } = await client.query<{ run_id: string; definition_slug: string }>(
+    `SELECT a.run_id, r.definition_slug FROM human_approvals a JOIN orchestration_runs r ON r.id = a.run_id WHERE a.organization_id = $1 AND a.id = $2`,
+    [organizationId, id],
+  );
+  return rows[0];
+}
