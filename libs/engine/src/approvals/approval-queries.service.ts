@@ -10,6 +10,7 @@ import {
   type ApprovalFilter,
   type ApprovalViewRow,
 } from '../store/approval-view.repository.js';
+import type { ApprovalStatus } from '../store/approval.repository.js';
 import { EngineDatabase } from '../store/engine-database.js';
 
 export type { ApprovalFilter } from '../store/approval-view.repository.js';
@@ -18,7 +19,7 @@ export interface ApprovalView {
   runId: string;
   definition: string;
   stepKey: string;
-  status: 'pending' | 'resolved' | 'expired';
+  status: ApprovalStatus;
   decision: string | null;
   prompt: string;
   payload: JsonValue;

@@ -1,36 +1,16 @@
 /** Reads of approvals and their decision history (the API's approval views), scoped to one organization. */
 import type { JsonValue, PageRequest } from '#core';
+import type { ApprovalStatus, HumanApprovalColumns } from './approval.repository.js';
 import type { Queryable } from './engine-database.js';
 
 export interface ApprovalFilter {
-  status?: 'pending' | 'resolved' | 'expired';
+  status?: ApprovalStatus;
   definition?: string;
   runId?: string;
 }
 
-export interface ApprovalViewRow {
-  id: string;
-  run_id: string;
-  definition_slug: string;
-  step_key: string;
-  status: 'pending' | 'resolved' | 'expired';
-  decision: string | null;
-  prompt: string;
-  payload: JsonValue;
-  decisions: string[];
-  roles: string[];
-  assignees: string[];
-  quorum: number;
-  on_timeout: string;
-  modifications: JsonValue;
-  comment: string | null;
-  requested_at: Date;
-  expires_at: Date | null;
-  escalated_at: Date | null;
-  decided_at: Date | null;
-  decided_by: string | null;
-  total?: number;
-}
+/** What an approval view shows: the approval without its organization and step ids, with its run's definition. */
+export type ApprovalViewRow = Omit<HumanApprovalColumns, 'organization_id' | 'step_id'> & { definition_slug: string; total?: number };
 
 const SELECT_VIEW = `SELECT a.id, a.run_id, r.definition_slug, a.step_key, a.status, a.decision, a.prompt, a.payload, a.decisions, a.roles, a.assignees,
   a.quorum, a.on_timeout, a.modifications, a.comment, a.requested_at, a.expires_at, a.escalated_at, a.decided_at, a.decided_by

@@ -61,13 +61,16 @@ export async function insertApprovals(
   return rows;
 }
 
-export interface ApprovalRow {
+export type ApprovalStatus = 'pending' | 'resolved' | 'expired';
+
+/** A row of `human_approvals` as the engine reads it; each read picks the columns it needs. */
+export interface HumanApprovalColumns {
   id: string;
   organization_id: string;
   run_id: string;
   step_id: string;
   step_key: string;
-  status: 'pending' | 'resolved' | 'expired';
+  status: ApprovalStatus;
   decision: string | null;
   prompt: string;
   payload: JsonValue;
@@ -76,9 +79,33 @@ export interface ApprovalRow {
   assignees: string[];
   quorum: number;
   on_timeout: 'abort' | 'continue' | 'skip';
+  modifications: JsonValue;
+  comment: string | null;
+  requested_at: Date;
   expires_at: Date | null;
-  expired: boolean;
+  escalated_at: Date | null;
+  decided_at: Date | null;
+  decided_by: string | null;
 }
+
+export type ApprovalRow = Pick<
+  HumanApprovalColumns,
+  | 'id'
+  | 'organization_id'
+  | 'run_id'
+  | 'step_id'
+  | 'step_key'
+  | 'status'
+  | 'decision'
+  | 'prompt'
+  | 'payload'
+  | 'decisions'
+  | 'roles'
+  | 'assignees'
+  | 'quorum'
+  | 'on_timeout'
+  | 'expires_at'
+> & { expired: boolean };
 
 const APPROVAL_COLUMNS = `id, organization_id, run_id, step_id, step_key, status, decision, prompt, payload, decisions, roles, assignees, quorum,
   on_timeout, expires_at, coalesce(expires_at <= now(), false) AS expired`;
