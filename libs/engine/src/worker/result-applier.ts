@@ -95,12 +95,20 @@ export class ResultApplier {
         continue;
       }
       if (result.outcome.kind !== 'progress') seen.add(result.stepId);
-      const compiled = result.outcome.kind === 'progress' ? undefined : stepOf(await this.definitions.get(run.definition_id), step.step_key);
+      const compiled =
+        result.outcome.kind === 'progress' ? undefined : stepOf(await this.definitions.get(run.definition_id), step.step_key);
       const base = { runId: run.id, organizationId: run.organization_id, stepKey: step.step_key };
       const outcome = result.outcome;
-      if ((outcome.kind === 'completed' || outcome.kind === 'failed') && outcome.breaker) batch.breakerChanges.push({ ...base, change: outcome.breaker });
+      if ((outcome.kind === 'completed' || outcome.kind === 'failed') && outcome.breaker)
+        batch.breakerChanges.push({ ...base, change: outcome.breaker });
       if (outcome.kind === 'completed' && outcome.usage) batch.usages.push({ id: step.id, runId: run.id, usage: outcome.usage });
-      batch.add(run, step, compiled, stepOutcomeTransition(step, result.outcome, compiled, base), outcome.kind === 'completed' ? outcome.usage : undefined);
+      batch.add(
+        run,
+        step,
+        compiled,
+        stepOutcomeTransition(step, result.outcome, compiled, base),
+        outcome.kind === 'completed' ? outcome.usage : undefined,
+      );
     }
     return this.write(client, runs, batch, results.length, fast);
   }
@@ -115,7 +123,11 @@ export class ResultApplier {
   ): Promise<ApplySummary> {
     const fastClaim = fast && fast.limit > 0 ? fast : null;
     const first = await this.effects(client, runs, batch, fastClaim);
-    const settled = await this.settleChildren(client, batch.events, fastClaim && { ...fastClaim, limit: fastClaim.limit - first.claimed.length });
+    const settled = await this.settleChildren(
+      client,
+      batch.events,
+      fastClaim && { ...fastClaim, limit: fastClaim.limit - first.claimed.length },
+    );
     commitWith(client, first.applied, settled.applied, appendEvents(client, batch.events));
     if (first.wake || settled.wake) await notify(client, WORK_CHANNEL);
     const retries = [batch.nextRetryInMs, settled.nextRetryInMs].filter((n): n is number => n !== null);
@@ -141,7 +153,10 @@ export class ResultApplier {
     const { events, failedRuns, finished } = batch;
     await updateSteps(client, batch.updates);
     await recordStepUsage(client, batch.usages);
-    await addRunUsage(client, batch.usages.map((u) => ({ runId: u.runId, ...u.usage })));
+    await addRunUsage(
+      client,
+      batch.usages.map((u) => ({ runId: u.runId, ...u.usage })),
+    );
     // Steps started below in this transaction are checked against the run's spending including this batch's.
     for (const u of batch.usages) {
       const run = runs.get(u.runId);
@@ -153,7 +168,12 @@ export class ResultApplier {
     await this.checkpoints.open(client, batch.opening, events);
     const live = [...batch.releases.values()].filter((r) => !failedRuns.has(r.runId));
     const released = await this.release(client, runs, live, !fast, events);
-    await this.advanceCompensation(client, runs, batch.rollbacksDone.filter((r) => !failedRuns.has(r.runId)), events);
+    await this.advanceCompensation(
+      client,
+      runs,
+      batch.rollbacksDone.filter((r) => !failedRuns.has(r.runId)),
+      events,
+    );
     for (const runId of failedRuns.keys()) finished.delete(runId);
     await this.failRuns(client, runs, failedRuns, events);
     await terminateRuns(client, this.definitions, batch.cancelledRuns, events);
@@ -186,11 +206,16 @@ export class ResultApplier {
       for (const [stepId, children] of groupByStep(ended)) {
         const step = steps.get(stepId);
         const run = step ? runs.get(step.run_id) : undefined;
-        const settlement = run && !TERMINAL_RUN_STATUSES.includes(run.status) ? settleChildren(step, children) : ({ kind: 'ignore' } as const);
+        const settlement =
+          run && !TERMINAL_RUN_STATUSES.includes(run.status) ? settleChildren(step, children) : ({ kind: 'ignore' } as const);
         if (!step || !run || settlement.kind === 'ignore') continue;
         const base = { runId: run.id, organizationId: run.organization_id, stepKey: step.step_key };
         for (const child of settlement.accepted)
-          events.push({ ...base, type: 'step.child_finished', payload: { attempt: step.attempt, childRunId: child.runId, index: child.itemIndex, status: child.status } });
+          events.push({
+            ...base,
+            type: 'step.child_finished',
+            payload: { attempt: step.attempt, childRunId: child.runId, index: child.itemIndex, status: child.status },
+          });
         if (settlement.kind === 'cancelled') {
           const payload = { reason: 'child_cancelled', step: step.step_key, childRunId: settlement.child.runId };
           batch.cancelledRuns.push({ run, status: 'cancelled', error: payload, stepReason: 'child_cancelled', payload });
@@ -203,45 +228,77 @@ export class ResultApplier {
           giveUp.push(step.id);
         } else if (settlement.kind === 'done') {
           counters.push({ id: step.id, started: settlement.started, finished: settlement.finished });
-          outcome = { kind: 'completed', output: childrenOutput(step.spawn as NonNullable<typeof step.spawn>, await childResults(client, step.id, step.attempt)) };
+          outcome = {
+            kind: 'completed',
+            output: childrenOutput(step.spawn as NonNullable<typeof step.spawn>, await childResults(client, step.id, step.attempt)),
+          };
         } else {
           counters.push({ id: step.id, started: settlement.started, finished: settlement.finished });
           if (settlement.start.length > 0) spawns.push({ run, stepId: step.id, start: settlement.start });
           continue;
         }
-        batch.add(run, { ...step, type: 'orchestration', lease_owner: null, lease_expired: false }, compiled, stepOutcomeTransition(step, outcome, compiled, base));
+        batch.add(
+          run,
+          { ...step, type: 'orchestration', lease_owner: null, lease_expired: false },
+          compiled,
+          stepOutcomeTransition(step, outcome, compiled, base),
+        );
       }
       await updateChildCounters(client, counters);
       const children: SpawnedChildren = { runs: new Map(), ready: [] };
       for (const { run, stepId, start } of spawns) {
         const step = steps.get(stepId) as NonNullable<ReturnType<typeof steps.get>>;
-        const parent = { runId: run.id, organizationId: run.organization_id, depth: run.depth, contextId: run.context_id, stepId, stepKey: step.step_key, attempt: step.attempt };
+        const parent = {
+          runId: run.id,
+          organizationId: run.organization_id,
+          depth: run.depth,
+          contextId: run.context_id,
+          stepId,
+          stepKey: step.step_key,
+          attempt: step.attempt,
+        };
         const inputs = step.spawn?.forEach ? (step.input as JsonValue[]) : [step.input];
         const spawned = await this.spawner.spawn(client, parent, step.spawn as NonNullable<typeof step.spawn>, inputs, start, events);
         for (const [id, child] of spawned.runs) children.runs.set(id, child);
         children.ready.push(...spawned.ready);
       }
       // The next children's first steps start here for the calling worker when it has room (else a worker is woken).
-      const room = fast ? fast.limit - claimed.length : 0;
-      if (fast && room > 0 && children.ready.length > 0) {
-        const sub = await this.claimer.claimLocked(client, fast.workerId, room, fast.leaseMs, children.runs, children.ready, events);
-        claimed.push(...sub.claimed);
-        applied.push(sub.applied);
-        wake ||= children.ready.length > sub.claimed.length;
-      } else wake ||= children.ready.length > 0;
+      const sub = await this.claimer.startChildren(
+        client,
+        fast?.workerId ?? '',
+        fast ? fast.limit - claimed.length : 0,
+        fast?.leaseMs ?? 0,
+        children,
+        events,
+      );
+      claimed.push(...sub.claimed);
+      applied.push(sub.applied);
       const round = await this.effects(client, runs, batch, fast ? { ...fast, limit: fast.limit - claimed.length } : null);
       // A failed step's other children are of no use any more (a retry starts new ones): they are cancelled.
-      await cancelRuns(client, this.definitions, await liveChildren(client, { stepIds: giveUp }), { reason: 'sibling_failed' }, 'parent_ended', events);
+      await cancelRuns(
+        client,
+        this.definitions,
+        await liveChildren(client, { stepIds: giveUp }),
+        { reason: 'sibling_failed' },
+        'parent_ended',
+        events,
+      );
       claimed.push(...round.claimed);
       applied.push(round.applied);
       wake ||= round.wake;
-      if (batch.nextRetryInMs !== null) nextRetryInMs = nextRetryInMs === null ? batch.nextRetryInMs : Math.min(nextRetryInMs, batch.nextRetryInMs);
+      if (batch.nextRetryInMs !== null)
+        nextRetryInMs = nextRetryInMs === null ? batch.nextRetryInMs : Math.min(nextRetryInMs, batch.nextRetryInMs);
     }
     return { claimed, applied: together(applied), wake, nextRetryInMs };
   }
 
   /** After a rollback step completed: the next rollback of its run's chain becomes ready (step.compensating). */
-  private async advanceCompensation(client: Queryable, runs: Map<string, RunRow>, done: { runId: string; key: string }[], events: NewEvent[]): Promise<void> {
+  private async advanceCompensation(
+    client: Queryable,
+    runs: Map<string, RunRow>,
+    done: { runId: string; key: string }[],
+    events: NewEvent[],
+  ): Promise<void> {
     const next = await releaseNextRollbacks(client, done);
     for (const step of next) {
       const run = runs.get(step.run_id) as RunRow;
@@ -391,7 +448,9 @@ class BatchEffects {
           stepKey: step.step_key,
           attempt: step.attempt,
           output: transition.output,
-          spec: transition.approval ? { ...(compiled as CompiledStep).spec, approval: transition.approval } : (compiled as CompiledStep).spec,
+          spec: transition.approval
+            ? { ...(compiled as CompiledStep).spec, approval: transition.approval }
+            : (compiled as CompiledStep).spec,
           ...(usage ? { usage: { ...usage } } : {}),
         });
         return;
@@ -399,7 +458,11 @@ class BatchEffects {
         this.updates.push(transition.update);
         if (step.type === 'rollback') {
           this.rollbacksDone.push({ runId: run.id, key: step.step_key });
-          this.events.push({ ...base(run, compensated(step.step_key)), type: 'step.compensated', payload: { rollbackStep: step.step_key, output: transition.output } });
+          this.events.push({
+            ...base(run, compensated(step.step_key)),
+            type: 'step.compensated',
+            payload: { rollbackStep: step.step_key, output: transition.output },
+          });
         }
         this.known.set(run.id, (this.known.get(run.id) ?? new Map()).set(step.step_key, transition.output));
         this.finished.set(run.id, (this.finished.get(run.id) ?? 0) + 1);
@@ -417,7 +480,11 @@ class BatchEffects {
       case 'failed':
         this.updates.push(transition.update);
         if (step.type === 'rollback')
-          this.events.push({ ...base(run, compensated(step.step_key)), type: 'step.compensated', payload: { rollbackStep: step.step_key, error: transition.error } });
+          this.events.push({
+            ...base(run, compensated(step.step_key)),
+            type: 'step.compensated',
+            payload: { rollbackStep: step.step_key, error: transition.error },
+          });
         this.failedRuns.set(run.id, { stepKey: step.step_key, error: transition.error });
         return;
       default:

@@ -58,9 +58,10 @@ export interface ClaimedStep {
   dependents: number;
   /** Why `agentSlug` was chosen, when the step was routed (capability, or a fallback from an open breaker). */
   routedBy?: JsonObject;
-  /** Set when routing found no usable agent at all: the step fails (retryably) without calling one. */
-  routeError?: StepFailure;
-  /** The attempt's outcome, decided at its claim (a sub-orchestration that cannot start, or an empty forEach). */
+  /**
+   * The attempt's outcome, decided at its claim: routing found no usable agent (a retryable failure), a
+   * sub-orchestration that cannot start, an empty forEach, a budget reached. The step then calls nothing.
+   */
   immediate?: StepOutcome;
   /** Its run's depth (0: a root run, with no parent to reach when it ends). */
   runDepth: number;
@@ -148,7 +149,12 @@ export class StepClaimer {
       if (started.length !== ids.length)
         throw new Error(`claim invariant broken: ${ids.length - started.length} of ${ids.length} chosen steps did not start`);
     });
-    const children = await this.startWaiting(client, runs, waiting.map((i) => ({ step: chosen[i].step, plan: plans[i] as SpawnChoice })), events);
+    const children = await this.startWaiting(
+      client,
+      runs,
+      waiting.map((i) => ({ step: chosen[i].step, plan: plans[i] as SpawnChoice })),
+      events,
+    );
     const claimed = executing.map((i): ClaimedStep => {
       const { step, agent, routed, routeError } = chosen[i];
       const run = runs.get(step.run_id) as LockedRun;
@@ -172,8 +178,11 @@ export class StepClaimer {
         agentSlug: routed?.slug ?? step.agent_slug ?? '',
         agent,
         ...(routed ? { routedBy: routed.routedBy } : {}),
-        ...(routeError ? { routeError } : {}),
-        ...(plan?.kind === 'immediate' ? { immediate: plan.outcome } : {}),
+        ...(plan?.kind === 'immediate'
+          ? { immediate: plan.outcome }
+          : routeError
+            ? { immediate: { kind: 'failed', error: routeError } }
+            : {}),
         attempt,
         timeoutMs: rendered[i].timeoutMs,
         dependents: rendered[i].dependents,
@@ -182,10 +191,29 @@ export class StepClaimer {
       };
     });
     // New child runs' first steps take the slots a sub-orchestration step did not use, in this same transaction.
-    const room = limit - claimed.length;
-    const sub = room > 0 && children.ready.length > 0 ? await this.claimLocked(client, workerId, room, leaseMs, children.runs, children.ready, events) : null;
-    if (children.ready.length > (sub?.claimed.length ?? 0)) await notify(client, WORK_CHANNEL);
-    return sub ? { claimed: [...claimed, ...sub.claimed], applied: together([applied, sub.applied]).then(() => undefined) } : { claimed, applied };
+    const sub = await this.startChildren(client, workerId, limit - claimed.length, leaseMs, children, events);
+    return { claimed: [...claimed, ...sub.claimed], applied: together([applied, sub.applied]).then(() => undefined) };
+  }
+
+  /**
+   * Starts the first steps of child runs the caller's transaction just created, up to `room` of them, under this
+   * worker's lease (see claimLocked), and asks for a worker to be woken for the rest. Used by the claims that start a
+   * sub-orchestration step and by the settlements that start its next children.
+   */
+  async startChildren(
+    client: Queryable,
+    workerId: string,
+    room: number,
+    leaseMs: number,
+    children: SpawnedChildren,
+    events: NewEvent[],
+  ): Promise<{ claimed: ClaimedStep[]; applied: Promise<void> }> {
+    const sub =
+      room > 0 && children.ready.length > 0
+        ? await this.claimLocked(client, workerId, room, leaseMs, children.runs, children.ready, events)
+        : { claimed: [], applied: Promise.resolve() };
+    if (children.ready.length > sub.claimed.length) await notify(client, WORK_CHANNEL);
+    return sub;
   }
 
   /** The children plan of each chosen sub-orchestration step whose input rendered (undefined for the others). */
@@ -203,7 +231,11 @@ export class StepClaimer {
       }
       const run = runs.get(step.run_id) as LockedRun;
       const spec = stepOf(await this.definitions.get(run.definition_id), step.step_key)?.spec;
-      plans.push(spec ? await this.spawner.plan(client, run.organization_id, run.depth, spec, agent, rendered[i].input, rendered[i].context) : undefined);
+      plans.push(
+        spec
+          ? await this.spawner.plan(client, run.organization_id, run.depth, spec, agent, rendered[i].input, rendered[i].context)
+          : undefined,
+      );
     }
     return plans;
   }
@@ -212,7 +244,13 @@ export class StepClaimer {
    * Budgets (see budget-guard.ts): a step whose run, or whose agent within the run, has reached a limit gets the
    * attempt's outcome now instead of calling its agent.
    */
-  private async checkBudgets(client: Queryable, runs: Map<string, LockedRun>, chosen: Choice[], rendered: Rendered[], plans: (ChildPlan | undefined)[]): Promise<void> {
+  private async checkBudgets(
+    client: Queryable,
+    runs: Map<string, LockedRun>,
+    chosen: Choice[],
+    rendered: Rendered[],
+    plans: (ChildPlan | undefined)[],
+  ): Promise<void> {
     const agentUsage = new Map<string, Map<string, { tokens: number; costUsd: number }>>();
     for (const [i, { step, agent, routed, routeError }] of chosen.entries()) {
       if (plans[i] || routeError || rendered[i].error !== null || step.type === 'approval' || step.type === 'orchestration') continue;
@@ -220,7 +258,10 @@ export class StepClaimer {
       const spent = { tokens: Number(run.usage_total_tokens ?? 0), costUsd: Number(run.usage_cost_usd ?? 0) };
       const own = breach(run.budget, spent);
       if (own) {
-        plans[i] = { kind: 'immediate', outcome: budgetOutcome({ budgetExceeded: true, scope: 'run', agent: null, ...own }, run.budget?.onExceeded) };
+        plans[i] = {
+          kind: 'immediate',
+          outcome: budgetOutcome({ budgetExceeded: true, scope: 'run', agent: null, ...own }, run.budget?.onExceeded),
+        };
         continue;
       }
       const slug = routed?.slug ?? step.agent_slug ?? '';
@@ -232,7 +273,11 @@ export class StepClaimer {
       }
       const used = agentUsage.get(slug)?.get(run.id) ?? { tokens: 0, costUsd: 0 };
       const reached = breach(limits, used);
-      if (reached) plans[i] = { kind: 'immediate', outcome: budgetOutcome({ budgetExceeded: true, scope: 'agent', agent: slug, ...reached }, limits.onExceeded) };
+      if (reached)
+        plans[i] = {
+          kind: 'immediate',
+          outcome: budgetOutcome({ budgetExceeded: true, scope: 'agent', agent: slug, ...reached }, limits.onExceeded),
+        };
     }
   }
 
@@ -253,7 +298,8 @@ export class StepClaimer {
       started: plan.plan.concurrency,
     }));
     const started = await startWaitingSteps(client, starts);
-    if (started.length !== starts.length) throw new Error(`claim invariant broken: ${starts.length - started.length} sub-orchestration steps did not start`);
+    if (started.length !== starts.length)
+      throw new Error(`claim invariant broken: ${starts.length - started.length} sub-orchestration steps did not start`);
     for (const { step, plan } of starting) {
       const run = runs.get(step.run_id) as LockedRun;
       const attempt = step.attempt + 1;
@@ -263,10 +309,24 @@ export class StepClaimer {
         {
           ...base,
           type: 'step.waiting',
-          payload: { attempt, orchestration: plan.plan.slug, version: plan.plan.version, children: plan.inputs.length, concurrency: plan.plan.concurrency },
+          payload: {
+            attempt,
+            orchestration: plan.plan.slug,
+            version: plan.plan.version,
+            children: plan.inputs.length,
+            concurrency: plan.plan.concurrency,
+          },
         },
       );
-      const parent = { runId: run.id, organizationId: run.organization_id, depth: run.depth, contextId: run.context_id, stepId: step.id, stepKey: step.step_key, attempt };
+      const parent = {
+        runId: run.id,
+        organizationId: run.organization_id,
+        depth: run.depth,
+        contextId: run.context_id,
+        stepId: step.id,
+        stepKey: step.step_key,
+        attempt,
+      };
       const spawned = await this.spawner.spawn(client, parent, plan.plan, plan.inputs, [...Array(plan.plan.concurrency).keys()], events);
       for (const [id, run] of spawned.runs) children.runs.set(id, run);
       children.ready.push(...spawned.ready);
@@ -334,9 +394,12 @@ export class StepClaimer {
     const spec = stepOf(await this.definitions.get(run.definition_id), step.step_key)?.spec;
     if (!spec?.capability && !spec?.fallback && !spec?.fallbackAgents?.length) return null;
     const own = spec.agent ?? step.agent_slug;
-    const ownInfo = own === step.agent_slug ? agent : ((await this.agents.lookup(client, run.organization_id, [own ?? ''])).get(own ?? '') ?? null);
+    const ownInfo =
+      own === step.agent_slug ? agent : ((await this.agents.lookup(client, run.organization_id, [own ?? ''])).get(own ?? '') ?? null);
     const blocked =
-      !!own && !!ownInfo && this.breakers.blocks(run.organization_id, own, { state: ownInfo.breakerState, changedAt: ownInfo.breakerChangedAt });
+      !!own &&
+      !!ownInfo &&
+      this.breakers.blocks(run.organization_id, own, { state: ownInfo.breakerState, changedAt: ownInfo.breakerChangedAt });
     const request = routeRequest(spec, own, ownInfo, blocked);
     if (!request) {
       if (own === step.agent_slug || !own) return null;
@@ -363,7 +426,13 @@ export class StepClaimer {
   }
 
   /** Takes one of the agent's maxConcurrency slots (under its advisory lock, see lockAndCountAgent); false when full. */
-  private async takeSlot(client: Queryable, organizationId: string, slug: string, agent: AgentInfo | null, agentRunning: Map<string, number>): Promise<boolean> {
+  private async takeSlot(
+    client: Queryable,
+    organizationId: string,
+    slug: string,
+    agent: AgentInfo | null,
+    agentRunning: Map<string, number>,
+  ): Promise<boolean> {
     if (!agent?.maxConcurrency) return true;
     const key = `${organizationId}:${slug}`;
     const n = agentRunning.get(key) ?? (await lockAndCountAgent(client, organizationId, slug));
@@ -384,7 +453,9 @@ export class StepClaimer {
     // `{{ context.* }}`: the recent history of the conversations of the runs whose steps read it (one query).
     const wanted = chosen.flatMap(({ step }, i) => {
       const run = runs.get(step.run_id) as LockedRun;
-      return stepOf(compiled[i], step.step_key)?.readsContext && run.context_id ? [{ organizationId: run.organization_id, contextId: run.context_id }] : [];
+      return stepOf(compiled[i], step.step_key)?.readsContext && run.context_id
+        ? [{ organizationId: run.organization_id, contextId: run.context_id }]
+        : [];
     });
     const histories = await contextHistories(client, wanted, this.config.contextHistoryLimit);
     chosen.forEach(({ step }, i) => {

@@ -52,7 +52,6 @@ export class StepExecutor {
    */
   private async executeAttempt(step: ClaimedStep, signal: AbortSignal, onProgress: (progress: JsonValue) => void): Promise<StepOutcome> {
     if (step.immediate) return step.immediate;
-    if (step.routeError) return { kind: 'failed', error: step.routeError };
     const agent = step.agent;
     if (!agent || step.inputError || step.stepType === 'approval' || agent.status === 'disabled' || this.registry.builtins.handles(step.agentSlug))
       return this.attempt(step, signal, onProgress);
