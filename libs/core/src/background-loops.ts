@@ -9,6 +9,7 @@ import type { WakeSignal } from './wake-signal.js';
 
 export class BackgroundLoops {
   private active = false;
+  private stopped = false;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly undo: (() => void)[] = [];
   private readonly loops: Promise<void>[] = [];
@@ -18,6 +19,11 @@ export class BackgroundLoops {
 
   get running(): boolean {
     return this.active;
+  }
+
+  /** True once `stop` was called: work that may also run outside the loops (a pass a test calls) ends early. */
+  get stopping(): boolean {
+    return this.stopped;
   }
 
   /** Marks the loops running; false (do nothing more) when they already were. */
@@ -47,6 +53,7 @@ export class BackgroundLoops {
    * end, hand back what cannot). Resolves false when nothing was running.
    */
   async stop(finish?: () => Promise<void>): Promise<boolean> {
+    this.stopped = true;
     if (!this.active) return false;
     this.active = false;
     for (const timer of this.timers.splice(0)) clearInterval(timer);
