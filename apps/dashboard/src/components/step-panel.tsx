@@ -5,6 +5,7 @@ import { can } from '../lib/jwt';
 import { Link } from '../lib/router';
 import { useAction } from '../lib/use-api';
 import { useApp } from '../session';
+import { ChildRunTable, countsText } from './child-runs';
 import { ConfirmDialog } from './confirm';
 import { formatTime, InlineError, Json, StatusBadge } from './states';
 
@@ -39,6 +40,7 @@ export function StepPanel({ run, step, events, onChanged }: { run: Run; step: St
   const [text, setText] = useState('');
   const { busy, error, setError, run: act } = useAction();
   const mine = events.filter((e) => e.stepKey === step.key);
+  const childRuns = run.children?.filter((c) => c.stepKey === step.key) ?? [];
   const usage = usageOf(step, mine);
   const runOpen = run.status !== 'completed' && run.status !== 'cancelled';
   const operator = can.operate(session.role);
@@ -80,6 +82,12 @@ export function StepPanel({ run, step, events, onChanged }: { run: Run; step: St
         <dd>{formatTime(step.startedAt)}</dd>
         <dt>Finished</dt>
         <dd>{formatTime(step.completedAt)}</dd>
+        {step.children ? (
+          <>
+            <dt>Child runs</dt>
+            <dd>{countsText(step.children)}</dd>
+          </>
+        ) : null}
         {step.nextAttemptAt && (step.status === 'pending' || step.status === 'ready') ? (
           <>
             <dt>Next attempt</dt>
@@ -105,6 +113,12 @@ export function StepPanel({ run, step, events, onChanged }: { run: Run; step: St
             </button>
           ) : null}
         </div>
+      ) : null}
+      {childRuns.length ? (
+        <>
+          <h3>Child runs ({childRuns.length.toLocaleString()})</h3>
+          <ChildRunTable step={step.key} runs={childRuns} first={10} compact />
+        </>
       ) : null}
       <h3>Input</h3>
       <Json value={step.input} label="input" />
