@@ -37,8 +37,19 @@ export interface Step {
   error: unknown;
   startedAt: string | null;
   completedAt: string | null;
+  /** Tokens and cost of the completing attempt (LLM agents), null otherwise. */
+  usage?: Usage | null;
   /** Sub-orchestration steps: the child runs of the current attempt. */
   children?: ChildCounts;
+}
+
+export interface Usage {
+  inputTokens?: number;
+  outputTokens?: number;
+  totalTokens?: number;
+  costUsd?: number;
+  model?: string;
+  provider?: string;
 }
 
 export interface ChildCounts {
@@ -75,6 +86,8 @@ export interface Run {
   parentRunId: string | null;
   parentStepId?: string | null;
   depth?: number;
+  /** LLM usage of the run so far. */
+  usage?: Usage;
   createdAt: string;
   startedAt: string | null;
   completedAt: string | null;

@@ -177,6 +177,15 @@ export function RunPage({ id }: { id: string }) {
               <dd>{formatTime(run.createdAt)}</dd>
               <dt>Finished</dt>
               <dd>{formatTime(run.completedAt)}</dd>
+              {run.usage?.totalTokens ? (
+                <>
+                  <dt>LLM usage</dt>
+                  <dd>
+                    {run.usage.totalTokens.toLocaleString()} tokens
+                    {run.usage.costUsd ? `, $${run.usage.costUsd.toFixed(4)}` : ''}
+                  </dd>
+                </>
+              ) : null}
             </dl>
             <h3>Input</h3>
             <Json value={run.input} label="run input" />
