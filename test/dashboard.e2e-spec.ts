@@ -290,6 +290,7 @@ describe('dashboard in a browser (e2e)', () => {
     const runId = await startRun('dash-slow', {});
     const page = await newPage();
     await page.goto(`${base}/dashboard/`);
+    await page.getByLabel('Email').waitFor(); // the app has rendered: the first Tab lands in the form
     await page.keyboard.press('Tab');
     expect(await page.evaluate<string | undefined>('document.activeElement?.id')).toBe('login-email');
     await page.keyboard.type(org.users.operator.email);

@@ -151,7 +151,7 @@ function AgentPanel({ slug }: { slug: string }) {
                   <StatusBadge status={s.status} />
                 </td>
                 <td>{ms(s.latencyMs)}</td>
-                <td className="small nowrap">{formatTime(s.completedAt)}</td>
+                <td className="small">{formatTime(s.completedAt)}</td>
               </tr>
             ))}
           </tbody>
