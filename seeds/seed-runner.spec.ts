@@ -3,14 +3,13 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
-import type { DataSource } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { createApp } from '../apps/api/src/bootstrap.js';
 import type { AppConfig } from '#config';
 import { DefinitionsService } from '#definitions';
 import {
   AgentsRepository,
   createDataSource,
-  DATA_SOURCE,
   databaseName,
   dropDatabase,
   migrateDatabase,
@@ -59,7 +58,7 @@ describe('seeds', () => {
     config = testConfig({ databaseUrl: url });
     app = await createApp(config);
     await app.init();
-    dataSource = app.get<DataSource>(DATA_SOURCE);
+    dataSource = app.get(DataSource);
     first = await runSeeds(app);
   });
 

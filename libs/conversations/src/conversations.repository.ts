@@ -6,10 +6,10 @@
  * Invariant kept here: a message's seq is `last_seq + 1` of its conversation, computed and written while the caller
  * holds the conversation's row lock (`lock`), so seqs are gapless and commit in order.
  */
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { JsonValue, Page, PageRequest, RunStatus } from '#core';
-import { DATA_SOURCE } from '#persistence';
 import type {
   AgentState,
   Conversation,
@@ -70,7 +70,7 @@ const EXPIRED: ConversationState = 'expired';
 
 @Injectable()
 export class ConversationsRepository {
-  constructor(@Inject(DATA_SOURCE) private readonly dataSource: DataSource) {}
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   private q(manager?: EntityManager): Pick<EntityManager, 'query'> {
     return manager ?? this.dataSource;

@@ -8,10 +8,10 @@
  * Nothing lives in memory: any instance serves any context, before and after a restart.
  */
 import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '#config';
 import { DomainError, type JsonValue, type Page, type PageRequest, type RunStatus } from '#core';
-import { DATA_SOURCE } from '#persistence';
 import type { AgentState, Conversation, ConversationState, TaskMessage, UnansweredRun } from './conversation.types.js';
 import { ConversationsRepository } from './conversations.repository.js';
 
@@ -37,7 +37,7 @@ function expiredError(contextId: string): DomainError {
 export class ConversationsService {
   constructor(
     private readonly repository: ConversationsRepository,
-    @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
+    @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 

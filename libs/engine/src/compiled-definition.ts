@@ -1,9 +1,10 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
 import Ajv, { type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
-import type { DataSource } from 'typeorm';
+import type { Repository } from 'typeorm';
 import { DomainError, extractTemplateReferences, type DefinitionSpec, type JsonValue, type ProblemDetail, type StepSpec } from '#core';
-import { DATA_SOURCE, OrchestrationDefinitionEntity } from '#persistence';
+import { OrchestrationDefinitionEntity } from '#persistence';
 import { resolveRetryPolicy, type ResolvedRetryPolicy } from './backoff.js';
 
 /** What the engine needs of a definition, computed once: definitions are immutable, so this never goes stale. */
@@ -114,12 +115,12 @@ export class DefinitionCache {
   private readonly cache = new Map<string, CompiledDefinition>();
   private static readonly MAX = 2000;
 
-  constructor(@Inject(DATA_SOURCE) private readonly dataSource: DataSource) {}
+  constructor(@InjectRepository(OrchestrationDefinitionEntity) private readonly definitions: Repository<OrchestrationDefinitionEntity>) {}
 
   async get(definitionId: string): Promise<CompiledDefinition> {
     const hit = this.cache.get(definitionId);
     if (hit) return hit;
-    const row = await this.dataSource.getRepository(OrchestrationDefinitionEntity).findOneBy({ id: definitionId });
+    const row = await this.definitions.findOneBy({ id: definitionId });
     if (!row) throw DomainError.notFound('Definition', definitionId);
     return this.put(row);
   }

@@ -1,5 +1,7 @@
 import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { BreakersModule } from '#agents';
+import { OrchestrationDefinitionEntity } from '#persistence';
 import { ApprovalQueryService } from './approvals/approval-queries.service.js';
 import { ApprovalTimer } from './approvals/approval-timer.js';
 import { ApprovalService } from './approvals/approval.service.js';
@@ -22,9 +24,12 @@ import { ChildSpawner } from './worker/child-spawner.js';
 import { StepClaimer } from './worker/step-claimer.js';
 import { StepExecutor } from './worker/step-executor.js';
 
-/** The durable engine. Needs DatabaseModule, EventsModule and AgentsModule (all global) in the application. */
+/**
+ * The durable engine. Needs DatabaseModule, EventsModule and AgentsModule (all global) in the application. Its hot path
+ * runs on its own `pg` pools (EngineDatabase, on DatabaseServer's URL), not on the TypeORM DataSource.
+ */
 @Module({
-  imports: [BreakersModule],
+  imports: [BreakersModule, TypeOrmModule.forFeature([OrchestrationDefinitionEntity])],
   providers: [
     EngineDatabase,
     DefinitionCache,

@@ -1,7 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import type { Page, PageRequest } from '#core';
-import { DATA_SOURCE } from '#persistence';
 import type { EventRow } from './event-record.js';
 
 /** Filters of GET /orchestrations/events; `types` already expanded from wildcards (null: every type). */
@@ -19,7 +19,7 @@ export interface EventHistoryFilter {
  */
 @Injectable()
 export class EventHistoryRepository {
-  constructor(@Inject(DATA_SOURCE) private readonly dataSource: DataSource) {}
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   async search(organizationId: string, filter: EventHistoryFilter, page: PageRequest): Promise<Page<EventRow>> {
     const where = ['e.organization_id = $1'];

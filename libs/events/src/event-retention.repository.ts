@@ -1,6 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { DATA_SOURCE } from '#persistence';
 import { TERMINAL_RUN_EVENTS } from './event-types.js';
 
 /**
@@ -10,7 +10,7 @@ import { TERMINAL_RUN_EVENTS } from './event-types.js';
  */
 @Injectable()
 export class EventRetentionRepository {
-  constructor(@Inject(DATA_SOURCE) private readonly dataSource: DataSource) {}
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   /** Deletes up to `limit` events; returns how many it deleted (fewer than `limit`: nothing left for now). */
   async pruneBatch(cutoff: Date, limit: number): Promise<number> {

@@ -4,9 +4,9 @@
  * returned once its transaction id is below the oldest transaction still running (the snapshot's xmin): no
  * transaction that could still commit can then add a row before the cursor.
  */
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { DATA_SOURCE } from '#persistence';
 import type { EventRow } from './event-record.js';
 
 export interface TailCursor {
@@ -16,7 +16,7 @@ export interface TailCursor {
 
 @Injectable()
 export class EventTailRepository {
-  constructor(@Inject(DATA_SOURCE) private readonly dataSource: DataSource) {}
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   /** A cursor at "now": everything committed by a transaction older than every running one is behind it. */
   async currentCursor(): Promise<TailCursor> {

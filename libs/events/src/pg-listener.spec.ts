@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { faultPoints } from '#core';
-import type { DatabaseHandle } from '#persistence';
+import { DatabaseServer } from '#persistence';
 import { testDatabaseUrl } from '#testing';
 import { PgListener } from './pg-listener.js';
 
@@ -13,7 +13,7 @@ describe('PgListener reconnect', () => {
   beforeAll(async () => {
     admin = new pg.Client({ connectionString: testDatabaseUrl() });
     await admin.connect();
-    listener = new PgListener({ url: testDatabaseUrl() } as DatabaseHandle);
+    listener = new PgListener(new DatabaseServer(testDatabaseUrl()));
   });
 
   afterEach(() => faultPoints.reset());

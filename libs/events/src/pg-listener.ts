@@ -3,10 +3,10 @@
  * Reconnects with backoff; after a reconnect every handler is called once, since notifications sent while
  * disconnected are lost (callers treat a wake-up as "go and look", never as the data itself).
  */
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import pg from 'pg';
 import { faultPoint } from '#core';
-import { DATABASE_HANDLE, type DatabaseHandle } from '#persistence';
+import { DatabaseServer } from '#persistence';
 
 type Handler = (payload: string) => void;
 
@@ -18,7 +18,7 @@ export class PgListener implements OnApplicationShutdown {
   private connecting: Promise<void> | null = null;
   private closed = false;
 
-  constructor(@Inject(DATABASE_HANDLE) private readonly database: DatabaseHandle) {}
+  constructor(private readonly database: DatabaseServer) {}
 
   async listen(channel: string, handler: Handler): Promise<() => void> {
     if (!/^[a-z_]+$/.test(channel)) throw new Error(`bad channel ${channel}`);

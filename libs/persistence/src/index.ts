@@ -2,7 +2,6 @@ export * from './entities/index.js';
 export * from './database/embedded-postgres.js';
 export * from './database/data-source.js';
 export * from './database/database-errors.js';
-export * from './database/database.tokens.js';
 export * from './database/database.module.js';
 export * from './repositories/organizations.repository.js';
 export * from './repositories/users.repository.js';

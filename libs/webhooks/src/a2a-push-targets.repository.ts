@@ -5,11 +5,11 @@
  * webhook's signing secret; the token is the signing secret, so the receiver can verify X-Orchestration-Signature.
  * Every query takes the organization first.
  */
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { PUSHED_EVENT_TYPES } from '#a2a';
 import { WEBHOOKS_CHANNEL } from '#events';
-import { DATA_SOURCE } from '#persistence';
 import { generateWebhookSecret, WebhookSecretCipher } from './webhook-secret-cipher.js';
 
 export interface A2aPushConfig {
@@ -39,7 +39,7 @@ interface Row {
 @Injectable()
 export class A2aPushTargetsRepository {
   constructor(
-    @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
+    @InjectDataSource() private readonly dataSource: DataSource,
     private readonly cipher: WebhookSecretCipher,
   ) {}
 

@@ -7,9 +7,9 @@
  *   attempt number, so a late answer to an attempt whose lease was lost cannot overwrite a newer attempt's result;
  * - every attempt that reached the network is logged in webhook_delivery_attempts, applied or not.
  */
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { DATA_SOURCE } from '#persistence';
 import type { A2aPushTarget } from './a2a-push-targets.repository.js';
 
 /** A delivery to an A2A push target (a run-scoped subscription): how to shape and authenticate it. */
@@ -70,7 +70,7 @@ export type NextStep = { status: 'delivered' } | { status: 'pending'; delayMs: n
 
 @Injectable()
 export class DeliveryOutboxRepository {
-  constructor(@Inject(DATA_SOURCE) private readonly dataSource: DataSource) {}
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   async claimDue(limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
     const rows: ClaimRow[] = await this.dataSource.query(

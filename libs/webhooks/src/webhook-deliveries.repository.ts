@@ -1,8 +1,8 @@
 /** What an admin sees of the outbox: deliveries of one subscription with every attempt, and manual redelivery. */
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import type { Page, PageRequest } from '#core';
-import { DATA_SOURCE } from '#persistence';
 
 export const DELIVERY_STATUSES = ['pending', 'delivering', 'delivered', 'dead'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
@@ -99,7 +99,7 @@ export type RedeliveryOutcome = { kind: 'scheduled'; delivery: WebhookDelivery }
 
 @Injectable()
 export class WebhookDeliveriesRepository {
-  constructor(@Inject(DATA_SOURCE) private readonly dataSource: DataSource) {}
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   /** Newest events first. */
   async list(

@@ -1,7 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Page, PageRequest } from '#core';
-import { DATA_SOURCE } from '#persistence';
 
 export interface WebhookSubscription {
   id: string;
@@ -52,7 +52,7 @@ export interface NewWebhookSubscription {
  * server: not listed here); every method takes the organization first, and another organization's id is not found. */
 @Injectable()
 export class WebhookSubscriptionsRepository {
-  constructor(@Inject(DATA_SOURCE) private readonly dataSource: DataSource) {}
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   async create(
     organizationId: string,

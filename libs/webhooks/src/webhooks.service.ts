@@ -3,12 +3,13 @@
  * Creation and deletion are audited in the same transaction as the change.
  */
 import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '#config';
 import { DomainError, type Page, type PageRequest } from '#core';
 import { EVENT_TYPES } from '#events';
 import { RequestContext } from '#observability';
-import { AuditLogRepository, DATA_SOURCE, type ActorType } from '#persistence';
+import { AuditLogRepository, type ActorType } from '#persistence';
 import { WebhookDeliveriesRepository, type DeliveryStatus, type WebhookDelivery } from './webhook-deliveries.repository.js';
 import { generateWebhookSecret, WebhookSecretCipher } from './webhook-secret-cipher.js';
 import { WebhookSubscriptionsRepository, type WebhookSubscription } from './webhook-subscriptions.repository.js';
@@ -29,7 +30,7 @@ export interface CreateWebhookCommand {
 @Injectable()
 export class WebhooksService {
   constructor(
-    @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
+    @InjectDataSource() private readonly dataSource: DataSource,
     private readonly subscriptions: WebhookSubscriptionsRepository,
     private readonly deliveryRepository: WebhookDeliveriesRepository,
     private readonly cipher: WebhookSecretCipher,

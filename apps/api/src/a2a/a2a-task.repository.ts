@@ -3,10 +3,10 @@
  * contextId is its run id) and the messages clients sent to the task (its history). Every query takes the
  * organization first; the task list reads runs of one definition joined with their contexts.
  */
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import type { JsonValue, RunStatus } from '#core';
-import { DATA_SOURCE } from '#persistence';
 import type { TaskRun as TaskRunView } from '#a2a';
 
 /** A run as the A2A server reads it. */
@@ -59,7 +59,7 @@ const SELECT_TASK_RUN = `SELECT r.id, r.status, r.output, r.error, r.updated_at,
 
 @Injectable()
 export class A2aTaskRepository {
-  constructor(@Inject(DATA_SOURCE) private readonly dataSource: DataSource) {}
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   /** The run as a task of agent `definitionSlug`, or null (another organization's, another agent's, or none). */
   async find(organizationId: string, definitionSlug: string, runId: string): Promise<TaskRun | null> {

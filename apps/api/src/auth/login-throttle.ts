@@ -1,10 +1,10 @@
 import { HttpException, HttpStatus, Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
 import type { Pool } from 'pg';
 import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
 import type { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '#config';
 import { DomainError, DomainErrorCode } from '#core';
-import { DATA_SOURCE } from '#persistence';
 
 const WINDOW_SECONDS = 15 * 60;
 
@@ -25,7 +25,7 @@ export class LoginThrottle {
   private readonly account: RateLimiterPostgres;
   private readonly address: RateLimiterPostgres;
 
-  constructor(@Inject(DATA_SOURCE) dataSource: DataSource, @Inject(APP_CONFIG) config: AppConfig) {
+  constructor(@InjectDataSource() dataSource: DataSource, @Inject(APP_CONFIG) config: AppConfig) {
     // TypeORM's postgres driver keeps its pg Pool as `master`.
     const pool = (dataSource.driver as unknown as { master: Pool }).master;
     const limiter = (keyPrefix: string, points: number) =>

@@ -1,10 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { HealthIndicatorService } from '@nestjs/terminus';
+import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '#config';
 import { ClaimThrottle, EngineWorker } from '#engine';
-import { DATA_SOURCE, OperationalGaugesRepository, pendingMigrationNames } from '#persistence';
+import { OperationalGaugesRepository, pendingMigrationNames } from '#persistence';
 import { EventTailProbe, TAIL_STALL_SECONDS } from '../metrics/event-tail-probe.js';
 
 const DB_TIMEOUT_MS = 3000;
@@ -25,7 +26,7 @@ export class ReadinessIndicators {
     private readonly tail: EventTailProbe,
     private readonly gauges: OperationalGaugesRepository,
     private readonly modules: ModuleRef,
-    @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
+    @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 

@@ -1,11 +1,12 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
+import { InjectDataSource } from '@nestjs/typeorm';
 import type pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '#config';
 import { ClaimThrottle, EngineDatabase } from '#engine';
 import { BatonMetrics, type GaugeSample } from '#observability';
-import { DATA_SOURCE, OperationalGaugesRepository } from '#persistence';
+import { OperationalGaugesRepository } from '#persistence';
 import { SseConnections } from '../streams/sse-connections.js';
 import { StreamSocketServer } from '../streams/stream-socket.js';
 import { EventTailProbe } from './event-tail-probe.js';
@@ -32,7 +33,7 @@ export class OperationalGauges implements OnModuleInit {
     private readonly repository: OperationalGaugesRepository,
     private readonly tail: EventTailProbe,
     private readonly modules: ModuleRef,
-    @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
+    @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
-import { DATA_SOURCE, migrateDatabase, revertLastMigration } from '#persistence';
-import type { DataSource } from 'typeorm';
+import { migrateDatabase, revertLastMigration } from '#persistence';
+import { DataSource } from 'typeorm';
 import { runSeeds } from '../../../../seeds/seed-runner.js';
 import { describeDatabase, withAppContext } from '../cli-database.js';
 import { CliError } from '../cli-errors.js';
@@ -51,7 +51,7 @@ export function registerDbReset(program: Command): void {
         throw new CliError(`db:reset drops every table of ${target}: confirm on a terminal, or pass --yes.`);
       }
       const summary = await withAppContext(config, logLevel, async (app) => {
-        const dataSource = app.get<DataSource>(DATA_SOURCE);
+        const dataSource = app.get(DataSource);
         const sessions = await serverSessions(dataSource);
         if (sessions > 0) {
           throw new CliError(`db:reset refuses: a Baton API or worker is connected to ${target} (${sessions} session(s)). Stop it first.`);

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { DATA_SOURCE, pendingMigrationNames } from '#persistence';
-import type { DataSource } from 'typeorm';
+import { pendingMigrationNames } from '#persistence';
+import { DataSource } from 'typeorm';
 import { runSeeds } from '../../../../seeds/seed-runner.js';
 import { withAppContext } from '../cli-database.js';
 import { CliError } from '../cli-errors.js';
@@ -14,7 +14,7 @@ export function registerDbSeed(program: Command): void {
     .action(async (_options: object, command: Command) => {
       const { config, logLevel } = cliSettings(command);
       const summary = await withAppContext(config, logLevel, async (app) => {
-        const pending = await pendingMigrationNames(app.get<DataSource>(DATA_SOURCE));
+        const pending = await pendingMigrationNames(app.get(DataSource));
         if (pending.length > 0) {
           throw new CliError(`The database has ${pending.length} pending migration(s): run \`npm run cli -- db:migrate\` first.`);
         }

@@ -2,10 +2,11 @@
  * The agent registry: what admins save (validated per type, secrets refused), what everyone reads (built-ins
  * included), heartbeats, and an agent's health as seen from its recent steps. Writes are audited.
  */
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { BUILTIN_AGENT_SLUGS, DomainError, isBuiltinAgent, type AgentType, type JsonObject } from '#core';
-import { AgentsRepository, AuditLogRepository, DATA_SOURCE, type ActorType, type AgentEntity, type AgentHealth, type AgentWrite } from '#persistence';
+import { AgentsRepository, AuditLogRepository, type ActorType, type AgentEntity, type AgentHealth, type AgentWrite } from '#persistence';
 import { AgentRunnerRegistry } from '../agent-runner.registry.js';
 import { AgentBreakers } from '../breakers/agent-breakers.js';
 import { agentDocumentProblems, type AgentDocument } from './agent-document.js';
@@ -90,7 +91,7 @@ export function toAgentView(agent: AgentEntity, breakerState: AgentView['breaker
 @Injectable()
 export class AgentRegistryService {
   constructor(
-    @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
+    @InjectDataSource() private readonly dataSource: DataSource,
     private readonly agents: AgentsRepository,
     private readonly audit: AuditLogRepository,
     private readonly runners: AgentRunnerRegistry,

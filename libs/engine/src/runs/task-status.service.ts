@@ -5,12 +5,13 @@
  * next read reloads it from a consistent snapshot.
  */
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
 import type { Subscription } from 'rxjs';
 import type { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '#config';
 import { DomainError, type RunStatus, type StepStatus } from '#core';
 import { EventTail, type EventRecord, type EventType } from '#events';
-import { DATA_SOURCE, OrchestrationRunEntity, OrchestrationStepEntity } from '#persistence';
+import { OrchestrationRunEntity, OrchestrationStepEntity } from '#persistence';
 import { summarize, type RunStatusSummary } from './run-queries.service.js';
 
 interface Entry {
@@ -66,7 +67,7 @@ export class TaskStatusService implements OnApplicationBootstrap, OnApplicationS
 
   constructor(
     private readonly tail: EventTail,
-    @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
+    @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 

@@ -1,5 +1,5 @@
 import { faultPoints } from '#core';
-import type { DatabaseHandle } from '#persistence';
+import { DatabaseServer } from '#persistence';
 import { testConfig, testDatabaseUrl } from '#testing';
 import type { CommittedEvent } from './committed-event.js';
 import { commitWith, EngineDatabase, observeAfterCommit, together } from './engine-database.js';
@@ -10,7 +10,7 @@ describe('EngineDatabase transactions', () => {
   let db: EngineDatabase;
 
   beforeAll(async () => {
-    db = new EngineDatabase({ url: testDatabaseUrl() } as DatabaseHandle, testConfig());
+    db = new EngineDatabase(new DatabaseServer(testDatabaseUrl()), testConfig());
     await db.query(`CREATE TABLE ${table} (id int PRIMARY KEY)`);
   });
 
@@ -70,7 +70,7 @@ describe('EngineDatabase retries and fault points', () => {
   let db: EngineDatabase;
 
   beforeAll(async () => {
-    db = new EngineDatabase({ url: testDatabaseUrl() } as DatabaseHandle, testConfig());
+    db = new EngineDatabase(new DatabaseServer(testDatabaseUrl()), testConfig());
     await db.query(`CREATE TABLE ${table} (id int PRIMARY KEY, n int NOT NULL DEFAULT 0)`);
     await db.query(`INSERT INTO ${table} VALUES (1, 0), (2, 0)`);
   });
@@ -134,7 +134,7 @@ describe('EngineDatabase committed-event observers', () => {
   });
 
   beforeAll(async () => {
-    db = new EngineDatabase({ url: testDatabaseUrl() } as DatabaseHandle, testConfig());
+    db = new EngineDatabase(new DatabaseServer(testDatabaseUrl()), testConfig());
     await db.query(`CREATE TABLE ${table} (id int PRIMARY KEY)`);
   });
 

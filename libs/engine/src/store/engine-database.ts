@@ -21,7 +21,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { APP_CONFIG, type AppConfig } from '#config';
 import { faultPoint } from '#core';
-import { DATABASE_HANDLE, type DatabaseHandle } from '#persistence';
+import { DatabaseServer } from '#persistence';
 import type { CommittedEvent, CommittedEventsObserver } from './committed-event.js';
 
 export type Queryable = Pick<pg.PoolClient, 'query'>;
@@ -135,7 +135,7 @@ export class EngineDatabase implements OnApplicationShutdown {
 
   private readonly observers = new Set<CommittedEventsObserver>();
 
-  constructor(@Inject(DATABASE_HANDLE) database: DatabaseHandle, @Inject(APP_CONFIG) config: AppConfig) {
+  constructor(database: DatabaseServer, @Inject(APP_CONFIG) config: AppConfig) {
     // Every engine statement addresses rows through an index (ids, run ids, the ready and lease indexes). The planner
     // must not trade that for a sequential scan because statistics lag behind tables that grow and churn this fast
     // (a run row is rewritten several times per step): with prepared statements' generic plans it did, on runs and

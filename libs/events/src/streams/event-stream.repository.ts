@@ -3,9 +3,9 @@
  * lock, so "seq > n" read at any moment returns a contiguous prefix of what will ever be there: a reader that
  * remembers the last seq it sent can neither skip nor repeat an event.
  */
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { DATA_SOURCE } from '#persistence';
 import type { EventRow } from '../event-record.js';
 import type { TailCursor } from '../event-tail.repository.js';
 
@@ -23,7 +23,7 @@ export interface StreamedRun {
 
 @Injectable()
 export class EventStreamRepository {
-  constructor(@Inject(DATA_SOURCE) private readonly dataSource: DataSource) {}
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   /** The run (in this organization) with its last committed event, or null. */
   async findRun(organizationId: string, runId: string): Promise<StreamedRun | null> {

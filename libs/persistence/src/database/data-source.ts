@@ -1,11 +1,12 @@
 /**
  * One bootstrap for the API, the CLI and the tests: resolve the database (DATABASE_URL, or the embedded
  * server under BATON_DATA_DIR), then open a TypeORM DataSource with `synchronize` off and every migration
- * registered. Nothing here creates tables: migrations do.
+ * registered. Nothing here creates tables: migrations do. Inside Nest, DatabaseModule hands these pieces to
+ * TypeOrmModule; outside it (CLI migrations, tests, benches) `openDatabase` and `createDataSource` open one directly.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, type DataSourceOptions } from 'typeorm';
 import type { AppConfig } from '#config';
 import { MIGRATIONS } from '../../../../migrations/index.js';
 import { ENTITIES } from '../entities/index.js';
@@ -26,8 +27,8 @@ export interface PoolOptions {
   connectTimeoutMs?: number;
 }
 
-export function createDataSource(url: string, poolSize = 10, options: PoolOptions = {}): DataSource {
-  return new DataSource({
+export function dataSourceOptions(url: string, poolSize = 10, options: PoolOptions = {}): DataSourceOptions {
+  return {
     type: 'postgres',
     url,
     entities: ENTITIES,
@@ -37,20 +38,37 @@ export function createDataSource(url: string, poolSize = 10, options: PoolOption
     synchronize: false,
     logging: false,
     extra: { max: poolSize, application_name: 'baton', connectionTimeoutMillis: options.connectTimeoutMs ?? 5000 },
-  });
+  };
 }
 
-export async function resolveDatabaseUrl(config: Pick<AppConfig, 'databaseUrl' | 'dataDir' | 'pgPort'>): Promise<{
-  url: string;
-  embedded?: EmbeddedServer;
-}> {
-  if (config.databaseUrl) return { url: config.databaseUrl };
-  const embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.pgPort });
-  await ensureDatabase(embedded.adminUrl, EMBEDDED_DATABASE_NAME);
-  return { url: withDatabase(embedded.adminUrl, EMBEDDED_DATABASE_NAME), embedded };
+export function createDataSource(url: string, poolSize = 10, options: PoolOptions = {}): DataSource {
+  return new DataSource(dataSourceOptions(url, poolSize, options));
 }
 
-type OpenConfig = Pick<AppConfig, 'databaseUrl' | 'dataDir' | 'pgPort'> &
+/**
+ * Where this process's database is: its URL, and the embedded server when `DATABASE_URL` is unset. The engine's and
+ * the listener's own `pg` connections use the URL. Stopping stops the embedded server only if this process started
+ * it; it comes last at shutdown, after every pool on it has closed (DatabaseModule).
+ */
+export class DatabaseServer {
+  constructor(
+    readonly url: string,
+    readonly embedded?: EmbeddedServer,
+  ) {}
+
+  static async resolve(config: Pick<AppConfig, 'databaseUrl' | 'dataDir' | 'pgPort'>): Promise<DatabaseServer> {
+    if (config.databaseUrl) return new DatabaseServer(config.databaseUrl);
+    const embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.pgPort });
+    await ensureDatabase(embedded.adminUrl, EMBEDDED_DATABASE_NAME);
+    return new DatabaseServer(withDatabase(embedded.adminUrl, EMBEDDED_DATABASE_NAME), embedded);
+  }
+
+  async stop(): Promise<void> {
+    if (this.embedded?.owned) await this.embedded.stop();
+  }
+}
+
+export type OpenConfig = Pick<AppConfig, 'databaseUrl' | 'dataDir' | 'pgPort'> &
   Partial<Pick<AppConfig, 'dbPoolSize' | 'dbConnectTimeoutMs' | 'dbStartupRetryMs'>>;
 
 /**
@@ -76,19 +94,18 @@ export async function initializeWithRetry(make: () => DataSource, retryMs: numbe
   }
 }
 
+/** A DataSource outside Nest (CLI commands that need no services, tests): the same bootstrap as DatabaseModule's. */
 export async function openDatabase(config: OpenConfig, poolSize?: number): Promise<DatabaseHandle> {
-  const { url, embedded } = await resolveDatabaseUrl(config);
-  const dataSource = await initializeWithRetry(
-    () => createDataSource(url, poolSize ?? config.dbPoolSize, { connectTimeoutMs: config.dbConnectTimeoutMs }),
-    config.dbStartupRetryMs ?? 0,
-  );
+  const server = await DatabaseServer.resolve(config);
+  const options = dataSourceOptions(server.url, poolSize ?? config.dbPoolSize, { connectTimeoutMs: config.dbConnectTimeoutMs });
+  const dataSource = await initializeWithRetry(() => new DataSource(options), config.dbStartupRetryMs ?? 0);
   return {
-    url,
+    url: server.url,
     dataSource,
-    embedded,
+    embedded: server.embedded,
     async close() {
       if (dataSource.isInitialized) await dataSource.destroy();
-      if (embedded?.owned) await embedded.stop();
+      await server.stop();
     },
   };
 }

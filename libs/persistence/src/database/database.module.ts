@@ -1,5 +1,15 @@
-import { Global, Inject, Logger, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import { Global, Logger, Module, type DynamicModule, type OnApplicationShutdown, type Provider } from '@nestjs/common';
+import { InjectDataSource, TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource, type DataSourceOptions } from 'typeorm';
 import type { AppConfig } from '#config';
+import { AgentEntity } from '../entities/agent.entity.js';
+import { ApiKeyEntity } from '../entities/api-key.entity.js';
+import { AuditLogEntity } from '../entities/audit-log.entity.js';
+import { OrchestrationDefinitionEntity } from '../entities/orchestration-definition.entity.js';
+import { OrchestrationRunEntity } from '../entities/orchestration-run.entity.js';
+import { OrchestrationStepEntity } from '../entities/orchestration-step.entity.js';
+import { OrganizationEntity } from '../entities/organization.entity.js';
+import { UserEntity } from '../entities/user.entity.js';
 import { AgentsRepository } from '../repositories/agents.repository.js';
 import { ApiKeysRepository } from '../repositories/api-keys.repository.js';
 import { AuditLogRepository } from '../repositories/audit-log.repository.js';
@@ -11,9 +21,8 @@ import { ReadOnlyQueryRepository } from '../repositories/read-only-query.reposit
 import { RunsRepository } from '../repositories/runs.repository.js';
 import { StepsRepository } from '../repositories/steps.repository.js';
 import { UsersRepository } from '../repositories/users.repository.js';
-import { openDatabase, type DatabaseHandle } from './data-source.js';
+import { DatabaseServer, dataSourceOptions, initializeWithRetry, type OpenConfig } from './data-source.js';
 import { migrateDatabase } from './migrate.js';
-import { DATA_SOURCE, DATABASE_HANDLE } from './database.tokens.js';
 
 const REPOSITORIES = [
   OrganizationsRepository,
@@ -29,36 +38,71 @@ const REPOSITORIES = [
   ArtifactsRepository,
 ];
 
-/** Opens the database once per application and closes it (and the embedded server it owns) on shutdown. */
+/** The tables whose TypeORM repositories the repositories above are given (the others run SQL on the DataSource). */
+const FEATURE_ENTITIES = [
+  OrganizationEntity,
+  UserEntity,
+  ApiKeyEntity,
+  AgentEntity,
+  OrchestrationDefinitionEntity,
+  OrchestrationRunEntity,
+  OrchestrationStepEntity,
+  AuditLogEntity,
+];
+
+@Module({})
+class DatabaseServerModule {}
+
+export type DatabaseModuleConfig = OpenConfig & Pick<AppConfig, 'autoMigrate'>;
+
+/**
+ * The database of an application: `TypeOrmModule` provides the DataSource (`@InjectDataSource()`), the
+ * EntityManager and, through `forFeature`, the entities' repositories (`@InjectRepository()`); this module keeps our
+ * bootstrap around it. The embedded server (DATABASE_URL unset) starts first, as `DatabaseServer`; the DataSource is
+ * made by our factory, which retries an unreachable database (`initializeWithRetry`, not TypeOrmModule's own retry)
+ * and applies pending migrations when `autoMigrate` is on. Global: every library injects the DataSource, the
+ * repositories below and `DatabaseServer` without importing this module.
+ */
 @Global()
 @Module({})
 export class DatabaseModule implements OnApplicationShutdown {
-  constructor(@Inject(DATABASE_HANDLE) private readonly handle: DatabaseHandle) {}
+  constructor(
+    private readonly server: DatabaseServer,
+    @InjectDataSource() private readonly dataSource: DataSource,
+  ) {}
 
-  static forRoot(
-    config: Pick<AppConfig, 'databaseUrl' | 'dataDir' | 'pgPort' | 'autoMigrate'> &
-      Partial<Pick<AppConfig, 'dbPoolSize' | 'dbConnectTimeoutMs' | 'dbStartupRetryMs'>>,
-  ): DynamicModule {
+  static forRoot(config: DatabaseModuleConfig): DynamicModule {
+    const server: Provider = { provide: DatabaseServer, useFactory: () => DatabaseServer.resolve(config) };
+    const serverModule: DynamicModule = { module: DatabaseServerModule, providers: [server], exports: [server] };
+    const typeOrm = TypeOrmModule.forRootAsync({
+      imports: [serverModule],
+      inject: [DatabaseServer],
+      useFactory: (resolved: DatabaseServer) => ({
+        ...dataSourceOptions(resolved.url, config.dbPoolSize, { connectTimeoutMs: config.dbConnectTimeoutMs }),
+        toRetry: () => false, // the factory below has retried what deserves it
+      }),
+      dataSourceFactory: async (options?: DataSourceOptions) => {
+        const dataSource = await initializeWithRetry(() => new DataSource(options!), config.dbStartupRetryMs ?? 0);
+        if (config.autoMigrate) await migrateDatabase(dataSource);
+        return dataSource;
+      },
+    });
     return {
       module: DatabaseModule,
-      providers: [
-        {
-          provide: DATABASE_HANDLE,
-          useFactory: async () => {
-            const handle = await openDatabase(config);
-            if (config.autoMigrate) await migrateDatabase(handle.dataSource);
-            return handle;
-          },
-        },
-        { provide: DATA_SOURCE, useFactory: (handle: DatabaseHandle) => handle.dataSource, inject: [DATABASE_HANDLE] },
-        ...REPOSITORIES,
-      ],
-      exports: [DATA_SOURCE, DATABASE_HANDLE, ...REPOSITORIES],
+      imports: [serverModule, typeOrm, TypeOrmModule.forFeature(FEATURE_ENTITIES)],
+      providers: REPOSITORIES,
+      exports: [serverModule, ...REPOSITORIES],
     };
   }
 
+  /**
+   * Global modules shut down last, this one after TypeOrmModule (which it imports) and after the engine's and the
+   * listener's pools: the embedded server stops only when nothing is connected to it. Destroying the DataSource
+   * here too keeps that true whatever order Nest chooses.
+   */
   async onApplicationShutdown(): Promise<void> {
-    await this.handle.close();
+    if (this.dataSource.isInitialized) await this.dataSource.destroy();
+    await this.server.stop();
     new Logger('Database').log('database pool closed');
   }
 }

@@ -1,7 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { In, type DataSource, type EntityManager } from 'typeorm';
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { In, type EntityManager, type Repository } from 'typeorm';
 import type { AgentType, JsonObject } from '#core';
-import { DATA_SOURCE } from '../database/database.tokens.js';
 import { AgentEntity, type AgentHealth } from '../entities/agent.entity.js';
 import { updateReturning } from './update-returning.js';
 
@@ -32,11 +32,7 @@ export interface AgentStepRow {
 
 @Injectable()
 export class AgentsRepository {
-  constructor(@Inject(DATA_SOURCE) private readonly dataSource: DataSource) {}
-
-  private get repo() {
-    return this.dataSource.getRepository(AgentEntity);
-  }
+  constructor(@InjectRepository(AgentEntity) private readonly repo: Repository<AgentEntity>) {}
 
   findBySlug(organizationId: string, slug: string): Promise<AgentEntity | null> {
     return this.repo.findOneBy({ organizationId, slug });
@@ -51,7 +47,7 @@ export class AgentsRepository {
   }
 
   /** Inserts a new agent; null when the slug is taken in the organization. */
-  async insert(organizationId: string, agent: AgentWrite, manager: EntityManager = this.dataSource.manager): Promise<AgentEntity | null> {
+  async insert(organizationId: string, agent: AgentWrite, manager: EntityManager = this.repo.manager): Promise<AgentEntity | null> {
     const rows: { id: string }[] = await manager.query(
       `INSERT INTO agents (organization_id, slug, name, description, type, capabilities, config, function_code, status)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (organization_id, slug) DO NOTHING RETURNING id`,
@@ -61,7 +57,7 @@ export class AgentsRepository {
   }
 
   /** Replaces what an admin writes (not health or breaker state); null when there is no such agent. */
-  async replace(organizationId: string, agent: AgentWrite, manager: EntityManager = this.dataSource.manager): Promise<AgentEntity | null> {
+  async replace(organizationId: string, agent: AgentWrite, manager: EntityManager = this.repo.manager): Promise<AgentEntity | null> {
     const rows = await updateReturning<{ id: string }>(
       manager,
       `UPDATE agents SET name = $3, description = $4, type = $5, capabilities = $6, config = $7, function_code = $8, status = $9, updated_at = now()
@@ -71,7 +67,7 @@ export class AgentsRepository {
     return rows.length > 0 ? manager.getRepository(AgentEntity).findOneBy({ organizationId, id: rows[0].id }) : null;
   }
 
-  async setStatus(organizationId: string, slug: string, status: AgentWrite['status'], manager: EntityManager = this.dataSource.manager): Promise<boolean> {
+  async setStatus(organizationId: string, slug: string, status: AgentWrite['status'], manager: EntityManager = this.repo.manager): Promise<boolean> {
     const rows = await updateReturning<{ id: string }>(
       manager,
       `UPDATE agents SET status = $3, updated_at = now() WHERE organization_id = $1 AND slug = $2 RETURNING id`,
@@ -83,7 +79,7 @@ export class AgentsRepository {
   /** Records a heartbeat: the agent is alive now, in the health it reports. */
   async heartbeat(organizationId: string, slug: string, health: AgentHealth): Promise<AgentEntity | null> {
     const rows = await updateReturning<{ id: string }>(
-      this.dataSource.manager,
+      this.repo.manager,
       `UPDATE agents SET last_heartbeat_at = now(), health = $3 WHERE organization_id = $1 AND slug = $2 RETURNING id`,
       [organizationId, slug, health],
     );
@@ -96,14 +92,14 @@ export class AgentsRepository {
    */
   async recentSteps(organizationId: string, slug: string, limit: number): Promise<{ steps: AgentStepRow[]; running: number }> {
     const [steps, running] = await Promise.all([
-      this.dataSource.query(
+      this.repo.manager.query(
         `SELECT run_id, step_key, status, attempt, error->>'code' AS error_code, started_at, completed_at
            FROM orchestration_steps
           WHERE organization_id = $1 AND agent_slug = $2 AND completed_at IS NOT NULL
           ORDER BY completed_at DESC LIMIT $3`,
         [organizationId, slug, limit],
       ) as Promise<AgentStepRow[]>,
-      this.dataSource.query(
+      this.repo.manager.query(
         `SELECT count(*)::int AS n FROM orchestration_steps WHERE organization_id = $1 AND agent_slug = $2 AND status = 'running'`,
         [organizationId, slug],
       ) as Promise<{ n: number }[]>,
@@ -121,7 +117,7 @@ export class AgentsRepository {
   /** The subset of `capabilities` that some active agent of the organization has. */
   async offeredCapabilities(organizationId: string, capabilities: string[]): Promise<Set<string>> {
     if (capabilities.length === 0) return new Set();
-    const rows: { capability: string }[] = await this.dataSource.query(
+    const rows: { capability: string }[] = await this.repo.manager.query(
       `SELECT DISTINCT c AS capability FROM agents a, unnest(a.capabilities) c
         WHERE a.organization_id = $1 AND a.status = 'active' AND a.capabilities && $2::text[] AND c = ANY($2::text[])`,
       [organizationId, capabilities],
@@ -131,7 +127,7 @@ export class AgentsRepository {
 
   /** Inserts the agent unless its slug exists in the organization; returns whether it inserted. */
   async insertIfAbsent(organizationId: string, agent: AgentSeed): Promise<boolean> {
-    const rows: unknown[] = await this.dataSource.query(
+    const rows: unknown[] = await this.repo.manager.query(
       `INSERT INTO agents (organization_id, slug, name, description, type, capabilities, config, function_code)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (organization_id, slug) DO NOTHING RETURNING id`,
       [organizationId, agent.slug, agent.name, agent.description ?? null, agent.type, agent.capabilities, agent.config, agent.functionCode ?? null],

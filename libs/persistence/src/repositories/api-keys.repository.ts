@@ -1,7 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { IsNull, type DataSource } from 'typeorm';
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { IsNull, type Repository } from 'typeorm';
 import type { Role } from '#core';
-import { DATA_SOURCE } from '../database/database.tokens.js';
 import { ApiKeyEntity } from '../entities/api-key.entity.js';
 
 export interface NewApiKey {
@@ -15,11 +15,7 @@ export interface NewApiKey {
 
 @Injectable()
 export class ApiKeysRepository {
-  constructor(@Inject(DATA_SOURCE) private readonly dataSource: DataSource) {}
-
-  private get repo() {
-    return this.dataSource.getRepository(ApiKeyEntity);
-  }
+  constructor(@InjectRepository(ApiKeyEntity) private readonly repo: Repository<ApiKeyEntity>) {}
 
   create(organizationId: string, key: NewApiKey): Promise<ApiKeyEntity> {
     return this.repo.save(this.repo.create({ organizationId, ...key }));

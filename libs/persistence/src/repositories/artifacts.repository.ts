@@ -1,11 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '#config';
 import type { JsonValue } from '#core';
-import { DATA_SOURCE } from '../database/database.tokens.js';
 
 /** Which run, step attempt and agent produced a deliverable or an asset (run and step absent outside a run). */
 export interface ArtifactOrigin {
@@ -55,7 +55,7 @@ const DELIVERABLE_COLUMNS = `id, run_id AS "runId", step_key AS "stepKey", attem
 @Injectable()
 export class ArtifactsRepository {
   constructor(
-    @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
+    @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'dataDir'>,
   ) {}
 

@@ -1,7 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
-import type { DataSource } from 'typeorm';
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { Repository } from 'typeorm';
 import type { JsonObject, Page, PageRequest } from '#core';
-import { DATA_SOURCE } from '../database/database.tokens.js';
 import { AuditLogEntity, type ActorType } from '../entities/audit-log.entity.js';
 
 export interface AuditEntry {
@@ -44,9 +44,9 @@ export interface AuditRecord {
 
 @Injectable()
 export class AuditLogRepository {
-  constructor(@Inject(DATA_SOURCE) private readonly dataSource: DataSource) {}
+  constructor(@InjectRepository(AuditLogEntity) private readonly entries: Repository<AuditLogEntity>) {}
 
-  async append(organizationId: string, entry: AuditEntry, manager: SqlRunner = this.dataSource.manager): Promise<void> {
+  async append(organizationId: string, entry: AuditEntry, manager: SqlRunner = this.entries.manager): Promise<void> {
     await manager.query(
       `INSERT INTO audit_log (organization_id, actor_type, actor_id, action, target_type, target_id, details, request_id)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
@@ -55,7 +55,7 @@ export class AuditLogRepository {
   }
 
   list(organizationId: string, filter: { targetId?: string; action?: string } = {}, limit = 100): Promise<AuditLogEntity[]> {
-    return this.dataSource.getRepository(AuditLogEntity).find({
+    return this.entries.find({
       where: { organizationId, ...(filter.targetId ? { targetId: filter.targetId } : {}), ...(filter.action ? { action: filter.action } : {}) },
       order: { id: 'DESC' },
       take: limit,
@@ -79,7 +79,7 @@ export class AuditLogRepository {
     if (filter.from) add('created_at >= ?', filter.from);
     if (filter.to) add('created_at < ?', filter.to);
     const clause = where.join(' AND ');
-    const [{ total }] = await this.dataSource.query(`SELECT count(*)::int AS total FROM audit_log WHERE ${clause}`, params);
+    const [{ total }] = await this.entries.manager.query(`SELECT count(*)::int AS total FROM audit_log WHERE ${clause}`, params);
     const rows: {
       id: string;
       actor_type: ActorType;
@@ -90,7 +90,7 @@ export class AuditLogRepository {
       details: Record<string, unknown>;
       request_id: string | null;
       created_at: Date;
-    }[] = await this.dataSource.query(
+    }[] = await this.entries.manager.query(
       `SELECT id::text, actor_type, actor_id, action, target_type, target_id, details, request_id, created_at
          FROM audit_log WHERE ${clause} ORDER BY created_at DESC, id DESC LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
       [...params, page.limit, page.offset],

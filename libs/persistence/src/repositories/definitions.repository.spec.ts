@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import type { DefinitionSpec, DefinitionStatus } from '#core';
 import { openTestDataSource } from '#testing';
+import { OrchestrationDefinitionEntity } from '../entities/orchestration-definition.entity.js';
 import { DefinitionsRepository, DefinitionVersionTaken } from './definitions.repository.js';
 
 async function organization(ds: DataSource, label: string): Promise<string> {
@@ -24,7 +25,7 @@ describe('DefinitionsRepository (PostgreSQL)', () => {
 
   beforeAll(async () => {
     ds = await openTestDataSource(4);
-    definitions = new DefinitionsRepository(ds);
+    definitions = new DefinitionsRepository(ds.getRepository(OrchestrationDefinitionEntity));
   });
 
   afterAll(async () => {

@@ -1,7 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { Not, type DataSource, type EntityManager } from 'typeorm';
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Not, type EntityManager, type Repository } from 'typeorm';
 import type { DefinitionSpec, DefinitionStatus, Page, PageRequest } from '#core';
-import { DATA_SOURCE } from '../database/database.tokens.js';
 import { OrchestrationDefinitionEntity } from '../entities/orchestration-definition.entity.js';
 
 export interface DefinitionFilter {
@@ -24,10 +24,11 @@ export class DefinitionVersionTaken extends Error {}
 
 @Injectable()
 export class DefinitionsRepository {
-  constructor(@Inject(DATA_SOURCE) private readonly dataSource: DataSource) {}
+  constructor(@InjectRepository(OrchestrationDefinitionEntity) private readonly definitions: Repository<OrchestrationDefinitionEntity>) {}
 
-  private repo(manager: EntityManager = this.dataSource.manager) {
-    return manager.getRepository(OrchestrationDefinitionEntity);
+  /** Through `manager` inside the caller's transaction. */
+  private repo(manager?: EntityManager): Repository<OrchestrationDefinitionEntity> {
+    return manager ? manager.getRepository(OrchestrationDefinitionEntity) : this.definitions;
   }
 
   findById(organizationId: string, id: string): Promise<OrchestrationDefinitionEntity | null> {
@@ -111,7 +112,7 @@ export class DefinitionsRepository {
   /** The specs of the latest active version of each slug (the version a sub-orchestration step starts). */
   async latestActiveSpecs(organizationId: string, slugs: string[]): Promise<Map<string, unknown>> {
     if (slugs.length === 0) return new Map();
-    const rows: { slug: string; spec: unknown }[] = await this.dataSource.query(
+    const rows: { slug: string; spec: unknown }[] = await this.definitions.manager.query(
       `SELECT DISTINCT ON (slug) slug, spec FROM orchestration_definitions
         WHERE organization_id = $1 AND status = 'active' AND slug = ANY($2) ORDER BY slug, version DESC`,
       [organizationId, slugs],
@@ -121,7 +122,7 @@ export class DefinitionsRepository {
 
   async activeSlugs(organizationId: string, slugs: string[]): Promise<Set<string>> {
     if (slugs.length === 0) return new Set();
-    const rows: { slug: string }[] = await this.dataSource.query(
+    const rows: { slug: string }[] = await this.definitions.manager.query(
       `SELECT DISTINCT slug FROM orchestration_definitions WHERE organization_id = $1 AND status = 'active' AND slug = ANY($2)`,
       [organizationId, slugs],
     );

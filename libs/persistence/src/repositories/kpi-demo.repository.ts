@@ -1,6 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { DATA_SOURCE } from '../database/database.tokens.js';
 
 /** Rows of the demo KPI schema `kpi_demo` (not tenant data: the example every organization's tool agents may read). */
 export interface KpiDemoRows {
@@ -13,7 +13,7 @@ export interface KpiDemoRows {
 
 @Injectable()
 export class KpiDemoRepository {
-  constructor(@Inject(DATA_SOURCE) private readonly dataSource: DataSource) {}
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   /** Inserts the rows that are missing (by primary key) in one transaction; returns how many it inserted. Never updates. */
   async insertMissing(rows: KpiDemoRows): Promise<number> {

@@ -1,6 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { DATA_SOURCE } from '../database/database.tokens.js';
 
 export interface QueueDepthRow {
   agent: string;
@@ -17,7 +17,7 @@ export interface QueueDepthRow {
  */
 @Injectable()
 export class OperationalGaugesRepository {
-  constructor(@Inject(DATA_SOURCE) private readonly dataSource: DataSource) {}
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   /**
    * Ready steps (due now) and retrying ones (ready, waiting out a backoff), with the age of the oldest due step,

@@ -1,32 +1,30 @@
-import { Inject, Injectable } from '@nestjs/common';
-import type { DataSource, EntityManager } from 'typeorm';
-import { DATA_SOURCE } from '../database/database.tokens.js';
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { EntityManager, Repository } from 'typeorm';
 import { OrganizationEntity } from '../entities/organization.entity.js';
 
 /** Organizations are the tenants: the only repository whose methods do not take an organization id. */
 @Injectable()
 export class OrganizationsRepository {
-  constructor(@Inject(DATA_SOURCE) private readonly dataSource: DataSource) {}
+  constructor(@InjectRepository(OrganizationEntity) private readonly repo: Repository<OrganizationEntity>) {}
 
   findById(id: string): Promise<OrganizationEntity | null> {
-    return this.dataSource.getRepository(OrganizationEntity).findOneBy({ id });
+    return this.repo.findOneBy({ id });
   }
 
   findBySlug(slug: string): Promise<OrganizationEntity | null> {
-    return this.dataSource.getRepository(OrganizationEntity).findOneBy({ slug });
+    return this.repo.findOneBy({ slug });
   }
 
   /** Organizations by slug, with the total (platform administration). */
   async page(page: { limit: number; offset: number }): Promise<{ items: OrganizationEntity[]; total: number }> {
-    const [items, total] = await this.dataSource
-      .getRepository(OrganizationEntity)
-      .findAndCount({ order: { slug: 'ASC' }, take: page.limit, skip: page.offset });
+    const [items, total] = await this.repo.findAndCount({ order: { slug: 'ASC' }, take: page.limit, skip: page.offset });
     return { items, total };
   }
 
   /** Inserts a new organization; null when the slug is taken. */
   async insertIfAbsent(slug: string, name: string): Promise<OrganizationEntity | null> {
-    const result = await this.dataSource
+    const result = await this.repo.manager
       .createQueryBuilder()
       .insert()
       .into(OrganizationEntity)
@@ -39,7 +37,7 @@ export class OrganizationsRepository {
   }
 
   /** Inserts the organization unless one with that slug exists; returns the stored row either way. */
-  async ensure(slug: string, name: string, manager: EntityManager = this.dataSource.manager): Promise<OrganizationEntity> {
+  async ensure(slug: string, name: string, manager: EntityManager = this.repo.manager): Promise<OrganizationEntity> {
     await manager
       .createQueryBuilder()
       .insert()

@@ -1,7 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
 import pg from 'pg';
 import type { DataSource } from 'typeorm';
-import { DATA_SOURCE } from '../database/database.tokens.js';
 
 export interface ReadOnlyQuery {
   /** One statement, checked by its caller; values only in `values` (bound, never spliced). */
@@ -27,7 +27,7 @@ export interface ReadOnlyResult {
  */
 @Injectable()
 export class ReadOnlyQueryRepository {
-  constructor(@Inject(DATA_SOURCE) private readonly dataSource: DataSource) {}
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   async run(query: ReadOnlyQuery): Promise<ReadOnlyResult> {
     // The data source's own pool (TypeORM's postgres driver keeps it as `master`): a connection comes back with

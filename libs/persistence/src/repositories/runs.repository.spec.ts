@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { openTestDataSource } from '#testing';
+import { OrchestrationRunEntity } from '../entities/orchestration-run.entity.js';
 import { RunsRepository, type NewRun } from './runs.repository.js';
 
 interface Fixture {
@@ -34,7 +35,7 @@ describe('RunsRepository (PostgreSQL)', () => {
 
   beforeAll(async () => {
     ds = await openTestDataSource(4);
-    runs = new RunsRepository(ds);
+    runs = new RunsRepository(ds.getRepository(OrchestrationRunEntity));
   });
 
   afterAll(async () => {

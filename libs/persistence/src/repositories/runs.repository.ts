@@ -1,7 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
-import type { DataSource, EntityManager } from 'typeorm';
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { EntityManager, Repository } from 'typeorm';
 import type { JsonValue, Page, PageRequest, RunStatus } from '#core';
-import { DATA_SOURCE } from '../database/database.tokens.js';
 import { OrchestrationRunEntity } from '../entities/orchestration-run.entity.js';
 
 export interface NewRun {
@@ -31,10 +31,11 @@ export interface RunFilter {
  */
 @Injectable()
 export class RunsRepository {
-  constructor(@Inject(DATA_SOURCE) private readonly dataSource: DataSource) {}
+  constructor(@InjectRepository(OrchestrationRunEntity) private readonly runs: Repository<OrchestrationRunEntity>) {}
 
-  private repo(manager: EntityManager = this.dataSource.manager) {
-    return manager.getRepository(OrchestrationRunEntity);
+  /** Through `manager` inside the caller's transaction. */
+  private repo(manager?: EntityManager): Repository<OrchestrationRunEntity> {
+    return manager ? manager.getRepository(OrchestrationRunEntity) : this.runs;
   }
 
   async create(organizationId: string, run: NewRun, manager?: EntityManager): Promise<OrchestrationRunEntity> {

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { openTestDataSource } from '#testing';
-import type { OrchestrationStepEntity } from '../entities/orchestration-step.entity.js';
+import { OrchestrationRunEntity } from '../entities/orchestration-run.entity.js';
+import { OrchestrationStepEntity } from '../entities/orchestration-step.entity.js';
 import { RunsRepository } from './runs.repository.js';
 import { StepsRepository, type NewStep } from './steps.repository.js';
 
@@ -44,8 +45,8 @@ describe('StepsRepository (PostgreSQL)', () => {
 
   beforeAll(async () => {
     ds = await openTestDataSource(4);
-    runs = new RunsRepository(ds);
-    steps = new StepsRepository(ds);
+    runs = new RunsRepository(ds.getRepository(OrchestrationRunEntity));
+    steps = new StepsRepository(ds.getRepository(OrchestrationStepEntity));
   });
 
   afterAll(async () => {

@@ -1,7 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
-import type { DataSource, EntityManager } from 'typeorm';
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { EntityManager, Repository } from 'typeorm';
 import type { JsonObject, JsonValue } from '#core';
-import { DATA_SOURCE } from '../database/database.tokens.js';
 import { OrchestrationStepEntity, type StepType } from '../entities/orchestration-step.entity.js';
 
 export interface NewStep {
@@ -24,10 +24,11 @@ export interface NewStep {
  */
 @Injectable()
 export class StepsRepository {
-  constructor(@Inject(DATA_SOURCE) private readonly dataSource: DataSource) {}
+  constructor(@InjectRepository(OrchestrationStepEntity) private readonly steps: Repository<OrchestrationStepEntity>) {}
 
-  private repo(manager: EntityManager = this.dataSource.manager) {
-    return manager.getRepository(OrchestrationStepEntity);
+  /** Through `manager` inside the caller's transaction. */
+  private repo(manager?: EntityManager): Repository<OrchestrationStepEntity> {
+    return manager ? manager.getRepository(OrchestrationStepEntity) : this.steps;
   }
 
   /** Creates the steps of a run: those without dependencies start `ready`, the others `pending`. */

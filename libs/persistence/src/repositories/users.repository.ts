@@ -1,7 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { IsNull, type DataSource } from 'typeorm';
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { IsNull, type Repository } from 'typeorm';
 import type { Role } from '#core';
-import { DATA_SOURCE } from '../database/database.tokens.js';
 import { UserEntity } from '../entities/user.entity.js';
 
 export interface NewUser {
@@ -13,11 +13,7 @@ export interface NewUser {
 
 @Injectable()
 export class UsersRepository {
-  constructor(@Inject(DATA_SOURCE) private readonly dataSource: DataSource) {}
-
-  private get repo() {
-    return this.dataSource.getRepository(UserEntity);
-  }
+  constructor(@InjectRepository(UserEntity) private readonly repo: Repository<UserEntity>) {}
 
   /**
    * What authenticating a request needs of a user, read on every request (so disabling a user or changing a role
@@ -28,7 +24,7 @@ export class UsersRepository {
     id: string,
   ): Promise<Pick<UserEntity, 'id' | 'organizationId' | 'email' | 'role' | 'disabledAt'> | null> {
     const rows: { id: string; organization_id: string; email: string; role: Role; disabled_at: Date | null }[] =
-      await this.dataSource.query(
+      await this.repo.manager.query(
         `SELECT id, organization_id, email, role, disabled_at FROM users WHERE organization_id = $1 AND id = $2`,
         [organizationId, id],
       );
@@ -71,7 +67,7 @@ export class UsersRepository {
 
   /** Inserts the user unless the email exists (in any organization); returns whether it inserted. */
   async insertIfAbsent(organizationId: string, user: NewUser): Promise<boolean> {
-    const result = await this.dataSource.query(
+    const result = await this.repo.manager.query(
       `INSERT INTO users (organization_id, email, password_hash, role, display_name)
        VALUES ($1, lower($2), $3, $4, $5) ON CONFLICT DO NOTHING RETURNING id`,
       [organizationId, user.email, user.passwordHash, user.role, user.displayName ?? null],
