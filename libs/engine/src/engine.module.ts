@@ -20,6 +20,7 @@ import { EngineWorker } from './worker/engine-worker.js';
 import { ResultApplier } from './worker/result-applier.js';
 import { ChildSpawner } from './worker/child-spawner.js';
 import { StepClaimer } from './worker/step-claimer.js';
+import { GroupPlanner } from './worker/group-planner.js';
 import { StepExecutor } from './worker/step-executor.js';
 
 /** The durable engine. Needs DatabaseModule, EventsModule and AgentsModule (all global) in the application. */
@@ -30,6 +31,7 @@ import { StepExecutor } from './worker/step-executor.js';
     DefinitionCache,
     AgentDirectory,
     ChildSpawner,
+    GroupPlanner,
     StepClaimer,
     StepExecutor,
     ResultApplier,
