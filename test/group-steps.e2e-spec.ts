@@ -8,6 +8,7 @@ import { jest } from '@jest/globals';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { protocolDataPart } from '#a2a';
 import { waitFor, waitForRun, openSse } from '#testing';
+import { EXAMPLE_GROUP_SPEC } from '../apps/api/src/definitions/definition.dto.js';
 import { a2aClient, collect, dataParts, sendRequest, userMessage } from './a2a-client.js';
 import { startStandIn, type StandIn } from './agents/agent-harness.js';
 import { openScratchApp, type ScratchApp } from './support/scratch-app.js';
@@ -88,7 +89,7 @@ describe('group steps (e2e)', () => {
   beforeAll(async () => {
     peer = await startStandIn(answer);
     s = await openScratchApp('group', {}, { listen: true });
-    for (const slug of ['alice', 'bob', 'carol', 'picker']) await agent(slug);
+    for (const slug of ['alice', 'bob', 'carol', 'picker', 'summarizer']) await agent(slug);
     await agent('dave', ['review']);
   });
 
@@ -240,7 +241,9 @@ describe('group steps (e2e)', () => {
     expect(turns).toContainEqual({ type: 'orchestration.group_turn', stepKey: 'talk', turn: 2, speaker: 'bob', agent: 'bob', text: 'bob says 2' });
   });
 
-  it('answers 400 with paths for bad group specs, through validate and create', async () => {
+  it('answers 400 with paths for bad group specs, through validate and create (and the Swagger example is valid)', async () => {
+    const example = await s.http().post('/orchestrations/definitions/validate').set(s.auth('admin')).send(EXAMPLE_GROUP_SPEC).expect(200);
+    expect(example.body).toMatchObject({ valid: true, problems: [] });
     const bad = {
       slug: 'bad-group',
       name: 'bad',

@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { ApiError } from '../api/client';
 import type { BatonEvent, Run, Step } from '../api/types';
+import { groupTurns } from '../lib/events';
 import { can } from '../lib/jwt';
 import { Link } from '../lib/router';
 import { useAction } from '../lib/use-api';
@@ -40,6 +41,7 @@ export function StepPanel({ run, step, events, onChanged }: { run: Run; step: St
   const { busy, error, setError, run: act } = useAction();
   const mine = events.filter((e) => e.stepKey === step.key);
   const usage = usageOf(step, mine);
+  const turns = groupTurns(mine, step.key);
   const runOpen = run.status !== 'completed' && run.status !== 'cancelled';
   const operator = can.operate(session.role);
 
@@ -120,6 +122,23 @@ export function StepPanel({ run, step, events, onChanged }: { run: Run; step: St
         <>
           <h3>Usage and cost</h3>
           <Json value={usage} label="usage" />
+        </>
+      ) : null}
+      {turns.length > 0 ? (
+        <>
+          <h3>Conversation ({turns.length} turns)</h3>
+          <ol className="turn-list" aria-label={`turns of ${step.key}`}>
+            {turns.map((t, i) => (
+              <li key={i}>
+                <strong>{t.speaker}</strong>{' '}
+                <span className="muted">
+                  turn {t.turn}
+                  {t.selectedBy === 'fallback' ? ' (the selector failed: round-robin)' : ''}
+                </span>
+                <p className="turn-text">{t.text}</p>
+              </li>
+            ))}
+          </ol>
         </>
       ) : null}
       <h3>Events ({mine.length})</h3>
