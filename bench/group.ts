@@ -26,11 +26,20 @@ const RUNS = Number(process.env.BENCH_GROUP_RUNS ?? 30);
 const TURNS = 10;
 const SETTLE_MS = 12_000;
 
-const single: DefinitionSpec = { slug: 'bench-single', name: 'one echo step', steps: [{ key: 's', agent: 'echo', input: { text: 'hello' } }] };
+const single: DefinitionSpec = {
+  slug: 'bench-single',
+  name: 'one echo step',
+  steps: [{ key: 's', agent: 'echo', input: { text: 'hello' } }],
+};
 const chain: DefinitionSpec = {
   slug: 'bench-chain10',
   name: 'ten chained echo steps',
-  steps: Array.from({ length: TURNS }, (_, i) => ({ key: `c${i}`, agent: 'echo', input: { text: 'hello' }, ...(i > 0 ? { dependsOn: [`c${i - 1}`] } : {}) })),
+  steps: Array.from({ length: TURNS }, (_, i) => ({
+    key: `c${i}`,
+    agent: 'echo',
+    input: { text: 'hello' },
+    ...(i > 0 ? { dependsOn: [`c${i - 1}`] } : {}),
+  })),
 };
 const group: DefinitionSpec = {
   slug: 'bench-group10',
@@ -52,7 +61,14 @@ const group: DefinitionSpec = {
 const db = await openBenchDatabase('group');
 for (const spec of [single, chain, group]) await insertBenchDefinition(db.dataSource, db.organizationId, spec);
 // No polling to speak of: nothing here waits on a poll (runs start in their creating transaction, results wake the lanes).
-const config = loadConfig({ ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'warn', BATON_ROLE: 'worker', BATON_POLL_INTERVAL_MS: '60000', BATON_LEASE_MS: '600000' });
+const config = loadConfig({
+  ...process.env,
+  DATABASE_URL: db.url,
+  LOG_LEVEL: 'warn',
+  BATON_ROLE: 'worker',
+  BATON_POLL_INTERVAL_MS: '60000',
+  BATON_LEASE_MS: '600000',
+});
 const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), { logger: ['error', 'warn'] });
 await app.init();
 const starter = app.get(RunStarter);
@@ -100,7 +116,12 @@ async function phase(spec: DefinitionSpec | null, n: number): Promise<{ commits:
   await settle();
   const after = await counters(db.dataSource);
   // The two counter reads are transactions of their own (one commit; no xid).
-  return { commits: after.commits - before.commits - 1, xids: after.xids - before.xids, walSyncs: after.walSyncs - before.walSyncs, ms: after.at - before.at };
+  return {
+    commits: after.commits - before.commits - 1,
+    xids: after.xids - before.xids,
+    walSyncs: after.walSyncs - before.walSyncs,
+    ms: after.at - before.at,
+  };
 }
 
 console.log(`machine: ${await machineInfo(db.dataSource)}`);
@@ -123,8 +144,13 @@ for (const spec of [single, chain, group]) {
   );
 }
 const perTurn = (key: Key, slug: string) => (results[slug][key] - results[single.slug][key]) / TURNS;
-const figures = (slug: string) => ({ commits: perTurn('commitsPerRun', slug), writes: perTurn('writesPerRun', slug), walSyncs: perTurn('walSyncsPerRun', slug) });
-const show = (f: ReturnType<typeof figures>) => `${f.commits.toFixed(2)} commits, ${f.writes.toFixed(2)} writing transactions, ${f.walSyncs.toFixed(2)} WAL fsyncs`;
+const figures = (slug: string) => ({
+  commits: perTurn('commitsPerRun', slug),
+  writes: perTurn('writesPerRun', slug),
+  walSyncs: perTurn('walSyncsPerRun', slug),
+});
+const show = (f: ReturnType<typeof figures>) =>
+  `${f.commits.toFixed(2)} commits, ${f.writes.toFixed(2)} writing transactions, ${f.walSyncs.toFixed(2)} WAL fsyncs`;
 const [{ turns }] = await db.dataSource.query(`SELECT count(*)::int AS turns FROM group_turns`);
 if (turns !== (RUNS + 5) * TURNS) throw new Error(`expected ${(RUNS + 5) * TURNS} recorded turns, found ${turns}`);
 console.log(`per turn of the group, (group10 - single) / ${TURNS}: ${show(figures(group.slug))}`);

@@ -27,9 +27,15 @@ describe('conversation history as chat messages (e2e)', () => {
       const { model, messages } = JSON.parse(body) as { model: string; messages: Chat };
       chats.push({ model, messages });
       const content = model === 'first' ? 'A durable engine.' : `reply ${++replies}`;
-      res.writeHead(200, { 'content-type': 'application/json' }).end(
-        JSON.stringify({ model, choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }], usage: { prompt_tokens: 10, completion_tokens: 3 } }),
-      );
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(
+          JSON.stringify({
+            model,
+            choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
+            usage: { prompt_tokens: 10, completion_tokens: 3 },
+          }),
+        );
     });
     s = await openScratchApp('chathist', { conversationSweepMs: 200 });
     const agent = (slug: string, config: Record<string, unknown>) =>
@@ -41,7 +47,15 @@ describe('conversation history as chat messages (e2e)', () => {
           slug,
           name: slug,
           type: 'context',
-          config: { provider: 'openai', baseUrl: `${llm.url}/v1`, apiKeyEnv: 'TEST_HISTORY_LLM_KEY', stream: false, model: 'm', userPrompt: '{{ input.question }}', ...config },
+          config: {
+            provider: 'openai',
+            baseUrl: `${llm.url}/v1`,
+            apiKeyEnv: 'TEST_HISTORY_LLM_KEY',
+            stream: false,
+            model: 'm',
+            userPrompt: '{{ input.question }}',
+            ...config,
+          },
         })
         .expect(201);
     await agent('first-llm', { model: 'first', systemPrompt: 'Be brief.' });
@@ -59,9 +73,18 @@ describe('conversation history as chat messages (e2e)', () => {
   });
 
   const ask = async (agent: string, question: string, contextId?: string) => {
-    const slug = await s.define({ steps: [{ key: 'reply', agent, input: { question } }], output: { text: '{{ steps.reply.output.text }}' } });
-    const runId = (await s.http().post('/orchestrations/runs').set(s.auth()).send({ definition: slug, input: { question }, ...(contextId ? { contextId } : {}) }).expect(201))
-      .body.id as string;
+    const slug = await s.define({
+      steps: [{ key: 'reply', agent, input: { question } }],
+      output: { text: '{{ steps.reply.output.text }}' },
+    });
+    const runId = (
+      await s
+        .http()
+        .post('/orchestrations/runs')
+        .set(s.auth())
+        .send({ definition: slug, input: { question }, ...(contextId ? { contextId } : {}) })
+        .expect(201)
+    ).body.id as string;
     await waitForRun(s.app, s.org.users.operator.token, runId, ['completed']);
     return chats.at(-1)?.messages as Chat;
   };
@@ -74,7 +97,8 @@ describe('conversation history as chat messages (e2e)', () => {
       ]);
       // The first run's question and answer join the context (the answer through the conversation job).
       await waitFor(
-        async () => ((await s.http().get(`/conversations/${contextId}`).set(s.auth()).expect(200)).body.history.items as unknown[]).length === 2,
+        async () =>
+          ((await s.http().get(`/conversations/${contextId}`).set(s.auth()).expect(200)).body.history.items as unknown[]).length === 2,
         10_000,
         'the first exchange in the history',
       );
@@ -102,9 +126,18 @@ describe('conversation history as chat messages (e2e)', () => {
   });
 
   it('gives each context participant of a group the turns so far: its own as assistant, the others named', async () => {
-    const slug = await s.define({ steps: [{ key: 'talk', type: 'group', participants: ['writer', 'critic'], maxTurns: 3, input: { question: '{{ input.question }}' } }] });
+    const slug = await s.define({
+      steps: [{ key: 'talk', type: 'group', participants: ['writer', 'critic'], maxTurns: 3, input: { question: '{{ input.question }}' } }],
+    });
     chats.length = 0;
-    const runId = (await s.http().post('/orchestrations/runs').set(s.auth()).send({ definition: slug, input: { question: 'naming' } }).expect(201)).body.id as string;
+    const runId = (
+      await s
+        .http()
+        .post('/orchestrations/runs')
+        .set(s.auth())
+        .send({ definition: slug, input: { question: 'naming' } })
+        .expect(201)
+    ).body.id as string;
     const run = await waitForRun(s.app, s.org.users.operator.token, runId, ['completed']);
     const transcript = (run.steps?.[0].output as { transcript: { speaker: string; text: string }[] }).transcript;
     expect(transcript.map((t) => t.speaker)).toEqual(['writer', 'critic', 'writer']);

@@ -74,12 +74,20 @@ describe('group steps across processes (e2e)', () => {
     await request(app.getHttpServer())
       .post('/orchestrations/definitions')
       .set(admin)
-      .send({ slug: 'mp-group', name: 'mp group', steps: [{ key: 'talk', type: 'group', participants: ['alice', 'bob', 'carol'], maxTurns: 8 }] })
+      .send({
+        slug: 'mp-group',
+        name: 'mp group',
+        steps: [{ key: 'talk', type: 'group', participants: ['alice', 'bob', 'carol'], maxTurns: 8 }],
+      })
       .expect(201);
     const env = { BATON_LEASE_MS: '1500', BATON_POLL_INTERVAL_MS: '200' };
     const victim = await startWorkerProcess(url, env);
     workers.push(victim);
-    const started = await request(app.getHttpServer()).post('/orchestrations/runs').set({ Authorization: `Bearer ${org.users.operator.token}` }).send({ definition: 'mp-group', input: {} }).expect(201);
+    const started = await request(app.getHttpServer())
+      .post('/orchestrations/runs')
+      .set({ Authorization: `Bearer ${org.users.operator.token}` })
+      .send({ definition: 'mp-group', input: {} })
+      .expect(201);
     const runId = started.body.id as string;
     await waitFor(async () => held.length === 1, 20_000, 'the victim to be waiting on turn 4');
     const [{ recorded }] = await ds.query(`SELECT count(*)::int AS recorded FROM group_turns WHERE run_id = $1`, [runId]);
@@ -107,9 +115,15 @@ describe('group steps across processes (e2e)', () => {
     expect({ turnEvents, distinct }).toEqual({ turnEvents: 8, distinct: 8 });
     const rows = await ds.query(`SELECT turn, attempt FROM group_turns WHERE run_id = $1 ORDER BY turn`, [runId]);
     expect(rows.map((r: { turn: number }) => r.turn)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
-    const retried = await ds.query(`SELECT payload->>'reason' AS reason FROM orchestration_events WHERE run_id = $1 AND type = 'step.retrying'`, [runId]);
+    const retried = await ds.query(
+      `SELECT payload->>'reason' AS reason FROM orchestration_events WHERE run_id = $1 AND type = 'step.retrying'`,
+      [runId],
+    );
     expect(retried).toEqual([{ reason: 'lease_expired' }]);
-    const owners = await ds.query(`SELECT DISTINCT payload->>'worker' AS worker FROM orchestration_events WHERE run_id = $1 AND type = 'step.started'`, [runId]);
+    const owners = await ds.query(
+      `SELECT DISTINCT payload->>'worker' AS worker FROM orchestration_events WHERE run_id = $1 AND type = 'step.started'`,
+      [runId],
+    );
     expect(owners.map((o: { worker: string }) => o.worker.split(':')[1]).sort()).toEqual([String(victim.pid), String(survivor.pid)].sort());
     expect(await survivor.stop()).toBe(0);
   });

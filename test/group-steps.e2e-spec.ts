@@ -17,7 +17,13 @@ jest.setTimeout(90_000);
 
 interface TurnInput {
   topic?: string;
-  group: { turn: number; speaker: string; participants: string[]; transcript: { turn: number; speaker: string; text: string }[]; candidates?: string[] };
+  group: {
+    turn: number;
+    speaker: string;
+    participants: string[];
+    transcript: { turn: number; speaker: string; text: string }[];
+    candidates?: string[];
+  };
 }
 type Answer = { json?: unknown; status?: number; delayMs?: number };
 type Script = (agent: string, input: TurnInput) => Answer;
@@ -60,7 +66,13 @@ describe('group steps (e2e)', () => {
       .http()
       .post('/agents')
       .set(s.auth('admin'))
-      .send({ slug, name: slug, type: 'api', capabilities, config: { url: `${peer.url}/agents/${slug}`, method: 'POST', response: { pointer: '' } } })
+      .send({
+        slug,
+        name: slug,
+        type: 'api',
+        capabilities,
+        config: { url: `${peer.url}/agents/${slug}`, method: 'POST', response: { pointer: '' } },
+      })
       .expect(201);
 
   let defined = 0;
@@ -70,12 +82,24 @@ describe('group steps (e2e)', () => {
       .http()
       .post('/orchestrations/definitions')
       .set(s.auth('admin'))
-      .send({ slug, name: slug, steps: [{ key: 'talk', type: 'group', input: { topic: '{{ input.topic }}' }, retry: { maxAttempts: 1 }, ...group }], ...extra })
+      .send({
+        slug,
+        name: slug,
+        steps: [{ key: 'talk', type: 'group', input: { topic: '{{ input.topic }}' }, retry: { maxAttempts: 1 }, ...group }],
+        ...extra,
+      })
       .expect(201);
     return slug;
   };
   const start = async (definition: string) =>
-    (await s.http().post('/orchestrations/runs').set(s.auth()).send({ definition, input: { topic: 'tabs or spaces' } }).expect(201)).body.id as string;
+    (
+      await s
+        .http()
+        .post('/orchestrations/runs')
+        .set(s.auth())
+        .send({ definition, input: { topic: 'tabs or spaces' } })
+        .expect(201)
+    ).body.id as string;
   const finish = async (runId: string, statuses = ['completed']) => waitForRun(s.app, s.org.users.operator.token, runId, statuses, 30_000);
   const outputOf = async (runId: string) => (await finish(runId)).steps?.find((st) => st.key === 'talk')?.output as GroupOutput;
   const events = async (runId: string) =>
@@ -156,7 +180,13 @@ describe('group steps (e2e)', () => {
       6: { json: { speaker: 'carol' } },
     };
     script = (who, input) => (who === 'picker' ? picks[input.group.turn] : { json: { text: `${who} says ${input.group.turn}` } });
-    const slug = await define({ participants: ['alice', 'bob', 'carol'], strategy: 'llm', selector: { agent: 'picker', timeoutMs: 400 }, maxTurns: 6, maxConsecutiveTurns: 1 });
+    const slug = await define({
+      participants: ['alice', 'bob', 'carol'],
+      strategy: 'llm',
+      selector: { agent: 'picker', timeoutMs: 400 },
+      maxTurns: 6,
+      maxConsecutiveTurns: 1,
+    });
     const runId = await start(slug);
     const output = await outputOf(runId);
     expect(output.transcript.map((t) => [t.speaker, t.selectedBy])).toEqual([
@@ -180,12 +210,16 @@ describe('group steps (e2e)', () => {
   it('ends when the termination condition holds, or when a participant says the stop word', async () => {
     script = (who, input) => ({ json: { text: `${who} at ${input.group.turn}`, approved: who === 'bob' && input.group.turn >= 4 } });
     const byCondition = await outputOf(
-      await start(await define({ participants: ['alice', 'bob'], maxTurns: 10, termination: { condition: '{{ group.last.output.approved }}' } })),
+      await start(
+        await define({ participants: ['alice', 'bob'], maxTurns: 10, termination: { condition: '{{ group.last.output.approved }}' } }),
+      ),
     );
     expect(byCondition).toMatchObject({ turns: 4, stopReason: 'condition', finalSpeaker: 'bob', finalMessage: 'bob at 4' });
 
     script = (who, input) => ({ json: { text: input.group.turn === 3 ? 'Agreed, TERMINATE' : `${who} goes on (not TERMINATED)` } });
-    const byWord = await outputOf(await start(await define({ participants: ['alice', 'bob'], maxTurns: 10, termination: { stopWord: 'TERMINATE' } })));
+    const byWord = await outputOf(
+      await start(await define({ participants: ['alice', 'bob'], maxTurns: 10, termination: { stopWord: 'TERMINATE' } })),
+    );
     expect(byWord).toMatchObject({ turns: 3, stopReason: 'stop_word', finalSpeaker: 'alice', finalMessage: 'Agreed, TERMINATE' });
   });
 
@@ -198,7 +232,11 @@ describe('group steps (e2e)', () => {
       }
       return { json: { text: `${who} says ${input.group.turn}` } };
     };
-    const slug = await define({ participants: ['alice', 'bob'], maxTurns: 4, retry: { maxAttempts: 2, initialDelayMs: 50, jitter: false } });
+    const slug = await define({
+      participants: ['alice', 'bob'],
+      maxTurns: 4,
+      retry: { maxAttempts: 2, initialDelayMs: 50, jitter: false },
+    });
     const output = await outputOf(await start(slug));
     expect(output.transcript.map((t) => t.turn)).toEqual([1, 2, 3, 4]);
     expect(calls.map((c) => c.input.group.turn)).toEqual([1, 2, 3, 3, 4]);
@@ -209,12 +247,24 @@ describe('group steps (e2e)', () => {
     const runId = await start(slug);
     await finish(runId, ['awaiting_approval']);
     const pending = async () =>
-      (await s.http().get(`/orchestrations/approvals?status=pending&run=${runId}`).set(s.auth('approver')).expect(200)).body.items as { id: string }[];
+      (await s.http().get(`/orchestrations/approvals?status=pending&run=${runId}`).set(s.auth('approver')).expect(200)).body.items as {
+        id: string;
+      }[];
     let [approval] = await pending();
-    await s.http().post(`/orchestrations/approvals/${approval.id}/decision`).set(s.auth('approver')).send({ decision: 'retry', modifications: { topic: 'vim or emacs' } }).expect(200);
+    await s
+      .http()
+      .post(`/orchestrations/approvals/${approval.id}/decision`)
+      .set(s.auth('approver'))
+      .send({ decision: 'retry', modifications: { topic: 'vim or emacs' } })
+      .expect(200);
     await waitFor(async () => (await pending()).length === 1 && (await pending())[0].id !== approval.id, 20_000, 'the second checkpoint');
     [approval] = await pending();
-    await s.http().post(`/orchestrations/approvals/${approval.id}/decision`).set(s.auth('approver')).send({ decision: 'continue' }).expect(200);
+    await s
+      .http()
+      .post(`/orchestrations/approvals/${approval.id}/decision`)
+      .set(s.auth('approver'))
+      .send({ decision: 'continue' })
+      .expect(200);
     const output = await outputOf(runId);
     expect(output.transcript.map((t) => t.turn)).toEqual([1, 2]);
     expect(calls.map((c) => [c.input.group.turn, c.input.topic])).toEqual([
@@ -238,7 +288,14 @@ describe('group steps (e2e)', () => {
       .filter((t) => /^(alice|bob):/.test(t));
     expect(texts).toEqual(['alice: alice says 1', 'bob: bob says 2']);
     const turns = stream.flatMap((e) => (e.payload?.$case === 'statusUpdate' ? dataParts(e.payload.value.status?.message) : []));
-    expect(turns).toContainEqual({ type: 'orchestration.group_turn', stepKey: 'talk', turn: 2, speaker: 'bob', agent: 'bob', text: 'bob says 2' });
+    expect(turns).toContainEqual({
+      type: 'orchestration.group_turn',
+      stepKey: 'talk',
+      turn: 2,
+      speaker: 'bob',
+      agent: 'bob',
+      text: 'bob says 2',
+    });
   });
 
   it('answers 400 with paths for bad group specs, through validate and create (and the Swagger example is valid)', async () => {
@@ -256,7 +313,10 @@ describe('group steps (e2e)', () => {
       expect.arrayContaining([
         expect.objectContaining({ path: '$.steps[0].maxConsecutiveTurns' }),
         expect.objectContaining({ path: '$.steps[0].participants[1]', message: 'unknown agent "ghost"' }),
-        expect.objectContaining({ path: '$.steps[0].selector', message: 'strategy llm needs a selector agent that names the next speaker' }),
+        expect.objectContaining({
+          path: '$.steps[0].selector',
+          message: 'strategy llm needs a selector agent that names the next speaker',
+        }),
       ]),
     );
   });

@@ -25,7 +25,15 @@ describe('streamResponsesOf', () => {
   });
 
   it('turns a group turn into a WORKING update saying who spoke and what', () => {
-    const payload = { attempt: 1, turn: 3, speaker: 'critic', agent: 'critic-llm', text: 'Too long.', output: { text: 'Too long.' }, selectedBy: 'round-robin' };
+    const payload = {
+      attempt: 1,
+      turn: 3,
+      speaker: 'critic',
+      agent: 'critic-llm',
+      text: 'Too long.',
+      output: { text: 'Too long.' },
+      selectedBy: 'round-robin',
+    };
     const [response] = streamResponsesOf(event('group.turn', payload), run, steps);
     const update = response.payload?.$case === 'statusUpdate' ? response.payload.value : undefined;
     expect(update?.status?.state).toBe(TaskState.TASK_STATE_WORKING);

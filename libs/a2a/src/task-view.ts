@@ -160,9 +160,21 @@ export function streamResponsesOf(event: LoggedEvent, run: Pick<TaskRun, 'id' | 
     }
     case 'group.turn': {
       const text = typeof payload.text === 'string' ? payload.text : '';
-      const data = { type: 'orchestration.group_turn', stepKey: event.stepKey, turn: payload.turn ?? null, speaker: payload.speaker ?? null, agent: payload.agent ?? null, text };
+      const data = {
+        type: 'orchestration.group_turn',
+        stepKey: event.stepKey,
+        turn: payload.turn ?? null,
+        speaker: payload.speaker ?? null,
+        agent: payload.agent ?? null,
+        text,
+      };
       const speaker = typeof payload.speaker === 'string' ? payload.speaker : 'participant';
-      return [status(TaskState.TASK_STATE_WORKING, protocolAgentMessage([protocolTextPart(`${speaker}: ${text}`), protocolDataPart(data)], run.id, run.contextId))];
+      return [
+        status(
+          TaskState.TASK_STATE_WORKING,
+          protocolAgentMessage([protocolTextPart(`${speaker}: ${text}`), protocolDataPart(data)], run.id, run.contextId),
+        ),
+      ];
     }
     case 'checkpoint.requested': {
       const approval: PendingApproval = {

@@ -33,11 +33,15 @@ describe('group steps in definitions', () => {
       approval: { prompt: 'Publish the transcript?' },
     });
     expect(problemsOf(doc)).toEqual([]);
-    expect(problemsOf(withGroup({ participants: ['writer', 'critic'], strategy: 'llm', selector: { agent: 'picker', timeoutMs: 2000 } }))).toEqual([]);
+    expect(
+      problemsOf(withGroup({ participants: ['writer', 'critic'], strategy: 'llm', selector: { agent: 'picker', timeoutMs: 2000 } })),
+    ).toEqual([]);
   });
 
   it('names the participants, selector and capabilities it references, for the catalog lookup', () => {
-    const names = referencedNames(withGroup({ participants: ['writer', { capability: 'review' }], strategy: 'llm', selector: { agent: 'picker' } }));
+    const names = referencedNames(
+      withGroup({ participants: ['writer', { capability: 'review' }], strategy: 'llm', selector: { agent: 'picker' } }),
+    );
     expect(names.agents.sort()).toEqual(['echo', 'picker', 'writer']);
     expect(names.capabilities).toEqual(['review']);
   });
@@ -62,7 +66,10 @@ describe('group steps in definitions', () => {
       { path: '$.steps[1].agent', message: "a group step's agents are its participants: remove agent" },
     ]);
     expect(problemsOf(withGroup({ participants: ['writer', 'writer'] }))).toEqual([
-      { path: '$.steps[1].participants[1]', message: 'two participants are named "writer" (also $.steps[1].participants[0]): give one a name' },
+      {
+        path: '$.steps[1].participants[1]',
+        message: 'two participants are named "writer" (also $.steps[1].participants[0]): give one a name',
+      },
     ]);
     expect(problemsOf(withGroup({ participants: ['writer', { agent: 'critic', capability: 'review' }, {}] }))).toEqual([
       { path: '$.steps[1].participants[1].capability', message: 'name either an agent or a capability, not both' },
@@ -90,7 +97,9 @@ describe('group steps in definitions', () => {
   });
 
   it('lets a termination condition read only the transcript, and nothing else read group.*', () => {
-    expect(problemsOf(withGroup({ participants: ['writer', 'critic'], termination: { condition: '{{ steps.brief.output.done }}' } }))).toEqual([
+    expect(
+      problemsOf(withGroup({ participants: ['writer', 'critic'], termination: { condition: '{{ steps.brief.output.done }}' } })),
+    ).toEqual([
       {
         path: '$.steps[1].termination.condition',
         message: '"{{ steps.brief.output.done }}": a termination condition reads only group.transcript, group.last and group.turn',

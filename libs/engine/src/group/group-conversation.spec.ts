@@ -21,12 +21,26 @@ const group = (extra: Record<string, unknown> = {}) =>
   })!;
 
 const said = (...speakers: string[]): GroupTurn[] =>
-  speakers.map((speaker, i) => ({ turn: i + 1, speaker, agent: speaker, text: `${speaker} ${i + 1}`, output: { text: `${speaker} ${i + 1}` }, selectedBy: 'round-robin' }));
+  speakers.map((speaker, i) => ({
+    turn: i + 1,
+    speaker,
+    agent: speaker,
+    text: `${speaker} ${i + 1}`,
+    output: { text: `${speaker} ${i + 1}` },
+    selectedBy: 'round-robin',
+  }));
 
 describe('group conversation rules', () => {
   it('applies the defaults and names participants by agent or capability', () => {
     const g = compileGroup({ key: 'g', type: 'group', participants: ['a', { capability: 'review' }] })!;
-    expect(g).toMatchObject({ strategy: 'round-robin', maxTurns: 10, maxConsecutiveTurns: 3, condition: null, stopWord: null, selector: null });
+    expect(g).toMatchObject({
+      strategy: 'round-robin',
+      maxTurns: 10,
+      maxConsecutiveTurns: 3,
+      condition: null,
+      stopWord: null,
+      selector: null,
+    });
     expect(g.participants.map((p) => p.name)).toEqual(['a', 'review']);
     expect(compileGroup({ key: 'x', agent: 'echo' })).toBeUndefined();
   });
@@ -74,7 +88,14 @@ describe('group conversation rules', () => {
     turns[0].usage = { inputTokens: 10, outputTokens: 2, totalTokens: 12, costUsd: 0.5, model: 'm', provider: 'p' };
     turns[1].usage = { inputTokens: 1, outputTokens: 1, totalTokens: 2, costUsd: 0.25, model: 'm', provider: 'q' };
     expect(groupOutput(turns, 'max_turns')).toEqual({
-      transcript: turns.map(({ usage, ...t }) => t),
+      transcript: turns.map((t) => ({
+        turn: t.turn,
+        speaker: t.speaker,
+        agent: t.agent,
+        text: t.text,
+        output: t.output,
+        selectedBy: t.selectedBy,
+      })),
       finalMessage: 'b 2',
       finalSpeaker: 'b',
       turns: 2,

@@ -115,7 +115,11 @@ export function selectedSpeaker(output: JsonValue, eligible: readonly GroupParti
   if (said !== null && typeof said === 'object' && !Array.isArray(said))
     said = ['speaker', 'next', 'name', 'text'].map((k) => (said as { [key: string]: JsonValue })[k]).find((v) => typeof v === 'string');
   if (typeof said !== 'string') return null;
-  const wanted = said.trim().replace(/^["'`]+|["'`.]+$/g, '').trim().toLowerCase();
+  const wanted = said
+    .trim()
+    .replace(/^["'`]+|["'`.]+$/g, '')
+    .trim()
+    .toLowerCase();
   return eligible.find((p) => p.name.toLowerCase() === wanted) ?? null;
 }
 
@@ -123,7 +127,8 @@ export function selectedSpeaker(output: JsonValue, eligible: readonly GroupParti
 export function turnText(output: JsonValue): string {
   if (typeof output === 'string') return output;
   if (output !== null && typeof output === 'object' && !Array.isArray(output))
-    for (const key of ['text', 'answer', 'message', 'content', 'summary', 'report']) if (typeof output[key] === 'string') return output[key];
+    for (const key of ['text', 'answer', 'message', 'content', 'summary', 'report'])
+      if (typeof output[key] === 'string') return output[key];
   return JSON.stringify(output);
 }
 
@@ -144,7 +149,11 @@ export function stopReason(group: CompiledGroup, turns: readonly GroupTurn[]): S
 
 function conditionValue(condition: string, turns: readonly GroupTurn[]): JsonValue {
   const transcript = transcriptOf(turns);
-  return renderTemplate(condition, { input: null, steps: {}, group: { transcript, last: transcript.at(-1) ?? null, turn: turns.length } }, '$.termination.condition');
+  return renderTemplate(
+    condition,
+    { input: null, steps: {}, group: { transcript, last: transcript.at(-1) ?? null, turn: turns.length } },
+    '$.termination.condition',
+  );
 }
 
 /** A condition holds when it renders to true, a non-zero number, a non-empty array or object, or a string other than "", "false", "0", "no". */

@@ -27,7 +27,14 @@ export interface HistoryWanted {
 export async function contextHistories(client: Queryable, contexts: HistoryWanted[], limit: number): Promise<Map<string, HistoryEntry[]>> {
   const out = new Map<string, HistoryEntry[]>();
   if (contexts.length === 0) return out;
-  const { rows } = await client.query<{ organization_id: string; context_id: string; exclude_run: string | null; seq: string; role: string; parts: JsonValue[] }>(
+  const { rows } = await client.query<{
+    organization_id: string;
+    context_id: string;
+    exclude_run: string | null;
+    seq: string;
+    role: string;
+    parts: JsonValue[];
+  }>(
     `SELECT c.organization_id, c.context_id, k.exclude_run, m.seq, m.role, m.parts
        FROM conversations c
        JOIN unnest($1::uuid[], $2::text[], $4::uuid[]) AS k(organization_id, context_id, exclude_run) ON c.organization_id = k.organization_id AND c.context_id = k.context_id

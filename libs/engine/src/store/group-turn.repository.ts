@@ -57,7 +57,14 @@ export async function groupTurnsOf(client: Queryable, stepIds: string[]): Promis
     [stepIds],
   );
   for (const r of rows) {
-    const turn: GroupTurn = { turn: r.turn, speaker: r.speaker, agent: r.agent_slug, text: r.text, output: r.output, selectedBy: r.selected_by };
+    const turn: GroupTurn = {
+      turn: r.turn,
+      speaker: r.speaker,
+      agent: r.agent_slug,
+      text: r.text,
+      output: r.output,
+      selectedBy: r.selected_by,
+    };
     if (r.usage) turn.usage = r.usage;
     out.set(r.step_id, [...(out.get(r.step_id) ?? []), turn]);
   }

@@ -81,7 +81,11 @@ export async function runGroup(run: GroupRun): Promise<StepOutcome> {
     if (said.kind === 'input_required')
       return {
         kind: 'failed',
-        error: { code: 'GROUP_INPUT_REQUIRED', message: `participant ${choice.speaker.name} asked for input, which a group turn cannot give`, retryable: false },
+        error: {
+          code: 'GROUP_INPUT_REQUIRED',
+          message: `participant ${choice.speaker.name} asked for input, which a group turn cannot give`,
+          retryable: false,
+        },
       };
     if (said.kind !== 'completed') return said;
     const usage = addUsage(said.usage, choice.usage);
@@ -111,7 +115,8 @@ export async function runGroup(run: GroupRun): Promise<StepOutcome> {
 async function choose(run: GroupRun, turns: GroupTurn[], number: number): Promise<Choice> {
   const { group, selector } = run.start;
   if (group.strategy === 'priority') return { speaker: prioritySpeaker(group, turns), selectedBy: 'priority' };
-  if (group.strategy === 'round-robin' || !selector || !group.selector) return { speaker: roundRobinSpeaker(group, turns), selectedBy: 'round-robin' };
+  if (group.strategy === 'round-robin' || !selector || !group.selector)
+    return { speaker: roundRobinSpeaker(group, turns), selectedBy: 'round-robin' };
   const eligible = eligibleSpeakers(group, turns);
   const fallback = (why: string, usage?: AgentUsage): Choice => ({
     speaker: roundRobinSpeaker(group, turns),
@@ -126,7 +131,12 @@ async function choose(run: GroupRun, turns: GroupTurn[], number: number): Promis
       agent: selector.agent,
       input: {
         ...taskOf(run.step.input),
-        group: { turn: number, participants: group.participants.map((p) => p.name), candidates: eligible.map((p) => p.name), transcript: spoken(turns) },
+        group: {
+          turn: number,
+          participants: group.participants.map((p) => p.name),
+          candidates: eligible.map((p) => p.name),
+          transcript: spoken(turns),
+        },
         instruction: `Name the participant who speaks next, one of: ${eligible.map((p) => p.name).join(', ')}. Answer with the name only.`,
       },
       timeoutMs: group.selector.timeoutMs,
@@ -140,7 +150,11 @@ async function choose(run: GroupRun, turns: GroupTurn[], number: number): Promis
     return fallback(why);
   }
   const picked = selectedSpeaker(answer.output, eligible);
-  if (!picked) return fallback(`the selector named ${JSON.stringify(turnText(answer.output)).slice(0, 200)}, not one of ${eligible.map((p) => p.name).join(', ')}`, answer.usage);
+  if (!picked)
+    return fallback(
+      `the selector named ${JSON.stringify(turnText(answer.output)).slice(0, 200)}, not one of ${eligible.map((p) => p.name).join(', ')}`,
+      answer.usage,
+    );
   return { speaker: picked, selectedBy: 'llm', ...(answer.usage ? { usage: answer.usage } : {}) };
 }
 
@@ -165,7 +179,9 @@ function spoken(turns: GroupTurn[]): JsonValue[] {
 function historyFor(conversation: HistoryMessage[], turns: GroupTurn[], self: string | null): HistoryMessage[] {
   return [
     ...conversation,
-    ...turns.map((t): HistoryMessage => (t.speaker === self ? { role: 'agent', text: t.text } : { role: 'user', text: t.text, name: t.speaker })),
+    ...turns.map((t): HistoryMessage =>
+      t.speaker === self ? { role: 'agent', text: t.text } : { role: 'user', text: t.text, name: t.speaker },
+    ),
   ];
 }
 

@@ -447,7 +447,14 @@ class BatchEffects {
   add(run: RunRow, step: StepRow, compiled: CompiledStep | undefined, transition: StepTransition, usage?: AgentUsage): void {
     this.events.push(...transition.events);
     if (transition.kind === 'turn' || transition.kind === 'completed' || transition.kind === 'checkpoint')
-      if (transition.turn) this.turns.push({ stepId: step.id, runId: run.id, organizationId: run.organization_id, attempt: step.attempt, turn: transition.turn });
+      if (transition.turn)
+        this.turns.push({
+          stepId: step.id,
+          runId: run.id,
+          organizationId: run.organization_id,
+          attempt: step.attempt,
+          turn: transition.turn,
+        });
     switch (transition.kind) {
       case 'progress':
       case 'turn':

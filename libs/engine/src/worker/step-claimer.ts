@@ -347,9 +347,10 @@ export class StepClaimer {
     return new Map(
       wanting.map(({ index, wanted }) => [
         index,
-        (found.get(historyKey(wanted.organizationId, wanted.contextId, wanted.excludeRunId)) ?? []).map(
-          (entry): HistoryMessage => ({ role: entry.role === 'agent' ? 'agent' : 'user', text: entry.text || dataText(entry.parts) }),
-        ),
+        (found.get(historyKey(wanted.organizationId, wanted.contextId, wanted.excludeRunId)) ?? []).map((entry): HistoryMessage => ({
+          role: entry.role === 'agent' ? 'agent' : 'user',
+          text: entry.text || dataText(entry.parts),
+        })),
       ]),
     );
   }
