@@ -4,6 +4,7 @@
  * turns before it (as recorded in group_turns), so a group resumed on another worker after a crash picks the speaker
  * a worker that never crashed would have picked, the LLM selector's answer aside.
  */
+import { outputText } from '#a2a';
 import type { AgentUsage } from '#agents';
 import { renderTemplate, type GroupStrategy, type JsonValue, type StepSpec } from '#core';
 
@@ -123,13 +124,9 @@ export function selectedSpeaker(output: JsonValue, eligible: readonly GroupParti
   return eligible.find((p) => p.name.toLowerCase() === wanted) ?? null;
 }
 
-/** What a turn said, as text: the output if it is a string, else its first string under a usual key, else its JSON. */
+/** What a turn said, as text: its text (see outputText), else its JSON. */
 export function turnText(output: JsonValue): string {
-  if (typeof output === 'string') return output;
-  if (output !== null && typeof output === 'object' && !Array.isArray(output))
-    for (const key of ['text', 'answer', 'message', 'content', 'summary', 'report'])
-      if (typeof output[key] === 'string') return output[key];
-  return JSON.stringify(output);
+  return outputText(output) ?? JSON.stringify(output);
 }
 
 /** The transcript as templates and participants see it: one entry per turn. */
