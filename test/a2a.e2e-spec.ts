@@ -8,21 +8,17 @@ import { TaskState, type Message } from '@a2a-js/sdk';
 import { Client } from '@a2a-js/sdk/client';
 import { LegacyJsonRpcTransport } from '@a2a-js/sdk/compat/v0_3/client';
 import { randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import type { DataSource } from 'typeorm';
 import { protocolDataPart, protocolTextPart } from '#a2a';
 import type { DefinitionSpec } from '#core';
-import { createApp } from '../apps/api/src/bootstrap.js';
 import {
-  createTestOrganization,
   insertDefinition,
-  openTestDataSource,
-  testConfig,
   waitFor,
   waitForRun,
   type TestOrganization,
 } from '#testing';
 import { a2aClient, asTask, authFetch, collect, dataParts, sendRequest, statesOf, userMessage } from './a2a-client.js';
+import { openScratchApp, type ScratchApp } from './support/scratch-app.js';
 
 type Rpc = { jsonrpc: string; id: unknown; result?: unknown; error?: { code: number; message: string } };
 
@@ -33,18 +29,18 @@ describe('orchestrations as A2A agents (e2e)', () => {
   let other: TestOrganization;
   let base: string;
 
+  let scratch: ScratchApp;
+
   beforeAll(async () => {
-    app = await createApp(testConfig({ pollIntervalMs: 200 }));
-    await app.listen(0, '127.0.0.1');
-    base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
-    ds = await openTestDataSource();
-    org = await createTestOrganization(app, ds, 'a2a');
-    other = await createTestOrganization(app, ds, 'a2a-other');
+    scratch = await openScratchApp('a2a', {}, { listen: true });
+    ({ app, org } = scratch);
+    ds = scratch.scratch.dataSource;
+    other = await scratch.organization('a2a-other');
+    base = scratch.base;
   });
 
   afterAll(async () => {
-    await ds?.destroy();
-    await app?.close();
+    await scratch?.close();
   });
 
   let n = 0;

@@ -5,14 +5,13 @@ import { AgentRunnerRegistry } from '#agents';
 import type { DefinitionSpec } from '#core';
 import { createApp } from '../apps/api/src/bootstrap.js';
 import {
-  createTestOrganization,
   insertDefinition,
-  openTestDataSource,
   testConfig,
   waitFor,
   waitForRun,
   type TestOrganization,
 } from '#testing';
+import { openScratchApp, type ScratchApp } from './support/scratch-app.js';
 
 describe('human-in-the-loop checkpoints (e2e)', () => {
   let app: INestApplication;
@@ -20,17 +19,17 @@ describe('human-in-the-loop checkpoints (e2e)', () => {
   let org: TestOrganization;
   let other: TestOrganization;
 
+  let scratch: ScratchApp;
+
   beforeAll(async () => {
-    app = await createApp(testConfig({ pollIntervalMs: 200 }));
-    await app.init();
-    ds = await openTestDataSource();
-    org = await createTestOrganization(app, ds, 'hitl');
-    other = await createTestOrganization(app, ds, 'hitl-other');
+    scratch = await openScratchApp('hitl', {});
+    ({ app, org } = scratch);
+    ds = scratch.scratch.dataSource;
+    other = await scratch.organization('hitl-other');
   });
 
   afterAll(async () => {
-    await ds?.destroy();
-    await app?.close();
+    await scratch?.close();
   });
 
   const http = () => request(app.getHttpServer());
@@ -139,7 +138,7 @@ describe('human-in-the-loop checkpoints (e2e)', () => {
     expect(fast.map((e) => e.type)).toEqual(['checkpoint.resolved', 'step.started']);
     expect(fast[0].tx).toBe(fast[1].tx);
 
-    const api = await createApp(testConfig({ role: 'api', pollIntervalMs: 200 }));
+    const api = await createApp(testConfig({ databaseUrl: scratch.scratch.url, role: 'api', pollIntervalMs: 200 }));
     await api.init();
     try {
       const there = await start(await draftAndPublish(), { text: 'there' });
@@ -282,11 +281,11 @@ describe('human-in-the-loop checkpoints (e2e)', () => {
     const runId = await start(slug, { text: 'restart' });
     await pendingApproval(runId);
     // A second instance that goes away before the deadline, then a fresh one after it: no timer survives in memory.
-    const before = await createApp(testConfig({ pollIntervalMs: 200 }));
+    const before = await createApp(testConfig({ databaseUrl: scratch.scratch.url, pollIntervalMs: 200 }));
     await before.init();
     await before.close();
     await new Promise((r) => setTimeout(r, 1600));
-    const after = await createApp(testConfig({ pollIntervalMs: 200 }));
+    const after = await createApp(testConfig({ databaseUrl: scratch.scratch.url, pollIntervalMs: 200 }));
     await after.init();
     try {
       const run = await waitForRun(app, org.users.viewer.token, runId, ['completed'], 15_000);

@@ -2,11 +2,14 @@
  * The dashboard in a real browser (headless Chromium through playwright-core) against a real server: log in, start
  * the approval demo from its generated form, watch its DAG change live in a second tab, approve with a modification
  * in the inbox and see it in the run's output; cancel a run; a viewer gets no action buttons; a wrong password is
- * refused. It also takes the screenshots in docs/images/ and measures the first render of the runs list with 10,000
- * runs and of a 200-step run (logged and written to dist/dashboard-perf.json; docs/benchmarks.md quotes them; no
- * timing is asserted).
+ * refused; a fan-out's child runs show under the step that started them and link back; the pages work from the
+ * keyboard. Every page it renders passes an accessibility audit (contrast as rendered, names, headings: see
+ * dashboard-audit.ts), and every request the pages make is a documented operation. It also takes the screenshots in
+ * docs/images/ and measures the first render of the runs list with 10,000 runs and of a 200-step run (logged and
+ * written to dist/dashboard-perf.json; docs/benchmarks.md quotes them; no timing is asserted).
  */
 import type { INestApplication } from '@nestjs/common';
+import type { OpenAPIObject } from '@nestjs/swagger';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -19,6 +22,7 @@ import { DASHBOARD_DIST } from '../apps/api/src/dashboard/dashboard.controller.j
 import type { DefinitionSpec } from '#core';
 import { projectRoot } from '#config';
 import { createTestOrganization, insertDefinition, openScratchDatabase, testConfig, waitForRun, type ScratchDatabase, type TestOrganization } from '#testing';
+import { auditPage, undocumentedRequests } from './dashboard-audit.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const IMAGES = join(projectRoot(), 'docs', 'images');
@@ -32,6 +36,9 @@ describe('dashboard in a browser (e2e)', () => {
   let browser: Browser;
   let base: string;
   const pages: Page[] = [];
+  /** Every API request the pages made (METHOD url), and the accessibility problems of every page audited. */
+  const requests = new Set<string>();
+  const a11y: string[] = [];
 
   beforeAll(async () => {
     if (!existsSync(join(DASHBOARD_DIST, 'index.html'))) throw new Error('dist/dashboard is missing: npm test builds it (npm run build:dashboard)');
@@ -72,8 +79,16 @@ describe('dashboard in a browser (e2e)', () => {
   const newPage = async (): Promise<Page> => {
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     page.setDefaultTimeout(UI_TIMEOUT);
+    page.on('request', (r) => {
+      if (r.url().startsWith(base) && !new URL(r.url()).pathname.startsWith('/dashboard')) requests.add(`${r.method()} ${r.url()}`);
+    });
     pages.push(page);
     return page;
+  };
+  let audited = 0;
+  const audit = async (page: Page, where: string) => {
+    audited++;
+    a11y.push(...(await auditPage(page, where)));
   };
   const login = async (email: string, password: string, path = '/dashboard/'): Promise<Page> => {
     const page = await newPage();
@@ -88,7 +103,7 @@ describe('dashboard in a browser (e2e)', () => {
   const startRun = async (definition: string, input: unknown) =>
     (await request(app.getHttpServer()).post('/orchestrations/runs').set(as(org.users.operator.token)).send({ definition, input }).expect(201)).body
       .id as string;
-  const shot = (page: Page, name: string) => page.screenshot({ path: join(IMAGES, `${name}.png`) });
+  const shot = (page: Page, name: string, fullPage = false) => page.screenshot({ path: join(IMAGES, `${name}.png`), fullPage });
   const openRun = async (page: Page, id: string) => {
     await page.getByRole('link', { name: 'Runs', exact: true }).click();
     await page.getByLabel('Find a run by id').fill(id);
@@ -104,6 +119,7 @@ describe('dashboard in a browser (e2e)', () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await expect(page.getByRole('alert').textContent()).resolves.toContain('Wrong email or password');
     expect(await page.getByRole('button', { name: 'Sign out' }).count()).toBe(0);
+    await audit(page, 'login (wrong password)');
     await shot(page, 'dashboard-login-error');
   });
 
@@ -118,6 +134,7 @@ describe('dashboard in a browser (e2e)', () => {
     expect(await page.getByRole('button', { name: 'draft: Awaiting approval' }).count()).toBe(1);
     await page.getByRole('button', { name: 'draft: Awaiting approval' }).click();
     await page.getByRole('heading', { name: 'Step draft' }).waitFor();
+    await audit(page, 'run page (awaiting approval)');
     await shot(page, 'dashboard-run');
 
     // A second tab keeps the run page open: its DAG must move on by itself when the decision lands.
@@ -131,16 +148,19 @@ describe('dashboard in a browser (e2e)', () => {
     await page.locator('#modifications-errors').waitFor(); // invalid JSON is flagged inline
     await page.getByLabel(/Modifications/).fill('{ "text": "approved with an edit" }');
     await page.getByLabel(/Comment/).fill('Reworded the draft.');
+    await audit(page, 'approvals inbox');
     await shot(page, 'dashboard-approvals');
     await page.getByRole('button', { name: 'Approve (continue)' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Approve (continue)' }).click();
     await page.getByRole('table', { name: 'Modifications diff' }).waitFor();
     expect(await page.getByRole('table', { name: 'Modifications diff' }).textContent()).toContain('approved with an edit');
+    await audit(page, 'approval with its decision history');
 
     await watcher.locator('[data-step="publish"][data-status="completed"]').waitFor();
     await watcher.locator('[data-step="draft"][data-status="completed"]').waitFor();
     await watcher.getByTestId('run-output').getByText(/approved with an edit/).waitFor();
     expect(await watcher.getByText('Completed').first().isVisible()).toBe(true);
+    await audit(watcher, 'run page (completed, viewer)');
     await shot(watcher, 'dashboard-run-completed');
     const run = await waitForRun(app, org.users.viewer.token, runId, ['completed']);
     expect(JSON.stringify(run.output)).toContain('approved with an edit');
@@ -195,6 +215,7 @@ describe('dashboard in a browser (e2e)', () => {
     const page = await login(org.users.admin.email, org.users.admin.password);
     await page.locator('table[aria-label="Runs"] tbody tr').first().waitFor();
     await page.waitForTimeout(300); // let the progress bars fill
+    await audit(page, 'runs list');
     await shot(page, 'dashboard-runs');
     await page.getByRole('link', { name: 'Definitions' }).click();
     await page.getByRole('link', { name: /Versions/ }).click();
@@ -204,14 +225,115 @@ describe('dashboard in a browser (e2e)', () => {
     await page.getByLabel('Paste YAML (or JSON)').fill('slug: broken\nname: Broken\nsteps:\n  - key: a\n    agent: ghost\n');
     await page.getByRole('button', { name: 'Validate' }).click();
     await page.getByText(/unknown agent/).waitFor();
+    await audit(page, 'definitions (diff, validation)');
     await shot(page, 'dashboard-definitions');
     await page.getByRole('link', { name: 'Webhooks' }).click();
     await page.getByRole('heading', { name: 'Deliveries' }).waitFor();
+    await audit(page, 'webhooks');
     await shot(page, 'dashboard-webhooks');
     await page.getByRole('link', { name: 'Agents' }).click();
-    // The agent registry API is being built elsewhere: either it answers, or the page says it is not there.
-    await page.locator('table[aria-label="Agents"], .state:has-text("not available")').first().waitFor();
+    await page.getByRole('link', { name: 'echo', exact: true }).click();
+    await page.locator('#agent-title').waitFor();
+    await page.getByRole('table', { name: 'Recent steps' }).waitFor(); // the demo runs above ran echo steps
+    expect(await page.locator('tr[data-agent="echo"]').textContent()).toMatch(/Active.*Healthy.*Closed/);
+    await audit(page, 'agents');
     await shot(page, 'dashboard-agents');
+  });
+
+  it("shows a fan-out's child runs under the step that started them, live, and each child links back to that step", async () => {
+    await insertDefinition(ds, org.id, {
+      slug: 'dash-child',
+      name: 'Child',
+      input: { type: 'object', required: ['name'], properties: { name: { type: 'string' } } },
+      steps: [
+        { key: 'greet', agent: 'echo', input: { hello: '{{ input.name }}' } },
+        { key: 'nap', agent: 'sleep', dependsOn: ['greet'], input: { ms: 700 } },
+      ],
+    });
+    await insertDefinition(ds, org.id, {
+      slug: 'dash-fan',
+      name: 'Fan-out',
+      input: { type: 'object' },
+      steps: [
+        { key: 'prep', agent: 'echo', input: {} },
+        { key: 'each', type: 'orchestration', orchestration: 'dash-child', forEach: '{{ input.names }}', concurrency: 1, input: { name: '{{ item }}' }, dependsOn: ['prep'] },
+        { key: 'wrap', agent: 'echo', dependsOn: ['each'], input: { all: '{{ steps.each.output }}' } },
+      ],
+    });
+    const runId = await startRun('dash-fan', { names: ['ann', 'bob', 'cy'] });
+    const page = await login(org.users.operator.email, org.users.operator.password);
+    await openRun(page, runId);
+    // The page was open before the children finished: their rows and the step's counters follow the parent's events.
+    const children = page.getByRole('table', { name: 'Child runs of step each' });
+    await children.locator('tbody tr').nth(2).waitFor();
+    await page.locator('[data-step="each"][data-status="completed"]').waitFor();
+    await page.locator('[data-step="wrap"][data-status="completed"]').waitFor();
+    await children.locator('tbody tr:has([data-status="completed"])').nth(2).waitFor();
+    expect(await children.locator('tbody td:first-child').allTextContents()).toEqual(['#0', '#1', '#2']);
+    await page.getByText('3 of 3 started, 3 finished').first().waitFor();
+    expect(await page.getByRole('button', { name: /^each: Completed, 3 of 3 child runs finished$/ }).count()).toBe(1);
+    await page.getByRole('button', { name: /^each:/ }).click();
+    await page.getByRole('heading', { name: 'Step each', exact: true }).waitFor();
+    await audit(page, 'run page (sub-orchestrations)');
+    await shot(page, 'dashboard-run-children', true);
+
+    await page.getByRole('link', { name: /^Child run [0-9a-f]{8}, item 1$/ }).first().click();
+    await page.getByTestId('parent-run').getByText(/started by its step each for item #1/).waitFor();
+    await page.locator('[data-step="nap"][data-status="completed"]').waitFor();
+    await audit(page, 'run page (child run)');
+    await page.getByTestId('parent-run').getByRole('link').click();
+    await page.waitForURL(new RegExp(`/dashboard/runs/${runId}\\?step=each$`));
+    await page.getByRole('heading', { name: 'Step each', exact: true }).waitFor();
+  });
+
+  it('works from the keyboard: sign in, skip link, DAG nodes with arrows and Enter, dialogs closed with Escape', async () => {
+    const runId = await startRun('dash-slow', {});
+    const page = await newPage();
+    await page.goto(`${base}/dashboard/`);
+    await page.getByLabel('Email').waitFor(); // the app has rendered: the first Tab lands in the form
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate<string | undefined>('document.activeElement?.id')).toBe('login-email');
+    await page.keyboard.type(org.users.operator.email);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(org.users.operator.password);
+    await page.keyboard.press('Enter');
+    await page.getByRole('button', { name: 'Sign out' }).waitFor();
+
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate<string | undefined>('document.activeElement?.textContent')).toBe('Skip to content');
+    await page.keyboard.press('Enter');
+    expect(await page.evaluate<string | undefined>('document.activeElement?.id')).toBe('main');
+    // Tab from the content reaches the run search, and focus never sticks in one place.
+    const visited: string[] = [];
+    for (let i = 0; i < 40 && !visited.includes('run-id-search'); i++) {
+      await page.keyboard.press('Tab');
+      visited.push(await page.evaluate<string>("document.activeElement?.id || document.activeElement?.textContent?.trim().slice(0, 30) || ''"));
+    }
+    expect(visited).toContain('run-id-search');
+    await page.keyboard.type(runId);
+    await page.keyboard.press('Enter');
+    await page.locator('[data-step="nap"][data-status="running"]').waitFor();
+
+    const focusedStep = () => page.evaluate<string | null | undefined>("document.activeElement?.getAttribute('data-step')");
+    await page.locator('[data-step="first"]').focus();
+    await page.keyboard.press('ArrowRight');
+    expect(await focusedStep()).toBe('nap');
+    await page.keyboard.press('ArrowLeft');
+    expect(await focusedStep()).toBe('first');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Step nap', exact: true }).waitFor();
+    await page.keyboard.press('Space');
+    expect(await page.locator('[data-step="nap"]').getAttribute('aria-pressed')).toBe('true');
+
+    await page.getByRole('button', { name: 'Cancel run…' }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('dialog').waitFor();
+    expect(await page.evaluate<boolean>("Boolean(document.activeElement?.closest('dialog'))")).toBe(true); // focus moved into it
+    await page.keyboard.press('Escape');
+    await page.getByRole('dialog').waitFor({ state: 'detached' });
+    expect(await page.locator('.page-header [data-status="running"]').count()).toBe(1); // Escape cancelled nothing
+    await request(app.getHttpServer()).post(`/orchestrations/runs/${runId}/cancel`).set(as(org.users.operator.token)).send({}).expect(200);
   });
 
   it('renders the runs list over 10,000 runs and a 200-step run (first render measured, not asserted)', async () => {
@@ -252,10 +374,33 @@ describe('dashboard in a browser (e2e)', () => {
     const layoutMs = await page.evaluate(() => Math.round(performance.getEntriesByName('baton:dag-layout').at(-1)?.duration ?? -1));
     expect(await page.locator('[data-step]').count()).toBe(200);
     await page.getByRole('button', { name: /^s105:/ }).click();
+    await audit(page, 'run page (200 steps)');
     await shot(page, 'dashboard-run-200-steps');
 
     const figures = { runsList10kMs: runsListMs, run200StepsMs: dagMs, dagLayoutMs: layoutMs, measuredAt: new Date().toISOString() };
     writeFileSync(join(projectRoot(), 'dist', 'dashboard-perf.json'), JSON.stringify(figures, null, 2));
     console.log(`dashboard first render: runs list (10,001 runs) ${runsListMs} ms, run page (200 steps) ${dagMs} ms, of which the dagre layout ${layoutMs} ms`);
+  });
+
+  it('rendered every page it audited without an accessibility problem (and the audit does find problems)', async () => {
+    expect(audited).toBeGreaterThanOrEqual(12);
+    expect(a11y).toEqual([]);
+    const probe = pages.at(-1)!;
+    await probe.evaluate(`(() => {
+      const main = document.querySelector('main');
+      main.insertAdjacentHTML('beforeend', '<p style="color: #aaaaaa">faint</p><input id="unlabelled"><h1>second</h1>');
+    })()`);
+    const found = await auditPage(probe, 'probe');
+    expect(found).toEqual([
+      expect.stringMatching(/^probe: contrast 2\.\d+:1 < 4\.5:1 for <p> "faint"/),
+      'probe: no accessible name: <input#unlabelled> ""',
+      'probe: 2 h1 headings (one expected)',
+    ]);
+  });
+
+  it('made only requests that Swagger documents, with documented query parameters', async () => {
+    const doc = (await request(app.getHttpServer()).get('/docs-json').expect(200)).body as OpenAPIObject;
+    expect(requests.size).toBeGreaterThan(20);
+    expect(undocumentedRequests(doc, requests)).toEqual([]);
   });
 });

@@ -5,7 +5,8 @@ import { AgentRunnerRegistry } from '#agents';
 import type { DefinitionSpec } from '#core';
 import { RunStarter, TaskStatusService } from '#engine';
 import { createApp } from '../apps/api/src/bootstrap.js';
-import { createTestOrganization, insertDefinition, openTestDataSource, testConfig, waitForRun, type TestOrganization } from '#testing';
+import { createTestOrganization, insertDefinition, testConfig, waitForRun, type TestOrganization } from '#testing';
+import { openScratchApp, type ScratchApp } from './support/scratch-app.js';
 
 describe('durable engine (e2e, one process)', () => {
   let app: INestApplication;
@@ -13,17 +14,17 @@ describe('durable engine (e2e, one process)', () => {
   let org: TestOrganization;
   let other: TestOrganization;
 
+  let scratch: ScratchApp;
+
   beforeAll(async () => {
-    app = await createApp(testConfig({ pollIntervalMs: 200 }));
-    await app.init();
-    ds = await openTestDataSource();
-    org = await createTestOrganization(app, ds, 'engine');
-    other = await createTestOrganization(app, ds, 'engine-other');
+    scratch = await openScratchApp('engine', {});
+    ({ app, org } = scratch);
+    ds = scratch.scratch.dataSource;
+    other = await scratch.organization('engine-other');
   });
 
   afterAll(async () => {
-    await ds?.destroy();
-    await app?.close();
+    await scratch?.close();
   });
 
   const http = () => request(app.getHttpServer());
@@ -76,7 +77,7 @@ describe('durable engine (e2e, one process)', () => {
     expect(fast.map((e) => e.type)).toEqual(['run.created', 'step.started', 'step.started']);
     expect(new Set(fast.map((e) => e.tx)).size).toBe(1);
 
-    const api = await createApp(testConfig({ role: 'api', pollIntervalMs: 200 }));
+    const api = await createApp(testConfig({ databaseUrl: scratch.scratch.url, role: 'api', pollIntervalMs: 200 }));
     await api.init();
     try {
       const res = await request(api.getHttpServer()).post('/orchestrations/runs').set(auth()).send({ definition: slug, input: {} }).expect(201);

@@ -11,14 +11,13 @@ import WebSocket from 'ws';
 import { createApp } from '../apps/api/src/bootstrap.js';
 import { MAX_SUBSCRIPTIONS_PER_SOCKET, StreamSocketServer } from '../apps/api/src/streams/stream-socket.js';
 import {
-  createTestOrganization,
   insertDefinition,
-  openTestDataSource,
   testConfig,
   waitFor,
   waitForRun,
   type TestOrganization,
 } from '#testing';
+import { openScratchApp, type ScratchApp } from './support/scratch-app.js';
 
 interface Frame {
   type: 'subscribed' | 'event' | 'end' | 'error';
@@ -76,13 +75,14 @@ describe('event streams over WebSocket (e2e)', () => {
   let other: TestOrganization;
   let url: string;
 
+  let scratch: ScratchApp;
+
   beforeAll(async () => {
-    app = await createApp(testConfig({ pollIntervalMs: 200 }));
-    await app.listen(0, '127.0.0.1');
-    url = `ws://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}/orchestrations/ws`;
-    ds = await openTestDataSource();
-    org = await createTestOrganization(app, ds, 'ws');
-    other = await createTestOrganization(app, ds, 'ws-other');
+    scratch = await openScratchApp('ws', {}, { listen: true });
+    ({ app, org } = scratch);
+    url = `${scratch.base.replace('http:', 'ws:')}/orchestrations/ws`;
+    ds = scratch.scratch.dataSource;
+    other = await scratch.organization('ws-other');
     for (const o of [org, other])
       await insertDefinition(ds, o.id, {
         slug: 'ws-chain',
@@ -96,8 +96,7 @@ describe('event streams over WebSocket (e2e)', () => {
   });
 
   afterAll(async () => {
-    await ds?.destroy();
-    await app?.close();
+    await scratch?.close();
   });
 
   const runToCompletion = async (who: TestOrganization) => {
@@ -187,7 +186,7 @@ describe('event streams over WebSocket (e2e)', () => {
 
   it('closes a socket that falls further behind than BATON_SSE_MAX_QUEUE unsent frames (code 4008)', async () => {
     const { runId } = await runToCompletion(org);
-    const tight = await createApp(testConfig({ sseMaxQueue: 1 }));
+    const tight = await createApp(testConfig({ databaseUrl: scratch.scratch.url, sseMaxQueue: 1 }));
     await tight.listen(0, '127.0.0.1');
     try {
       const client = await Client.open(

@@ -5,24 +5,21 @@
  * a reconnect without leaking another organization's events.
  */
 import type { INestApplication } from '@nestjs/common';
-import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import type { DataSource } from 'typeorm';
 import type { DefinitionSpec } from '#core';
-import { createApp } from '../apps/api/src/bootstrap.js';
 import { SseConnections } from '../apps/api/src/streams/sse-connections.js';
 import {
   createTestOrganization,
   insertDefinition,
   openSse as openSseClient,
-  openTestDataSource,
-  testConfig,
   waitFor,
   waitForRun,
   type SseMessage,
   type SseSubscriber,
   type TestOrganization,
 } from '#testing';
+import { openScratchApp, type ScratchApp } from './support/scratch-app.js';
 
 interface LoggedEvent {
   id: string;
@@ -43,13 +40,13 @@ describe('SSE streams (e2e)', () => {
   let other: TestOrganization;
   let base: string;
 
+  let scratch: ScratchApp;
+
   beforeAll(async () => {
-    app = await createApp(testConfig({ pollIntervalMs: 200 }));
-    await app.listen(0, '127.0.0.1');
-    base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
-    ds = await openTestDataSource();
-    org = await createTestOrganization(app, ds, 'sse');
-    other = await createTestOrganization(app, ds, 'sse-other');
+    scratch = await openScratchApp('sse', {}, { listen: true });
+    ({ app, org, base } = scratch);
+    ds = scratch.scratch.dataSource;
+    other = await scratch.organization('sse-other');
   });
 
   // Every client is closed after its test, passed or failed (EventSource would otherwise keep reconnecting).
@@ -64,8 +61,7 @@ describe('SSE streams (e2e)', () => {
   });
 
   afterAll(async () => {
-    await app?.close();
-    await ds?.destroy();
+    await scratch?.close();
   });
 
   const token = (o: TestOrganization = org) => o.users.viewer.token;

@@ -12,5 +12,6 @@ export default defineConfig({
   oxc: { jsx: { runtime: 'automatic', importSource: 'react' } },
   build: { outDir: fileURLToPath(new URL('../../dist/dashboard', import.meta.url)), emptyOutDir: true, chunkSizeWarningLimit: 1000 },
   server: { port: 5178, proxy: { '^/(auth|orchestrations|webhooks|agents|docs-json)': 'http://localhost:3108' } },
-  test: { environment: 'happy-dom', include: ['src/**/*.test.{ts,tsx}'], root: here },
+  // css.include: vitest stubs CSS as empty unless told; theme.test.ts reads styles.css?raw to check its contrast.
+  test: { environment: 'happy-dom', include: ['src/**/*.test.{ts,tsx}'], root: here, css: { include: [/styles\.css/] } },
 });

@@ -1,6 +1,7 @@
 /**
  * An app on a database of its own (see openScratchDatabase) with one test organization: for suites that count rows
- * or wait on steps no other suite's worker may claim. `listen`: serve HTTP on 127.0.0.1 (for agents that call back).
+ * or wait on steps no other suite's worker may claim (on the shared test database, another suite's worker could take
+ * them). `listen`: serve HTTP on 127.0.0.1 (for agents, SSE and WebSocket clients that need a real address).
  */
 import type { INestApplication } from '@nestjs/common';
 import type { AddressInfo } from 'node:net';
@@ -21,6 +22,8 @@ export interface ScratchApp {
   auth(role?: Role): { Authorization: string };
   /** Stores an active definition under a fresh slug (`<label>-<n>-<time>`, or `slug` when given); returns the slug. */
   define(spec: Omit<DefinitionSpec, 'slug' | 'name'>, slug?: string): Promise<string>;
+  /** Another organization with a user of each role (for tenant-isolation checks). */
+  organization(label: string): Promise<TestOrganization>;
   close(): Promise<void>;
 }
 
@@ -45,6 +48,7 @@ export async function openScratchApp(label: string, overrides: Partial<AppConfig
       await insertDefinition(scratch.dataSource, org.id, { slug, name: slug, ...spec });
       return slug;
     },
+    organization: (other) => createTestOrganization(app, scratch.dataSource, other),
     async close() {
       await app.close();
       await scratch.drop();

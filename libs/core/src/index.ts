@@ -9,3 +9,5 @@ export * from './template.js';
 export * from './json-merge.js';
 export * from './backoff.js';
 export * from './wake-signal.js';
+export * from './coalescing-drain.js';
+export * from './background-loops.js';

@@ -13,3 +13,4 @@ export * from './worker/claim-throttle.js';
 export * from './approvals/approval-queries.service.js';
 export * from './approvals/approval.service.js';
 export * from './runs/run-view.js';
+export * from './approvals/decision-request.js';

@@ -4,6 +4,7 @@
  */
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { Subject, type Observable } from 'rxjs';
+import { CoalescingDrain } from '#core';
 import { EVENTS_CHANNEL } from './channels.js';
 import { toEventRecord, type EventRecord } from './event-record.js';
 import { EventTailRepository, type TailCursor } from './event-tail.repository.js';
@@ -18,8 +19,7 @@ export class EventTail implements OnApplicationShutdown {
   private readonly subject = new Subject<EventRecord[]>();
   private cursor: TailCursor | null = null;
   private started: Promise<void> | null = null;
-  private reading = false;
-  private again = false;
+  private readonly drainer = new CoalescingDrain(() => this.drain());
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   private unlisten: (() => void) | null = null;
@@ -46,18 +46,7 @@ export class EventTail implements OnApplicationShutdown {
 
   wake(): void {
     if (this.stopped || !this.cursor) return;
-    if (this.reading) {
-      this.again = true;
-      return;
-    }
-    this.reading = true;
-    void this.drain().finally(() => {
-      this.reading = false;
-      if (this.again) {
-        this.again = false;
-        this.wake();
-      }
-    });
+    this.drainer.wake();
   }
 
   private async drain(): Promise<void> {

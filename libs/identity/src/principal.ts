@@ -18,3 +18,8 @@ export interface AccessTokenClaims {
   org: string;
   role: Role;
 }
+
+/** Who a principal is as an engine actor (recorded on decisions, audit entries and started runs). */
+export function actorOf(principal: Principal): { type: Principal['kind']; id: string; userId: string | null; role: Role; email: string | null } {
+  return { type: principal.kind, id: principal.id, userId: principal.userId, role: principal.role, email: principal.email ?? null };
+}

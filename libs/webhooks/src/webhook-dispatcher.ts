@@ -15,7 +15,7 @@
 import { Inject, Injectable, Logger, Optional, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { pushNotificationBody } from '#a2a';
 import { APP_CONFIG, type AppConfig } from '#config';
-import { WakeSignal, type JsonValue } from '#core';
+import { BackgroundLoops, WakeSignal, type JsonValue } from '#core';
 import { EVENTS_CHANNEL, PgListener, WEBHOOKS_CHANNEL } from '#events';
 import { BatonMetrics } from '#observability';
 import { A2aPushTargetsRepository } from './a2a-push-targets.repository.js';
@@ -73,11 +73,8 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
   private readonly wake = new WakeSignal();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly policy: WebhookRetryPolicy;
-  private running = false;
-  private loop: Promise<void> | null = null;
-  private readonly unlisten: (() => void)[] = [];
+  private readonly lifecycle = new BackgroundLoops([this.wake]);
   private spacing: NodeJS.Timeout | null = null;
-  private purgeTimer: NodeJS.Timeout | null = null;
   private nudged = false;
 
   constructor(
@@ -100,17 +97,18 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
   }
 
   get isRunning(): boolean {
-    return this.running;
+    return this.lifecycle.running;
   }
 
   async start(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
-    this.unlisten.push(await this.listener.listen(WEBHOOKS_CHANNEL, () => this.wake.fire()));
-    this.unlisten.push(await this.listener.listen(EVENTS_CHANNEL, () => this.nudge()));
-    this.loop = this.run();
-    this.purgeTimer = setInterval(() => void this.purge(), PURGE_INTERVAL_MS);
-    this.purgeTimer.unref();
+    if (!this.lifecycle.begin()) return;
+    this.lifecycle.onStop(await this.listener.listen(WEBHOOKS_CHANNEL, () => this.wake.fire()));
+    this.lifecycle.onStop(await this.listener.listen(EVENTS_CHANNEL, () => this.nudge()));
+    this.lifecycle.onStop(() => {
+      if (this.spacing) clearTimeout(this.spacing);
+    });
+    this.lifecycle.spawn(() => this.run());
+    this.lifecycle.every(PURGE_INTERVAL_MS, () => this.purge());
     void this.purge();
   }
 
@@ -124,11 +122,11 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
       for (;;) {
         const n = await this.outbox.purgeFinished(this.config.webhookRetentionDays, PURGE_BATCH);
         total += n;
-        if (n < PURGE_BATCH || !this.running) break;
+        if (n < PURGE_BATCH || !this.lifecycle.running) break;
       }
       if (total > 0) this.logger.log(`deleted ${total} finished webhook deliveries older than ${this.config.webhookRetentionDays} days`);
     } catch (error) {
-      if (this.running) this.logger.warn(`purging old webhook deliveries failed: ${(error as Error).message}`);
+      if (this.lifecycle.running) this.logger.warn(`purging old webhook deliveries failed: ${(error as Error).message}`);
     }
     return total;
   }
@@ -151,14 +149,14 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
 
   private async run(): Promise<void> {
     const leaseMs = webhookLeaseMs(this.config.webhookTimeoutMs);
-    while (this.running) {
+    while (this.lifecycle.running) {
       const free = this.config.webhookConcurrency - this.inFlight.size;
       let claimed: ClaimedDelivery[] = [];
       if (free > 0) {
         try {
           claimed = await this.outbox.claimDue(free, leaseMs);
         } catch (error) {
-          if (this.running) this.logger.warn(`claiming webhook deliveries failed: ${(error as Error).message}`);
+          if (this.lifecycle.running) this.logger.warn(`claiming webhook deliveries failed: ${(error as Error).message}`);
         }
       }
       for (const delivery of claimed) {
@@ -266,14 +264,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    if (!this.running) return;
-    this.running = false;
-    for (const off of this.unlisten.splice(0)) off();
-    if (this.spacing) clearTimeout(this.spacing);
-    if (this.purgeTimer) clearInterval(this.purgeTimer);
-    this.wake.fire();
-    await this.loop;
     // In-flight attempts end within the timeout; their outcomes are recorded before the pool closes.
-    await Promise.allSettled([...this.inFlight]);
+    if (await this.lifecycle.stop()) await Promise.allSettled([...this.inFlight]);
   }
 }

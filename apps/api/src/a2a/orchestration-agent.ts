@@ -46,9 +46,9 @@ import {
 import type { AgentRunnerRegistry } from '#agents';
 import { DomainError, DomainErrorCode, type JsonValue, type Role } from '#core';
 import type { ApprovalQueryService, DefinitionCache, RunControlService, RunStarter } from '#engine';
-import { inputProblems } from '#engine';
+import { inputProblems, sendDecision, type Decision } from '#engine';
 import type { RunStreamHub } from '#events';
-import type { Principal } from '#identity';
+import { actorOf, type Principal } from '#identity';
 import type { OrchestrationDefinitionEntity, StepsRepository } from '#persistence';
 import type { ConversationsService } from '#conversations';
 import { validateWebhookUrl, type A2aPushTargetsRepository } from '#webhooks';
@@ -350,38 +350,19 @@ export class OrchestrationAgent implements A2ARequestHandler {
     if (!approval.decisions.includes(data.decision))
       throw invalidParams('message.parts[data].decision', `one of ${approval.decisions.join(', ')}`);
     if (data.comment !== undefined && typeof data.comment !== 'string') throw invalidParams('message.parts[data].comment', 'a string');
-    const decision: JsonObject = { approvalId: approval.id, decision: data.decision };
-    if (data.modifications !== undefined) decision.modifications = data.modifications;
-    if (data.comment !== undefined) decision.comment = data.comment;
     try {
-      await this.services.registry.forType('orchestrator').execute(
-        {
-          taskId: run.id,
-          contextId: run.contextId,
-          message: {
-            messageId: message.messageId || randomUUID(),
-            role: 'ROLE_USER',
-            parts: [{ data: decision, mediaType: 'application/json' }],
-            taskId: run.id,
-            contextId: run.contextId,
-          },
-        },
-        {
-          organizationId: this.organizationId,
-          agentSlug: this.definition.slug,
-          config: {},
-          attempt: 1,
-          signal: new AbortController().signal,
-          onProgress: () => undefined,
-          actor: {
-            type: this.principal.kind,
-            id: this.principal.id,
-            userId: this.principal.userId,
-            role: this.principal.role,
-            email: this.principal.email ?? null,
-          },
-        },
-      );
+      await sendDecision(this.services.registry, {
+        organizationId: this.organizationId,
+        runId: run.id,
+        contextId: run.contextId,
+        definition: this.definition.slug,
+        approvalId: approval.id,
+        decision: data.decision as Decision,
+        modifications: data.modifications,
+        comment: data.comment as string | undefined,
+        actor: actorOf(this.principal),
+        messageId: message.messageId || undefined,
+      });
     } catch (error) {
       return fromDomainError(error, 'message.parts[data]');
     }

@@ -1,10 +1,8 @@
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { dataPart, userMessage } from '#a2a';
 import { AgentRunnerRegistry } from '#agents';
-import type { JsonValue } from '#core';
-import { ApprovalQueryService } from '#engine';
-import type { Principal } from '#identity';
+import { ApprovalQueryService, sendDecision } from '#engine';
+import { actorOf, type Principal } from '#identity';
 import { AnyRole, Authenticated, CurrentPrincipal, Roles } from '../common/auth.decorators.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { pageRequest } from '../common/pagination.dto.js';
@@ -57,21 +55,16 @@ export class ApprovalsController {
     @Body() body: DecisionDto,
   ): Promise<DecisionResultDto> {
     const approval = await this.queries.locate(principal.organizationId, id);
-    const data: { [key: string]: JsonValue } = { approvalId: id, decision: body.decision };
-    if (body.modifications !== undefined) data.modifications = body.modifications;
-    if (body.comment !== undefined) data.comment = body.comment;
-    const task = await this.registry.forType('orchestrator').execute(
-      { taskId: approval.runId, contextId: approval.runId, message: userMessage([dataPart(data)], approval.runId, approval.runId) },
-      {
-        organizationId: principal.organizationId,
-        agentSlug: approval.definition,
-        config: {},
-        attempt: 1,
-        signal: new AbortController().signal,
-        onProgress: () => undefined,
-        actor: { type: principal.kind, id: principal.id, userId: principal.userId, role: principal.role, email: principal.email ?? null },
-      },
-    );
+    const task = await sendDecision(this.registry, {
+      organizationId: principal.organizationId,
+      runId: approval.runId,
+      definition: approval.definition,
+      approvalId: id,
+      decision: body.decision,
+      modifications: body.modifications,
+      comment: body.comment,
+      actor: actorOf(principal),
+    });
     const outcome = task.metadata?.decision as { resolved?: boolean } | undefined;
     return { resolved: outcome?.resolved ?? true, approval: await this.queries.get(principal.organizationId, id), task };
   }

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '#config';
 import { CONVERSATION_STATES, ConversationsService } from '#conversations';
+import { BackgroundLoops, WakeSignal } from '#core';
 import { BatonMetrics } from '#observability';
 import { ConversationAnswers } from './conversation-answers.js';
 
@@ -13,9 +14,8 @@ import { ConversationAnswers } from './conversation-answers.js';
 @Injectable()
 export class ConversationJob implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('Conversations');
-  private timer: NodeJS.Timeout | null = null;
-  private stopped = false;
-  private pass: Promise<unknown> | null = null;
+  private readonly wake = new WakeSignal();
+  private readonly lifecycle = new BackgroundLoops([this.wake]);
 
   constructor(
     private readonly conversations: ConversationsService,
@@ -37,18 +37,14 @@ export class ConversationJob implements OnModuleInit, OnApplicationBootstrap, Be
   }
 
   onApplicationBootstrap(): void {
-    const schedule = () => {
-      this.timer = setTimeout(() => {
-        this.pass = this.sweepOnce()
-          .catch((error: unknown) => this.logger.warn(`conversation sweep failed: ${(error as Error).message}`))
-          .finally(() => {
-            this.pass = null;
-            if (!this.stopped) schedule();
-          });
-      }, this.config.conversationSweepMs);
-      this.timer.unref();
-    };
-    schedule();
+    if (!this.lifecycle.begin()) return;
+    this.lifecycle.spawn(async () => {
+      for (;;) {
+        await this.wake.wait(this.config.conversationSweepMs);
+        if (!this.lifecycle.running) return;
+        await this.sweepOnce().catch((error: unknown) => this.logger.warn(`conversation sweep failed: ${(error as Error).message}`));
+      }
+    });
   }
 
   /** One pass: answers first (so a run that finished just before its context expires is still recorded), then states. */
@@ -60,8 +56,7 @@ export class ConversationJob implements OnModuleInit, OnApplicationBootstrap, Be
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.pass;
+    // A pass in progress ends before the pool closes.
+    await this.lifecycle.stop();
   }
 }

@@ -1,5 +1,6 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '#config';
+import { BackgroundLoops, WakeSignal } from '#core';
 import { EventRetentionRepository } from '#events';
 
 const HOUR_MS = 60 * 60 * 1000;
@@ -13,10 +14,10 @@ const DAY_MS = 24 * HOUR_MS;
  * workers doing the same pass only delete fewer rows each.
  */
 @Injectable()
-export class EventRetentionJob implements OnApplicationBootstrap, OnApplicationShutdown {
+export class EventRetentionJob implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('EventRetention');
-  private timer: NodeJS.Timeout | null = null;
-  private stopped = false;
+  private readonly wake = new WakeSignal();
+  private readonly lifecycle = new BackgroundLoops([this.wake]);
 
   constructor(
     private readonly repository: EventRetentionRepository,
@@ -24,16 +25,14 @@ export class EventRetentionJob implements OnApplicationBootstrap, OnApplicationS
   ) {}
 
   onApplicationBootstrap(): void {
-    if (this.config.eventRetentionDays === undefined || this.config.role === 'api') return;
-    const schedule = (ms: number) => {
-      this.timer = setTimeout(() => {
-        void this.pruneOnce()
-          .catch((error: unknown) => this.logger.warn(`event retention failed: ${(error as Error).message}`))
-          .finally(() => !this.stopped && schedule(HOUR_MS));
-      }, ms);
-      this.timer.unref();
-    };
-    schedule(FIRST_RUN_MS);
+    if (this.config.eventRetentionDays === undefined || this.config.role === 'api' || !this.lifecycle.begin()) return;
+    this.lifecycle.spawn(async () => {
+      for (let wait = FIRST_RUN_MS; ; wait = HOUR_MS) {
+        await this.wake.wait(wait);
+        if (!this.lifecycle.running) return;
+        await this.pruneOnce().catch((error: unknown) => this.logger.warn(`event retention failed: ${(error as Error).message}`));
+      }
+    });
   }
 
   /** One pass; returns the number of events deleted. */
@@ -43,7 +42,7 @@ export class EventRetentionJob implements OnApplicationBootstrap, OnApplicationS
     const cutoff = new Date(now.getTime() - days * DAY_MS);
     let total = 0;
     for (;;) {
-      if (this.stopped) break;
+      if (this.lifecycle.stopping) break;
       const n = await this.repository.pruneBatch(cutoff, BATCH);
       total += n;
       if (n < BATCH) break;
@@ -52,8 +51,7 @@ export class EventRetentionJob implements OnApplicationBootstrap, OnApplicationS
     return total;
   }
 
-  onApplicationShutdown(): void {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.lifecycle.stop();
   }
 }

@@ -1,17 +1,13 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import type { Command } from 'commander';
-import { dataPart, userMessage } from '#a2a';
-import { AgentRunnerRegistry, type AgentExecutionContext } from '#agents';
-import type { JsonValue } from '#core';
-import { ApprovalQueryService } from '#engine';
+import { AgentRunnerRegistry } from '#agents';
+import { ApprovalQueryService, DECISIONS, sendDecision, type Decision, type DecisionActor } from '#engine';
 import { UsersRepository } from '#persistence';
 import { CliError, ExitCode } from '../cli-errors.js';
 import { withEngineContext } from '../cli-engine.js';
 import { findOrganization } from '../cli-organization.js';
 import { cliSettings, out } from '../cli-settings.js';
 import { parseRunId, parseRunInput } from '../runs/run-arguments.js';
-
-const DECISIONS = ['continue', 'retry', 'skip', 'abort'] as const;
 
 /**
  * Decides a checkpoint like the REST endpoint does: it builds the A2A resume request and hands it to the
@@ -36,21 +32,16 @@ export function registerApprovalsDecide(program: Command): void {
       const task = await withEngineContext(config, logLevel, {}, async (app) => {
         const organization = await findOrganization(app, options.org);
         const approval = await app.get(ApprovalQueryService, { strict: false }).get(organization.id, approvalId);
-        const data: { [key: string]: JsonValue } = { approvalId, decision };
-        if (modifications !== undefined) data.modifications = modifications;
-        if (options.comment) data.comment = options.comment;
-        return app.get(AgentRunnerRegistry, { strict: false }).forType('orchestrator').execute(
-          { taskId: approval.runId, contextId: approval.runId, message: userMessage([dataPart(data)], approval.runId, approval.runId) },
-          {
-            organizationId: organization.id,
-            agentSlug: approval.definition,
-            config: {},
-            attempt: 1,
-            signal: new AbortController().signal,
-            onProgress: () => undefined,
-            actor: await actorFor(app, organization.id, options.as),
-          },
-        );
+        return sendDecision(app.get(AgentRunnerRegistry, { strict: false }), {
+          organizationId: organization.id,
+          runId: approval.runId,
+          definition: approval.definition,
+          approvalId,
+          decision: decision as Decision,
+          modifications,
+          comment: options.comment || undefined,
+          actor: await actorFor(app, organization.id, options.as),
+        });
       });
       const outcome = task.metadata?.decision as { resolved?: boolean; votes?: number; quorum?: number } | undefined;
       if (outcome && outcome.resolved === false) out(`Recorded ${decision} (${outcome.votes} of ${outcome.quorum} votes); the approval waits for more.`);
@@ -58,7 +49,7 @@ export function registerApprovalsDecide(program: Command): void {
     });
 }
 
-async function actorFor(app: INestApplicationContext, organizationId: string, email?: string): Promise<NonNullable<AgentExecutionContext['actor']>> {
+async function actorFor(app: INestApplicationContext, organizationId: string, email?: string): Promise<DecisionActor> {
   if (!email) return { type: 'system', id: null, userId: null, role: 'admin' };
   const user = await app.get(UsersRepository, { strict: false }).findForLogin(email);
   if (!user || user.organizationId !== organizationId) throw new CliError(`No user ${email} in this organization`, ExitCode.Failure);

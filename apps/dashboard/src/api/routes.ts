@@ -32,9 +32,3 @@ export const API_ROUTES = {
 
 export type RouteName = keyof typeof API_ROUTES;
 
-/**
- * Routes of APIs that other work streams are still building (DESIGN.md section 8 names them). The page that uses
- * them shows "not available" while the server answers 404; the routes test requires them in Swagger as soon as
- * the server serves them.
- */
-export const OPTIONAL_ROUTES: ReadonlySet<RouteName> = new Set<RouteName>(['listAgents', 'getAgent']);

@@ -12,6 +12,8 @@ export interface StreamOptions {
   onState?: (state: 'connecting' | 'open' | 'retrying' | 'ended') => void;
   /** Delay before reconnecting after the stream dropped. */
   retryMs?: number;
+  /** The event after which the server ends the stream (a run's terminal event): then it is not reopened. */
+  isLast?: (event: BatonEvent) => boolean;
 }
 
 /**
@@ -44,10 +46,17 @@ export function openEventStream(options: StreamOptions): StreamHandle {
         const { value, done } = await reader.read();
         if (done) break;
         if (value.id) lastEventId = value.id;
+        let event: BatonEvent;
         try {
-          options.onEvent(JSON.parse(value.data) as BatonEvent);
+          event = JSON.parse(value.data) as BatonEvent;
         } catch {
-          // A message that is not an event (none are today): ignore it rather than drop the stream.
+          continue; // a message that is not an event (none are today): ignore it rather than drop the stream
+        }
+        options.onEvent(event);
+        if (options.isLast?.(event)) {
+          void reader.cancel().catch(() => undefined);
+          options.onState?.('ended');
+          return;
         }
       }
     } catch (error) {

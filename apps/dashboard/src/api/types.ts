@@ -37,6 +37,40 @@ export interface Step {
   error: unknown;
   startedAt: string | null;
   completedAt: string | null;
+  /** Tokens and cost of the completing attempt (LLM agents), null otherwise. */
+  usage?: Usage | null;
+  /** Sub-orchestration steps: the child runs of the current attempt. */
+  children?: ChildCounts;
+}
+
+export interface Usage {
+  inputTokens?: number;
+  outputTokens?: number;
+  totalTokens?: number;
+  costUsd?: number;
+  model?: string;
+  provider?: string;
+}
+
+export interface ChildCounts {
+  total: number;
+  started: number;
+  finished: number;
+}
+
+/** A child run of a sub-orchestration step, as GET /orchestrations/runs/:id lists it under `children`. */
+export interface ChildRun {
+  id: string;
+  definition: string;
+  version: number;
+  status: RunStatus;
+  /** The parent step that started it, that step's attempt, and its forEach item (null: not a forEach). */
+  stepKey: string | null;
+  attempt: number | null;
+  index: number | null;
+  percent: number;
+  createdAt: string;
+  completedAt: string | null;
 }
 
 export interface Run {
@@ -50,10 +84,16 @@ export interface Run {
   priority: number;
   idempotencyKey: string | null;
   parentRunId: string | null;
+  parentStepId?: string | null;
+  depth?: number;
+  /** LLM usage of the run so far. */
+  usage?: Usage;
   createdAt: string;
   startedAt: string | null;
   completedAt: string | null;
   steps?: Step[];
+  /** On GET /orchestrations/runs/:id of a run with sub-orchestration steps. */
+  children?: ChildRun[];
 }
 
 export interface RunStatusSummary {
@@ -210,15 +250,41 @@ export interface Delivery {
   attemptLog: DeliveryAttempt[];
 }
 
-/** DESIGN.md section 8's agent registry, read loosely: the API is being built while this page is. */
+/** GET /agents (a page of these) and GET /agents/:slug (AgentDetail). */
 export interface Agent {
   slug: string;
-  type?: string;
-  status?: string;
-  capabilities?: string[];
-  health?: unknown;
-  breaker?: { state?: string; failures?: number; openedAt?: string | null; [key: string]: unknown } | string | null;
-  lastHeartbeatAt?: string | null;
-  recentErrors?: { at?: string; code?: string; message?: string }[];
-  [key: string]: unknown;
+  name: string;
+  description: string | null;
+  type: string;
+  capabilities: string[];
+  status: 'active' | 'disabled';
+  builtin: boolean;
+  /** As last reported by a heartbeat (unknown: never). */
+  health: 'unknown' | 'healthy' | 'degraded' | 'unhealthy';
+  lastHeartbeatAt: string | null;
+  breaker: { state: 'closed' | 'open' | 'half_open'; changedAt: string | null };
+}
+
+export interface AgentStats {
+  sampleSize: number;
+  errorRate: number | null;
+  avgLatencyMs: number | null;
+  p95LatencyMs: number | null;
+  running: number;
+  healthScore: number;
+}
+
+export interface AgentRecentStep {
+  runId: string;
+  stepKey: string;
+  status: string;
+  attempt: number;
+  errorCode: string | null;
+  latencyMs: number | null;
+  completedAt: string;
+}
+
+export interface AgentDetail extends Agent {
+  stats: AgentStats;
+  recentSteps: AgentRecentStep[];
 }

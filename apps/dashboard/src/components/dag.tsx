@@ -65,7 +65,7 @@ export const Dag = memo(function Dag({ steps, selected, onSelect }: { steps: Ste
               role="button"
               tabIndex={0}
               aria-pressed={selected === n.key}
-              aria-label={`${step.key}: ${look.label}${step.attempt > 1 ? `, attempt ${step.attempt}` : ''}`}
+              aria-label={`${step.key}: ${look.label}${step.attempt > 1 ? `, attempt ${step.attempt}` : ''}${step.children?.total ? `, ${step.children.finished} of ${step.children.total} child runs finished` : ''}`}
               onClick={() => onSelect(n.key)}
               onKeyDown={(e) => onKey(e, n.key)}
             >
@@ -80,6 +80,7 @@ export const Dag = memo(function Dag({ steps, selected, onSelect }: { steps: Ste
               <text x={30} y={36} className="dag-state">
                 {look.label}
                 {step.attempt > 1 ? ` · try ${step.attempt}` : ''}
+                {step.children?.total ? ` · ${step.children.finished}/${step.children.total}` : ''}
               </text>
             </g>
           );

@@ -39,7 +39,7 @@ export function ErrorState({ error, retry, what }: { error: ApiError; retry?: ()
       : error.status === 403
         ? `Your role may not see ${what}.`
         : error.status === 404
-          ? `${what[0]!.toUpperCase()}${what.slice(1)} not found.`
+          ? `Could not find ${what}: it does not exist, or not in your organization.`
           : `Loading ${what} failed (${error.status}).`;
   return (
     <div className="state state-error" role="alert">

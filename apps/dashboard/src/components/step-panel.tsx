@@ -1,19 +1,24 @@
 import { useState } from 'react';
 import { ApiError } from '../api/client';
 import type { BatonEvent, Run, Step } from '../api/types';
-import { groupTurns } from '../lib/events';
 import { can } from '../lib/jwt';
 import { Link } from '../lib/router';
 import { useAction } from '../lib/use-api';
 import { useApp } from '../session';
+import { attemptBars, groupTurns } from '../lib/events';
+import { ChildRunTable, countsText } from './child-runs';
 import { ConfirmDialog } from './confirm';
-import { formatTime, InlineError, Json, StatusBadge } from './states';
+import { formatDuration, formatTime, InlineError, Json, StatusBadge } from './states';
 
 const RETRYABLE = new Set(['failed']);
 const SKIPPABLE = new Set(['pending', 'ready', 'failed', 'waiting']);
 
-/** Usage and cost, when the agent reported them (LLM agents put `usage` in their output or progress). */
+/**
+ * Usage and cost: the step's own (the API's `usage`, of the completing attempt of an LLM agent), else what the agent
+ * put in its output, progress or checkpoint (an attempt that awaits a decision has not completed).
+ */
 function usageOf(step: Step, events: BatonEvent[]): unknown {
+  if (step.usage) return step.usage;
   const fromOutput = (step.output as { usage?: unknown } | null)?.usage;
   if (fromOutput) return fromOutput;
   for (let i = events.length - 1; i >= 0; i--) {
@@ -40,8 +45,10 @@ export function StepPanel({ run, step, events, onChanged }: { run: Run; step: St
   const [text, setText] = useState('');
   const { busy, error, setError, run: act } = useAction();
   const mine = events.filter((e) => e.stepKey === step.key);
+  const childRuns = run.children?.filter((c) => c.stepKey === step.key) ?? [];
   const usage = usageOf(step, mine);
   const turns = groupTurns(mine, step.key);
+  const attempts = attemptBars(mine);
   const runOpen = run.status !== 'completed' && run.status !== 'cancelled';
   const operator = can.operate(session.role);
 
@@ -82,6 +89,12 @@ export function StepPanel({ run, step, events, onChanged }: { run: Run; step: St
         <dd>{formatTime(step.startedAt)}</dd>
         <dt>Finished</dt>
         <dd>{formatTime(step.completedAt)}</dd>
+        {step.children ? (
+          <>
+            <dt>Child runs</dt>
+            <dd>{countsText(step.children)}</dd>
+          </>
+        ) : null}
         {step.nextAttemptAt && (step.status === 'pending' || step.status === 'ready') ? (
           <>
             <dt>Next attempt</dt>
@@ -107,6 +120,27 @@ export function StepPanel({ run, step, events, onChanged }: { run: Run; step: St
             </button>
           ) : null}
         </div>
+      ) : null}
+      {childRuns.length ? (
+        <>
+          <h3>Child runs ({childRuns.length.toLocaleString()})</h3>
+          <ChildRunTable step={step.key} runs={childRuns} first={10} compact />
+        </>
+      ) : null}
+      {attempts.length ? (
+        <>
+          <h3>Attempts ({attempts.length})</h3>
+          <ol className="event-list" aria-label="Attempts">
+            {attempts.map((a) => (
+              <li key={`${a.attempt}:${a.start}`}>
+                Attempt {a.attempt}: <StatusBadge status={a.outcome === 'retrying' ? 'failed' : a.outcome} />{' '}
+                <span className="muted">
+                  {formatTime(new Date(a.start).toISOString())}, {a.end === null ? 'still going' : formatDuration(a.end - a.start)}
+                </span>
+              </li>
+            ))}
+          </ol>
+        </>
       ) : null}
       <h3>Input</h3>
       <Json value={step.input} label="input" />

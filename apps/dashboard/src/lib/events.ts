@@ -24,19 +24,36 @@ export const RUN_STATE_OF: Record<string, Run['status'] | undefined> = {
   'run.cancelled': 'cancelled',
 };
 
+/** Events of a parent run that change its child runs (planned, started, ended): the page re-reads them. */
+export const CHILD_EVENTS: ReadonlySet<string> = new Set(['step.waiting', 'step.child_started', 'step.child_finished']);
+
 /**
- * Applies live events to a run and its steps, in order; events at or below the last applied seq are ignored,
- * so the events page that loaded with the run and the live stream may overlap without harm.
+ * Applies live events to a run and its steps, in order. Every change sets a state (none counts), so an event
+ * applied twice (a run read just after the history, then the stream replaying what happened in between) does no harm.
+ * A child's end (`step.child_finished`) sets that child's status in `run.children`; the step's child counters
+ * come from the server (the page re-reads the run on CHILD_EVENTS).
  */
 export function applyEvents(run: Run, events: BatonEvent[]): Run {
   let status = run.status;
   let output = run.output;
   let error = run.error;
   let steps = run.steps ?? [];
+  let children = run.children;
   let changed = false;
   const byKey = new Map(steps.map((s, i) => [s.key, i]));
   for (const event of events) {
     if (event.runId !== run.id) continue;
+    if (event.type === 'step.child_finished' && children) {
+      const childId = event.payload?.childRunId;
+      const childStatus = event.payload?.status as Run['status'] | undefined;
+      const at = children.findIndex((c) => c.id === childId);
+      if (at >= 0 && childStatus && children[at]!.status !== childStatus) {
+        if (children === run.children) children = [...children];
+        const child = children[at]!;
+        children[at] = { ...child, status: childStatus, percent: childStatus === 'completed' ? 100 : child.percent, completedAt: child.completedAt ?? event.createdAt };
+        changed = true;
+      }
+    }
     const runState = RUN_STATE_OF[event.type];
     if (runState) {
       status = runState;
@@ -62,7 +79,7 @@ export function applyEvents(run: Run, events: BatonEvent[]): Run {
       changed = true;
     }
   }
-  return changed ? { ...run, status, output, error, steps } : run;
+  return changed ? { ...run, status, output, error, steps, children } : run;
 }
 
 /** Merges event pages without duplicates, ordered by seq. */

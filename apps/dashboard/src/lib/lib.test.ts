@@ -1,8 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { routeUrl } from '../api/client';
 import { API_ROUTES } from '../api/routes';
 import type { BatonEvent, Run } from '../api/types';
 import { makeStep } from '../test-fixtures';
+import { coalesce } from './coalesce';
 import { applyEvents, attemptBars, groupTurns, mergeEvents } from './events';
 import { FrameBatcher } from './frame-batcher';
 import { sessionFromToken } from './jwt';
@@ -50,6 +51,23 @@ describe('FrameBatcher', () => {
   });
 });
 
+describe('coalesce', () => {
+  it('runs a burst of triggers as the one in flight plus one after it', async () => {
+    const releases: (() => void)[] = [];
+    const work = vi.fn(() => new Promise<void>((resolve) => releases.push(resolve)));
+    const trigger = coalesce(work);
+    for (let i = 0; i < 50; i++) trigger();
+    expect(work).toHaveBeenCalledTimes(1);
+    releases.shift()!();
+    await vi.waitFor(() => expect(work).toHaveBeenCalledTimes(2));
+    releases.shift()!();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(work).toHaveBeenCalledTimes(2);
+    trigger();
+    expect(work).toHaveBeenCalledTimes(3);
+  });
+});
+
 describe('applyEvents', () => {
   it('moves steps and the run through their states, and keeps the outputs', () => {
     const next = applyEvents(run(), [
@@ -68,6 +86,18 @@ describe('applyEvents', () => {
   it('ignores events of other runs and returns the same object when nothing changed', () => {
     const r = run();
     expect(applyEvents(r, [{ ...event(1, 'step.started', 'a'), runId: 'other' }])).toBe(r);
+  });
+
+  it("sets a child run's status from the parent's step.child_finished, and a replayed event changes nothing", () => {
+    const parent: Run = {
+      ...run(),
+      children: [{ id: 'c1', definition: 'child', version: 1, status: 'running', stepKey: 'b', attempt: 1, index: 0, percent: 50, createdAt: '', completedAt: null }],
+    };
+    const finished = event(7, 'step.child_finished', 'b', { attempt: 1, childRunId: 'c1', index: 0, status: 'completed' });
+    const next = applyEvents(parent, [finished]);
+    expect(next.children![0]).toMatchObject({ status: 'completed', percent: 100, completedAt: finished.createdAt });
+    expect(parent.children![0]!.status).toBe('running');
+    expect(applyEvents(next, [finished])).toBe(next);
   });
 
   it('merges overlapping pages without duplicates, by seq', () => {

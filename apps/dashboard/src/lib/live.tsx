@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'react';
 import type { ApiClient } from '../api/client';
 import { openEventStream } from '../api/sse';
-import type { BatonEvent } from '../api/types';
+import { TERMINAL_RUN, type BatonEvent } from '../api/types';
 import { FrameBatcher } from './frame-batcher';
 
 export type LiveState = 'connecting' | 'open' | 'retrying' | 'ended';
@@ -26,7 +26,9 @@ export function useEventStream(
       target.route === 'orgStream'
         ? api.url('orgStream', { types: 'run.*,step.*,checkpoint.*' })
         : api.url('runStream', { lastEventId: target.lastEventId ?? undefined }, { id: target.runId });
-    const stream = openEventStream({ url, headers: () => api.authHeaders(), onEvent: (e) => batcher.push(e), onState: setState });
+    // A run's stream ends after its terminal event: say so at once instead of reconnecting to hear it again.
+    const isLast = target.route === 'runStream' ? (e: BatonEvent) => e.type.startsWith('run.') && TERMINAL_RUN.has(e.type.slice(4)) : undefined;
+    const stream = openEventStream({ url, headers: () => api.authHeaders(), onEvent: (e) => batcher.push(e), onState: setState, isLast });
     return () => stream.close();
   }, [api, key]);
   return state;

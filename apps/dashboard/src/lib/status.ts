@@ -29,6 +29,11 @@ const LOOKS: Record<string, StatusLook> = {
   half_open: { label: 'Half open', icon: '◐', tone: 'warn' },
   closed: { label: 'Closed', icon: '✓', tone: 'ok' },
   active: { label: 'Active', icon: '✓', tone: 'ok' },
+  disabled: { label: 'Disabled', icon: '⊘', tone: 'muted' },
+  healthy: { label: 'Healthy', icon: '✓', tone: 'ok' },
+  degraded: { label: 'Degraded', icon: '!', tone: 'warn' },
+  unhealthy: { label: 'Unhealthy', icon: '✕', tone: 'bad' },
+  unknown: { label: 'No heartbeat yet', icon: '?', tone: 'neutral' },
   draft: { label: 'Draft', icon: '✎', tone: 'neutral' },
   archived: { label: 'Archived', icon: '⊘', tone: 'muted' },
 };

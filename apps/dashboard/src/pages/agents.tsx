@@ -1,37 +1,18 @@
-import type { Agent, Page } from '../api/types';
-import { Empty, ErrorState, formatTime, Json, Loading, StatusBadge } from '../components/states';
+import type { AgentDetail, Agent } from '../api/types';
+import { Empty, ErrorState, formatDuration, formatTime, Loading, StatusBadge } from '../components/states';
 import { Link, useLocation } from '../lib/router';
 import { useLoad } from '../lib/use-api';
 import { useApp } from '../session';
 
-/** `GET /agents` answers a page or (older servers) a bare list; read both. */
-const itemsOf = (answer: Page<Agent> | Agent[]): Agent[] => (Array.isArray(answer) ? answer : answer.items);
+const percent = (ratio: number | null) => (ratio === null ? '—' : `${Math.round(ratio * 1000) / 10}%`);
+const ms = (value: number | null) => (value === null ? '—' : formatDuration(value));
 
-function breakerState(agent: Agent): string | null {
-  const b = agent.breaker ?? (agent.health as { breaker?: Agent['breaker'] } | null)?.breaker;
-  if (!b) return null;
-  return typeof b === 'string' ? b : (b.state ?? null);
-}
-
-/** The agent registry: health, circuit breaker and recent errors (a clear notice while the server has no such API). */
+/** The agent registry: each agent's state, reported health and circuit breaker; one agent's stats and recent errors. */
 export function AgentsPage() {
   const { api } = useApp();
   const { path } = useLocation();
   const slug = path.startsWith('/agents/') ? decodeURIComponent(path.slice('/agents/'.length)) : null;
-  const list = useLoad((signal) => api.call<Page<Agent> | Agent[]>('listAgents', { signal }).then(itemsOf), []);
-  if (list.error?.status === 404)
-    return (
-      <div className="page">
-        <h1>Agents</h1>
-        <div className="state state-empty" role="status">
-          <p className="state-title">The agent registry is not available on this server.</p>
-          <p>
-            This Baton version does not serve <code>GET /agents</code> yet. Agents still run: their steps show in each run’s graph and
-            step panel.
-          </p>
-        </div>
-      </div>
-    );
+  const list = useLoad((signal) => api.call<{ items: Agent[] }>('listAgents', { signal }).then((page) => page.items), []);
   return (
     <div className="page">
       <header className="page-header">
@@ -42,7 +23,7 @@ export function AgentsPage() {
       ) : !list.data ? (
         <Loading what="agents" />
       ) : list.data.length === 0 ? (
-        <Empty title="No agents registered." />
+        <Empty title="No agents registered.">Admins register agents with POST /agents (docs/agents.md); the built-ins always show here.</Empty>
       ) : (
         <div className="split">
           <table className="table split-main" aria-label="Agents">
@@ -51,55 +32,130 @@ export function AgentsPage() {
                 <th scope="col">Agent</th>
                 <th scope="col">Type</th>
                 <th scope="col">Status</th>
+                <th scope="col">Health</th>
                 <th scope="col">Breaker</th>
                 <th scope="col">Last heartbeat</th>
               </tr>
             </thead>
             <tbody>
               {list.data.map((a) => (
-                <tr key={a.slug}>
+                <tr key={a.slug} data-agent={a.slug}>
                   <td>
-                    <Link to={`/agents/${encodeURIComponent(a.slug)}`}>{a.slug}</Link>
+                    <Link to={`/agents/${encodeURIComponent(a.slug)}`} aria-current={a.slug === slug ? 'page' : undefined}>
+                      {a.slug}
+                    </Link>
+                    {a.builtin ? <span className="muted small"> built-in</span> : null}
                   </td>
-                  <td>{a.type ?? '—'}</td>
-                  <td>{a.status ? <StatusBadge status={a.status} /> : '—'}</td>
-                  <td>{breakerState(a) ? <StatusBadge status={breakerState(a)!} /> : '—'}</td>
-                  <td>{formatTime(a.lastHeartbeatAt ?? null)}</td>
+                  <td>{a.type}</td>
+                  <td>
+                    <StatusBadge status={a.status} />
+                  </td>
+                  <td>
+                    <StatusBadge status={a.health} />
+                  </td>
+                  <td>
+                    <StatusBadge status={a.breaker.state} />
+                  </td>
+                  <td>{formatTime(a.lastHeartbeatAt)}</td>
                 </tr>
               ))}
             </tbody>
           </table>
-          {slug ? <AgentDetail key={slug} slug={slug} /> : null}
+          {slug ? (
+            <AgentPanel key={slug} slug={slug} />
+          ) : (
+            <div className="split-side">
+              <Empty title="No agent selected.">Select an agent to see its error rate, latency and recent errors.</Empty>
+            </div>
+          )}
         </div>
       )}
     </div>
   );
 }
 
-function AgentDetail({ slug }: { slug: string }) {
+function AgentPanel({ slug }: { slug: string }) {
   const { api } = useApp();
-  const agent = useLoad((signal) => api.call<Agent>('getAgent', { params: { slug }, signal }), [slug]);
+  const agent = useLoad((signal) => api.call<AgentDetail>('getAgent', { params: { slug }, signal }), [slug]);
   if (agent.error) return <ErrorState error={agent.error} what="the agent" retry={agent.reload} />;
   if (!agent.data) return <Loading what="the agent" />;
-  const errors = agent.data.recentErrors ?? (agent.data.health as { recentErrors?: Agent['recentErrors'] } | null)?.recentErrors ?? [];
+  const a = agent.data;
+  const errors = a.recentSteps.filter((s) => s.status === 'failed' || s.errorCode);
   return (
     <section className="card split-side" aria-labelledby="agent-title">
-      <h2 id="agent-title">{slug}</h2>
-      <h3>Health</h3>
-      <Json value={agent.data.health} label="health" />
-      <h3>Circuit breaker</h3>
-      <Json value={agent.data.breaker} label="breaker" />
-      <h3>Recent errors</h3>
+      <header className="panel-header">
+        <h2 id="agent-title">{a.name}</h2>
+        <StatusBadge status={a.status} />
+      </header>
+      {a.description ? <p>{a.description}</p> : null}
+      <dl className="facts">
+        <dt>Slug</dt>
+        <dd className="mono">{a.slug}</dd>
+        <dt>Capabilities</dt>
+        <dd>{a.capabilities.length ? a.capabilities.join(', ') : 'none'}</dd>
+        <dt>Health</dt>
+        <dd>
+          <StatusBadge status={a.health} /> <span className="muted small">score {Math.round(a.stats.healthScore * 100)}%</span>
+        </dd>
+        <dt>Breaker</dt>
+        <dd>
+          <StatusBadge status={a.breaker.state} /> {a.breaker.changedAt ? <span className="muted small">since {formatTime(a.breaker.changedAt)}</span> : null}
+        </dd>
+        <dt>Error rate</dt>
+        <dd>
+          {percent(a.stats.errorRate)} <span className="muted small">of the last {a.stats.sampleSize} steps</span>
+        </dd>
+        <dt>Latency</dt>
+        <dd>
+          {ms(a.stats.avgLatencyMs)} average, {ms(a.stats.p95LatencyMs)} p95
+        </dd>
+        <dt>Running now</dt>
+        <dd>{a.stats.running}</dd>
+      </dl>
+      <h3>Recent errors ({errors.length})</h3>
       {errors.length === 0 ? (
-        <p className="muted">No recent errors.</p>
+        <p className="muted">No errors in its last {a.recentSteps.length} finished steps.</p>
       ) : (
-        <ul>
-          {errors.map((e, i) => (
-            <li key={i}>
-              {formatTime(e.at ?? null)} <code>{e.code}</code> {e.message}
+        <ul className="event-list" aria-label="Recent errors">
+          {errors.map((e) => (
+            <li key={`${e.runId}:${e.stepKey}:${e.attempt}`}>
+              {formatTime(e.completedAt)} <code>{e.errorCode ?? e.status}</code> in{' '}
+              <Link to={`/runs/${e.runId}?step=${encodeURIComponent(e.stepKey)}`} className="mono">
+                {e.runId.slice(0, 8)}
+              </Link>{' '}
+              step <code>{e.stepKey}</code> (attempt {e.attempt})
             </li>
           ))}
         </ul>
+      )}
+      <h3>Recent steps</h3>
+      {a.recentSteps.length === 0 ? (
+        <p className="muted">This agent has run no step yet.</p>
+      ) : (
+        <table className="table" aria-label="Recent steps">
+          <thead>
+            <tr>
+              <th scope="col">Step</th>
+              <th scope="col">Status</th>
+              <th scope="col">Latency</th>
+              <th scope="col">Finished</th>
+            </tr>
+          </thead>
+          <tbody>
+            {a.recentSteps.map((s) => (
+              <tr key={`${s.runId}:${s.stepKey}:${s.attempt}`}>
+                <td>
+                  <Link to={`/runs/${s.runId}?step=${encodeURIComponent(s.stepKey)}`}>{s.stepKey}</Link>
+                </td>
+                <td>
+                  <StatusBadge status={s.status} />
+                </td>
+                <td>{ms(s.latencyMs)}</td>
+                <td className="small">{formatTime(s.completedAt)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
       )}
     </section>
   );

@@ -1,15 +1,17 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useMemo, useState } from 'react';
 import type { ApiClient } from '../api/client';
-import { TERMINAL_RUN, type BatonEvent, type Page, type Run } from '../api/types';
+import { TERMINAL_RUN, type BatonEvent, type Run } from '../api/types';
+import { ChildRuns, itemLabel } from '../components/child-runs';
 import { ConfirmDialog } from '../components/confirm';
 import { Dag } from '../components/dag';
 import { Empty, ErrorState, formatTime, InlineError, Json, Loading, Progress, StatusBadge } from '../components/states';
 import { StepPanel } from '../components/step-panel';
 import { Timeline } from '../components/timeline';
-import { applyEvents, mergeEvents } from '../lib/events';
+import { coalesce } from '../lib/coalesce';
+import { applyEvents, CHILD_EVENTS, mergeEvents } from '../lib/events';
 import { can } from '../lib/jwt';
 import { LiveIndicator, useEventStream } from '../lib/live';
-import { Link } from '../lib/router';
+import { Link, useLocation } from '../lib/router';
 import { useAction, useLoad } from '../lib/use-api';
 import { useApp } from '../session';
 
@@ -36,8 +38,9 @@ export function RunPage({ id }: { id: string }) {
     const run = await api.call<Run>('getRun', { params: { id }, signal });
     return { run, events };
   }, [id]);
-  const children = useLoad<Page<Run>>((signal) => api.call('listRuns', { query: { parentRunId: id, limit: 100 }, signal }), [id]);
-  const [selected, setSelected] = useState<string | null>(null);
+  const { search } = useLocation();
+  // `?step=` selects a step on arrival (a child run links to the step of its parent that started it).
+  const [selected, setSelected] = useState<string | null>(() => search.get('step'));
   const [confirmCancel, setConfirmCancel] = useState(false);
   const { busy, error: actionError, run: act } = useAction();
   const [now, setNow] = useState(() => Date.now());
@@ -50,11 +53,27 @@ export function RunPage({ id }: { id: string }) {
     return () => clearInterval(timer);
   }, [running]);
 
+  // Child runs planned, started or ended: re-read the run for its children and the steps' counters (only those, so
+  // live states applied meanwhile are kept); a burst of child events costs at most two reads.
+  const refreshChildren = useMemo(
+    () =>
+      coalesce(async () => {
+        const fresh = await api.call<Run>('getRun', { params: { id } });
+        const counts = new Map(fresh.steps?.map((s) => [s.key, s.children]));
+        loaded.setData(
+          (current) =>
+            current && {
+              ...current,
+              run: { ...current.run, children: fresh.children, steps: current.run.steps?.map((s) => ({ ...s, children: counts.get(s.key) ?? s.children })) },
+            },
+        );
+      }),
+    [api, id, loaded.setData],
+  );
   const onBatch = useCallback(
     (events: BatonEvent[]) => {
       loaded.setData((current) => current && { run: applyEvents(current.run, events), events: mergeEvents(current.events, events) });
-      if (events.some((e) => e.type.startsWith('step.') && e.payload && 'childRunId' in e.payload) || events.some((e) => e.type === 'step.waiting'))
-        children.reload();
+      if (events.some((e) => CHILD_EVENTS.has(e.type))) refreshChildren();
       if (events.some((e) => TERMINAL_RUN.has(e.type.replace('run.', '')))) {
         // The terminal event carries the output; the run resource has the final step outputs too.
         api
@@ -63,9 +82,15 @@ export function RunPage({ id }: { id: string }) {
           .catch(() => undefined);
       }
     },
-    [api, id, loaded, children],
+    [api, id, loaded, refreshChildren],
   );
   // Subscribe once the history is loaded, resuming right after its last event: no gap, no duplicate.
+  // A child run names the step of its parent that started it, and its forEach item: both from the parent's `children`.
+  const parentRunId = data?.run.parentRunId ?? null;
+  const origin = useLoad(
+    async (signal) => (parentRunId ? ((await api.call<Run>('getRun', { params: { id: parentRunId }, signal })).children?.find((c) => c.id === id) ?? null) : null),
+    [parentRunId],
+  );
   const streamTarget = data ? { route: 'runStream' as const, runId: id, lastEventId: data.events.at(-1)?.id ?? null } : null;
   const live = useEventStream(api, streamTarget, onBatch);
 
@@ -114,8 +139,18 @@ export function RunPage({ id }: { id: string }) {
         </p>
       ) : null}
       {run.parentRunId ? (
-        <p>
-          Child run of <Link to={`/runs/${run.parentRunId}`} className="mono">{run.parentRunId.slice(0, 8)}</Link>
+        <p className="parent-link" data-testid="parent-run">
+          ↖ Child run of{' '}
+          <Link to={`/runs/${run.parentRunId}${origin.data?.stepKey ? `?step=${encodeURIComponent(origin.data.stepKey)}` : ''}`} className="mono">
+            {run.parentRunId.slice(0, 8)}
+          </Link>
+          {origin.data?.stepKey ? (
+            <>
+              , started by its step <code>{origin.data.stepKey}</code>
+              {origin.data.index !== null ? <> for item {itemLabel(origin.data)}</> : null}
+              {origin.data.attempt && origin.data.attempt > 1 ? <> (attempt {origin.data.attempt})</> : null}
+            </>
+          ) : null}
         </p>
       ) : null}
       <div className="run-layout">
@@ -129,19 +164,10 @@ export function RunPage({ id }: { id: string }) {
             <h2 id="timeline-title">Timeline</h2>
             <Timeline events={events} now={now} />
           </section>
-          {children.data?.items.length ? (
+          {run.children?.length ? (
             <section className="card" aria-labelledby="children-title">
-              <h2 id="children-title">Sub-orchestrations ({children.data.total})</h2>
-              <ul className="children">
-                {children.data.items.map((child) => (
-                  <li key={child.id}>
-                    <Link to={`/runs/${child.id}`} className="mono">
-                      {child.id.slice(0, 8)}
-                    </Link>{' '}
-                    {child.definition} v{child.version} <StatusBadge status={child.status} />
-                  </li>
-                ))}
-              </ul>
+              <h2 id="children-title">Sub-orchestrations ({run.children.length.toLocaleString()} child runs)</h2>
+              <ChildRuns steps={steps} runs={run.children} onSelectStep={setSelected} />
             </section>
           ) : null}
           <section className="card" aria-labelledby="io-title">
@@ -151,6 +177,15 @@ export function RunPage({ id }: { id: string }) {
               <dd>{formatTime(run.createdAt)}</dd>
               <dt>Finished</dt>
               <dd>{formatTime(run.completedAt)}</dd>
+              {run.usage?.totalTokens ? (
+                <>
+                  <dt>LLM usage</dt>
+                  <dd>
+                    {run.usage.totalTokens.toLocaleString()} tokens
+                    {run.usage.costUsd ? `, $${run.usage.costUsd.toFixed(4)}` : ''}
+                  </dd>
+                </>
+              ) : null}
             </dl>
             <h3>Input</h3>
             <Json value={run.input} label="run input" />

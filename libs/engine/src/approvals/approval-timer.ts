@@ -4,22 +4,25 @@
  * none: whichever instance looks first after the deadline applies it (the decision transaction re-checks).
  * Timeouts go through OrchestrationRunner like any decision.
  */
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { dataPart, userMessage } from '#a2a';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '#config';
+import { BackgroundLoops, WakeSignal } from '#core';
 import { AgentRunnerRegistry } from '#agents';
 import { EngineDatabase } from '../store/engine-database.js';
 import { appendEvents } from '../store/event-log.repository.js';
 import { dueApprovals, lockApproval, markEscalated } from '../store/approval.repository.js';
 import { lockRuns } from '../store/step-transition.repository.js';
+import { sendDecision } from './decision-request.js';
 
 const MAX_WAIT_MS = 1000;
+/** The first look after start, so deadlines that passed while no worker ran are applied soon. */
+const FIRST_LOOK_MS = 200;
 
 @Injectable()
-export class ApprovalTimer implements OnApplicationBootstrap, OnApplicationShutdown {
+export class ApprovalTimer implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(ApprovalTimer.name);
-  private timer: NodeJS.Timeout | null = null;
-  private stopped = false;
+  private readonly wake = new WakeSignal();
+  private readonly lifecycle = new BackgroundLoops([this.wake]);
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -28,32 +31,32 @@ export class ApprovalTimer implements OnApplicationBootstrap, OnApplicationShutd
   ) {}
 
   onApplicationBootstrap(): void {
-    if (this.config.role === 'api') return;
-    this.schedule(200);
+    if (this.config.role === 'api' || !this.lifecycle.begin()) return;
+    this.lifecycle.spawn(() => this.loop());
   }
 
-  onApplicationShutdown(): void {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.lifecycle.stop();
   }
 
-  private schedule(ms: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => void this.tick(), ms);
-    this.timer.unref();
+  private async loop(): Promise<void> {
+    await this.wake.wait(FIRST_LOOK_MS);
+    while (this.lifecycle.running) {
+      await this.tick();
+      await this.wake.wait(Math.min(MAX_WAIT_MS, this.config.pollIntervalMs));
+    }
   }
 
+  /** Applies the deadlines due now (at most a batch). */
   async tick(): Promise<void> {
     try {
       for (const due of await dueApprovals(this.db.pool, 50)) {
-        if (this.stopped) return;
+        if (!this.lifecycle.running) return;
         if (due.kind === 'escalate') await this.escalate(due.id, due.run_id);
         else await this.expire(due.id, due.organization_id, due.run_id);
       }
     } catch (error) {
-      if (!this.stopped) this.logger.warn(`approval deadlines: ${(error as Error).message}`);
-    } finally {
-      this.schedule(Math.min(MAX_WAIT_MS, this.config.pollIntervalMs));
+      if (this.lifecycle.running) this.logger.warn(`approval deadlines: ${(error as Error).message}`);
     }
   }
 
@@ -69,12 +72,9 @@ export class ApprovalTimer implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   private async expire(approvalId: string, organizationId: string, runId: string): Promise<void> {
-    const runner = this.registry.forType('orchestrator');
+    const actor = { type: 'system' as const, id: null, userId: null, role: null };
     try {
-      await runner.execute(
-        { taskId: runId, contextId: runId, message: userMessage([dataPart({ approvalId, timeout: true })], runId, runId) },
-        { organizationId, agentSlug: 'orchestrator', config: {}, attempt: 1, signal: new AbortController().signal, onProgress: () => undefined, actor: { type: 'system', id: null, userId: null, role: null } },
-      );
+      await sendDecision(this.registry, { organizationId, runId, definition: 'orchestrator', approvalId, timeout: true, actor });
     } catch (error) {
       // Another instance applied it first (409), or the run ended meanwhile: nothing left to do.
       this.logger.debug?.(`timeout of ${approvalId}: ${(error as Error).message}`);

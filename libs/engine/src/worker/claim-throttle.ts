@@ -7,6 +7,7 @@
  * commits a breaker change.
  */
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { BackgroundLoops } from '#core';
 import { APP_CONFIG, type AppConfig } from '#config';
 import { openBreakers } from '../store/agent-breaker.repository.js';
 import { EngineDatabase } from '../store/engine-database.js';
@@ -28,8 +29,7 @@ const CHECK_MS = 5_000;
 export class ClaimThrottle implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(ClaimThrottle.name);
   private current: ThrottleStatus = { degraded: false, openBreakers: 0, agents: [], checkedAt: null };
-  private timer: NodeJS.Timeout | null = null;
-  private off: (() => void) | null = null;
+  private readonly lifecycle = new BackgroundLoops();
   private refreshing: Promise<ThrottleStatus> | null = null;
 
   constructor(
@@ -38,20 +38,18 @@ export class ClaimThrottle implements OnApplicationBootstrap, OnApplicationShutd
   ) {}
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(
-      () => void this.refresh().catch(() => undefined),
-      Math.min(CHECK_MS, Math.max(500, Math.floor(this.config.breakerCooldownMs / 4))),
+    if (!this.lifecycle.begin()) return;
+    this.lifecycle.every(Math.min(CHECK_MS, Math.max(500, Math.floor(this.config.breakerCooldownMs / 4))), () => this.refresh().catch(() => undefined));
+    this.lifecycle.onStop(
+      this.db.onCommitted((events) => {
+        if (events.some((e) => e.type.startsWith('agent.breaker_'))) void this.refresh().catch(() => undefined);
+      }),
     );
-    this.timer.unref();
-    this.off = this.db.onCommitted((events) => {
-      if (events.some((e) => e.type.startsWith('agent.breaker_'))) void this.refresh().catch(() => undefined);
-    });
     void this.refresh().catch(() => undefined);
   }
 
-  onApplicationShutdown(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.off?.();
+  async onApplicationShutdown(): Promise<void> {
+    await this.lifecycle.stop();
   }
 
   get status(): ThrottleStatus {

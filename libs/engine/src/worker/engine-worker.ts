@@ -11,7 +11,7 @@ import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnAppl
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { APP_CONFIG, type AppConfig } from '#config';
-import { WakeSignal, type JsonValue } from '#core';
+import { BackgroundLoops, WakeSignal, type JsonValue } from '#core';
 import { CANCEL_CHANNEL, PgListener, WORK_CHANNEL } from '#events';
 import { EngineDatabase } from '../store/engine-database.js';
 import { findExpiredLeases, renewLeases } from '../store/step-claim.repository.js';
@@ -49,12 +49,9 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
    */
   private readonly claimBatch: number;
   private readonly claimWake = new WakeSignal();
-  private readonly timers: NodeJS.Timeout[] = [];
-  private readonly unlisten: (() => void)[] = [];
-  private running = false;
+  private readonly lifecycle: BackgroundLoops;
   /** Slots promised to a claim or a result batch in progress, so the two never overfill the worker together. */
   private reserved = 0;
-  private loops: Promise<void>[] = [];
   /** Completed-step counter for benches and metrics. */
   stepsFinished = 0;
 
@@ -69,6 +66,7 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
   ) {
     this.lanes = Array.from({ length: config.flushLanes }, () => ({ results: [], wake: new WakeSignal() }));
     this.claimBatch = config.claimBatch;
+    this.lifecycle = new BackgroundLoops([this.claimWake, ...this.lanes.map((lane) => lane.wake)]);
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -76,23 +74,23 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
   }
 
   get isRunning(): boolean {
-    return this.running;
+    return this.lifecycle.running;
   }
 
   async start(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
-    this.unlisten.push(await this.listener.listen(WORK_CHANNEL, () => this.claimWake.fire()));
-    this.unlisten.push(await this.listener.listen(CANCEL_CHANNEL, (runId) => this.abortRun(runId)));
+    if (!this.lifecycle.begin()) return;
+    this.lifecycle.onStop(await this.listener.listen(WORK_CHANNEL, () => this.claimWake.fire()));
+    this.lifecycle.onStop(await this.listener.listen(CANCEL_CHANNEL, (runId) => this.abortRun(runId)));
     const third = Math.max(200, Math.floor(this.config.leaseMs / 3));
-    this.timers.push(setInterval(() => void this.heartbeat(), third));
-    this.timers.push(setInterval(() => void this.reap(), third + Math.floor(Math.random() * 250)));
-    this.loops = [this.claimLoop(), ...this.lanes.map((lane) => this.flushLoop(lane))];
+    this.lifecycle.every(third, () => this.heartbeat());
+    this.lifecycle.every(third + Math.floor(Math.random() * 250), () => this.reap());
+    this.lifecycle.spawn(() => this.claimLoop());
+    for (const lane of this.lanes) this.lifecycle.spawn(() => this.flushLoop(lane));
     this.logger.log(`worker ${this.workerId} started (concurrency ${this.config.workerConcurrency}, lease ${this.config.leaseMs} ms)`);
   }
 
   private async claimLoop(): Promise<void> {
-    while (this.running) {
+    while (this.lifecycle.running) {
       const free = this.freeSlots();
       if (free > 0) {
         const want = Math.min(free, this.claimBatch);
@@ -101,7 +99,7 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
         try {
           claimed = await this.claimer.claim(this.workerId, want, this.config.leaseMs);
         } catch (error) {
-          if (this.running) this.logger.error(`claim failed: ${(error as Error).message}`);
+          if (this.lifecycle.running) this.logger.error(`claim failed: ${(error as Error).message}`);
           await this.claimWake.wait(500);
           continue;
         } finally {
@@ -126,7 +124,7 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
     wanted = this.claimBatch,
   ): Promise<T> {
     // Lend no more than the transaction can use: slots reserved for nothing are slots the other lanes lack.
-    const limit = this.running ? Math.max(0, Math.min(this.freeSlots(), this.claimBatch, wanted)) : 0;
+    const limit = this.lifecycle.running ? Math.max(0, Math.min(this.freeSlots(), this.claimBatch, wanted)) : 0;
     this.reserved += limit;
     try {
       const { value, claimed } = await work(limit > 0 ? { workerId: this.workerId, leaseMs: this.config.leaseMs, limit } : null);
@@ -189,9 +187,9 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
   }
 
   private async flushLoop(lane: Lane): Promise<void> {
-    while (this.running || lane.results.length > 0 || this.inFlight.size > 0) {
+    while (this.lifecycle.running || lane.results.length > 0 || this.inFlight.size > 0) {
       if (lane.results.length === 0) {
-        await lane.wake.wait(this.running ? 1000 : 50);
+        await lane.wake.wait(this.lifecycle.running ? 1000 : 50);
         continue;
       }
       const batch = lane.results.splice(0, MAX_FLUSH_BATCH);
@@ -233,7 +231,7 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
 
   /** Returns expired leases of any instance to ready (through the applier, fenced on the dead owner). */
   private async reap(): Promise<void> {
-    if (!this.running) return;
+    if (!this.lifecycle.running) return;
     try {
       const expired = await findExpiredLeases(this.db.workerPool, 500);
       if (expired.length === 0) return;
@@ -258,23 +256,14 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
   }
 
   async stop(graceMs = this.config.shutdownGraceMs): Promise<void> {
-    if (!this.running) return;
-    this.running = false;
-    for (const timer of this.timers.splice(0)) clearInterval(timer);
-    for (const off of this.unlisten.splice(0)) off();
-    this.claimWake.fire();
-    const deadline = Date.now() + graceMs;
-    while (this.inFlight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    const left = [...this.inFlight.values()];
-    for (const { controller } of left) controller.abort('shutdown');
-    if (left.length > 0) {
-      for (const { step } of left) {
-        this.submit(this.resultOf(step, { kind: 'released' }));
-      }
+    const stopped = await this.lifecycle.stop(async () => {
+      const deadline = Date.now() + graceMs;
+      while (this.inFlight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const left = [...this.inFlight.values()];
+      for (const { controller } of left) controller.abort('shutdown');
+      for (const { step } of left) this.submit(this.resultOf(step, { kind: 'released' }));
       this.inFlight.clear();
-    }
-    for (const lane of this.lanes) lane.wake.fire();
-    await Promise.all(this.loops);
-    this.logger.log(`worker ${this.workerId} stopped`);
+    });
+    if (stopped) this.logger.log(`worker ${this.workerId} stopped`);
   }
 }

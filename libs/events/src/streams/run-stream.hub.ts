@@ -11,7 +11,7 @@
  */
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { Subscription } from 'rxjs';
-import { DomainError } from '#core';
+import { CoalescingDrain, DomainError } from '#core';
 import { toEventRecord, type EventRecord } from '../event-record.js';
 import { EventTail } from '../event-tail.js';
 import { TERMINAL_RUN_EVENTS, type EventType } from '../event-types.js';
@@ -78,8 +78,7 @@ class RunSubscriber implements StreamSubscription {
 
 class RunFeed {
   readonly subscribers = new Set<RunSubscriber>();
-  private reading = false;
-  private again = false;
+  private readonly drainer = new CoalescingDrain(() => this.drain());
   private retryTimer: NodeJS.Timeout | null = null;
   /** Consecutive failed reads; the subscribers are failed (they reconnect) after a few. */
   private failures = 0;
@@ -100,18 +99,7 @@ class RunFeed {
   }
 
   wake(): void {
-    if (this.reading) {
-      this.again = true;
-      return;
-    }
-    this.reading = true;
-    void this.drain().finally(() => {
-      this.reading = false;
-      if (this.again) {
-        this.again = false;
-        this.wake();
-      }
-    });
+    this.drainer.wake();
   }
 
   private async drain(): Promise<void> {

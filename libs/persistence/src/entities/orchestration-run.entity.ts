@@ -13,7 +13,16 @@ export class OrchestrationRunEntity {
   @Column({ name: 'parent_attempt', type: 'integer', nullable: true }) parentAttempt: number | null;
   @Column({ name: 'item_index', type: 'integer', nullable: true }) itemIndex: number | null;
   @Column({ type: 'integer', default: 0 }) depth: number;
+  /** The definition's `compensate` flag, copied at creation. */
+  @Column({ type: 'boolean', default: false }) compensate: boolean;
   @Column({ type: 'varchar', length: 20, nullable: true }) compensation: 'running' | 'completed' | 'failed' | null;
+  /** The end a compensating run reaches once its rollbacks are over, and its error. */
+  @Column({ name: 'compensation_status', type: 'varchar', length: 24, nullable: true }) compensationStatus: 'failed' | 'cancelled' | null;
+  @Column({ name: 'compensation_error', type: 'jsonb', nullable: true }) compensationError: unknown;
+  /** The A2A context (conversation) the run belongs to. */
+  @Column({ name: 'context_id', type: 'varchar', length: 200, nullable: true }) contextId: string | null;
+  /** W3C traceparent of the request that started the run (its spans join that trace). */
+  @Column({ name: 'trace_parent', type: 'varchar', length: 55, nullable: true }) traceParent: string | null;
   @Column({ type: 'jsonb', nullable: true }) budget: unknown;
   @Column({ name: 'usage_input_tokens', type: 'bigint', default: 0 }) usageInputTokens: string;
   @Column({ name: 'usage_output_tokens', type: 'bigint', default: 0 }) usageOutputTokens: string;

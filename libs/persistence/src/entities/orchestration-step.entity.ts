@@ -32,6 +32,8 @@ export class OrchestrationStepEntity {
   @Column({ name: 'manual_input', type: 'jsonb', nullable: true }) manualInput: unknown;
   @Column({ type: 'boolean', default: false }) reversible: boolean;
   @Column({ name: 'children_total', type: 'integer', default: 0 }) childrenTotal: number;
+  /** The children plan of a waiting orchestration step (definition, concurrency, failFast). */
+  @Column({ type: 'jsonb', nullable: true }) spawn: Record<string, unknown> | null;
   @Column({ name: 'children_started', type: 'integer', default: 0 }) childrenStarted: number;
   @Column({ name: 'children_finished', type: 'integer', default: 0 }) childrenFinished: number;
   /** For a rollback step: the key of the step it undoes. */
