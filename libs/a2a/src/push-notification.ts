@@ -11,6 +11,7 @@ import { resultArtifact, STEP_STATUS_BY_EVENT, streamResponsesOf, type LoggedEve
 export const PUSHED_EVENT_TYPES = [
   ...Object.keys(STEP_STATUS_BY_EVENT),
   'step.progress',
+  'group.turn',
   'checkpoint.requested',
   'run.resumed',
   'run.completed',

@@ -24,6 +24,25 @@ describe('streamResponsesOf', () => {
     expect(update?.metadata).toEqual({ eventId: '42', eventType: 'step.progress' });
   });
 
+  it('turns a group turn into a WORKING update saying who spoke and what', () => {
+    const payload = {
+      attempt: 1,
+      turn: 3,
+      speaker: 'critic',
+      agent: 'critic-llm',
+      text: 'Too long.',
+      output: { text: 'Too long.' },
+      selectedBy: 'round-robin',
+    };
+    const [response] = streamResponsesOf(event('group.turn', payload), run, steps);
+    const update = response.payload?.$case === 'statusUpdate' ? response.payload.value : undefined;
+    expect(update?.status?.state).toBe(TaskState.TASK_STATE_WORKING);
+    expect(update?.status?.message?.parts.map((p) => p.content?.value)).toEqual([
+      'critic: Too long.',
+      { type: 'orchestration.group_turn', stepKey: 'write', turn: 3, speaker: 'critic', agent: 'critic-llm', text: 'Too long.' },
+    ]);
+  });
+
   it('says "Step i/n: key" with the orchestration.step data part', () => {
     const [response] = streamResponsesOf(event('step.retrying', { attempt: 1 }), run, steps);
     const parts =

@@ -5,7 +5,8 @@
  * - a failed run's status message carries an `orchestration.error` data part; a completed run has the artifact
  *   `result` holding its output as a data part;
  * - step events become WORKING status updates ("Step i/n: key" + an `orchestration.step` data part), step progress
- *   passes through as an `orchestration.progress` data part.
+ *   passes through as an `orchestration.progress` data part, and each turn of a group step becomes a WORKING update
+ *   whose text is what the speaker said (with an `orchestration.group_turn` data part naming the turn and speaker).
  */
 import { TaskState, type Message, type Part, type StreamResponse, type Task, type TaskStatus } from '@a2a-js/sdk';
 import type { JsonValue, RunStatus } from '#core';
@@ -156,6 +157,24 @@ export function streamResponsesOf(event: LoggedEvent, run: Pick<TaskRun, 'id' | 
       const token = progress && typeof progress === 'object' && !Array.isArray(progress) ? (progress.text ?? progress.token) : progress;
       if (typeof token === 'string') parts.unshift(protocolTextPart(token));
       return [status(TaskState.TASK_STATE_WORKING, protocolAgentMessage(parts, run.id, run.contextId))];
+    }
+    case 'group.turn': {
+      const text = typeof payload.text === 'string' ? payload.text : '';
+      const data = {
+        type: 'orchestration.group_turn',
+        stepKey: event.stepKey,
+        turn: payload.turn ?? null,
+        speaker: payload.speaker ?? null,
+        agent: payload.agent ?? null,
+        text,
+      };
+      const speaker = typeof payload.speaker === 'string' ? payload.speaker : 'participant';
+      return [
+        status(
+          TaskState.TASK_STATE_WORKING,
+          protocolAgentMessage([protocolTextPart(`${speaker}: ${text}`), protocolDataPart(data)], run.id, run.contextId),
+        ),
+      ];
     }
     case 'checkpoint.requested': {
       const approval: PendingApproval = {

@@ -86,6 +86,17 @@ export function messageData(message: MessageDto | undefined): JsonValue {
   return text.length > 0 ? text.join('\n') : null;
 }
 
+/** Keys under which an output usually holds its text (an LLM's `text`, an API's `answer`, ...), in order. */
+const TEXT_KEYS = ['text', 'answer', 'message', 'summary', 'report'];
+
+/** A text summary of an output, when it holds one: the output if it is a string, else its first string under a usual key. */
+export function outputText(output: JsonValue): string | null {
+  if (typeof output === 'string') return output;
+  if (output && typeof output === 'object' && !Array.isArray(output))
+    for (const key of TEXT_KEYS) if (typeof output[key] === 'string') return output[key];
+  return null;
+}
+
 /** The output carried by a task response: the first data part of the first artifact, else its text. */
 export function taskOutput(response: TaskResponseDto): JsonValue {
   const artifact = response.artifacts[0];

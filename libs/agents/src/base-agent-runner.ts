@@ -1,6 +1,17 @@
 import type { TaskRequestDto, TaskResponseDto } from '#a2a';
 import type { AgentType, JsonObject, JsonValue } from '#core';
 
+/**
+ * One message of the conversation an agent call belongs to, oldest first: earlier messages of the run's A2A context
+ * (docs/conversations.md), then, in a group step, the turns so far (the called participant's own turns as `agent`).
+ */
+export interface HistoryMessage {
+  role: 'user' | 'agent';
+  text: string;
+  /** Who said it, when several agents speak (a group step's participant). */
+  name?: string;
+}
+
 /** What an agent is run with besides its task: where it runs, how to stop, how to report progress. */
 export interface AgentExecutionContext {
   organizationId: string;
@@ -15,6 +26,8 @@ export interface AgentExecutionContext {
   /** Fires on cancellation, timeout, lost lease or shutdown: stop and throw. */
   signal: AbortSignal;
   onProgress(progress: JsonValue): void;
+  /** The conversation so far, when the call belongs to one (context agents receive it as chat messages). */
+  history?: HistoryMessage[];
   /** Who asked, when a person or the system did (REST, CLI, timers); absent for steps run by the engine. */
   actor?: { type: 'user' | 'api_key' | 'system'; id: string | null; userId: string | null; role: string | null; email?: string | null };
 }

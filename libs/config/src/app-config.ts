@@ -43,6 +43,8 @@ export interface AppConfig {
   maxForEachItems: number;
   /** Messages of a run's conversation that `{{ context.history }}` gives a step. */
   contextHistoryLimit: number;
+  /** Most tokens of history a context agent receives as chat messages (the oldest are dropped first). */
+  contextHistoryTokens: number;
   pollIntervalMs: number;
   breakerFailures: number;
   breakerWindowMs: number;
@@ -173,6 +175,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     maxOrchestrationDepth: positiveInt(raw(env, 'BATON_MAX_ORCHESTRATION_DEPTH'), 'BATON_MAX_ORCHESTRATION_DEPTH', problems),
     maxForEachItems: positiveInt(raw(env, 'BATON_MAX_FOREACH_ITEMS'), 'BATON_MAX_FOREACH_ITEMS', problems),
     contextHistoryLimit: positiveInt(raw(env, 'BATON_CONTEXT_HISTORY_LIMIT'), 'BATON_CONTEXT_HISTORY_LIMIT', problems),
+    contextHistoryTokens: positiveInt(raw(env, 'BATON_CONTEXT_HISTORY_TOKENS'), 'BATON_CONTEXT_HISTORY_TOKENS', problems),
     pollIntervalMs: positiveInt(raw(env, 'BATON_POLL_INTERVAL_MS'), 'BATON_POLL_INTERVAL_MS', problems),
     breakerFailures: positiveInt(raw(env, 'BATON_BREAKER_FAILURES'), 'BATON_BREAKER_FAILURES', problems),
     breakerWindowMs: positiveInt(raw(env, 'BATON_BREAKER_WINDOW_MS'), 'BATON_BREAKER_WINDOW_MS', problems),

@@ -101,7 +101,8 @@ export const CONFIG_VARIABLES = [
   { name: 'BATON_FLUSH_LANES', description: 'Result lanes per worker: each applies the results of the runs that hash to it.', sensitive: false, default: '4' },
   { name: 'BATON_MAX_ORCHESTRATION_DEPTH', description: 'Deepest nesting of sub-orchestrations: a step that would start a child deeper fails with DEPTH_EXCEEDED.', sensitive: false, default: '5' },
   { name: 'BATON_MAX_FOREACH_ITEMS', description: 'Most items one forEach step fans out to (more fails the step with FOREACH_TOO_LARGE).', sensitive: false, default: '10000' },
-  { name: 'BATON_CONTEXT_HISTORY_LIMIT', description: "Messages of a run's conversation (the most recent) that a step's {{ context.history }} template receives.", sensitive: false, default: '20' },
+  { name: 'BATON_CONTEXT_HISTORY_LIMIT', description: "Messages of a run's conversation (the most recent) that a step's {{ context.history }} template, or a context agent as chat messages, receives.", sensitive: false, default: '20' },
+  { name: 'BATON_CONTEXT_HISTORY_TOKENS', description: 'Most tokens (estimated, 4 characters each) of conversation history a context agent receives as chat messages; older messages are dropped first.', sensitive: false, default: '2000' },
   { name: 'BATON_SHUTDOWN_GRACE_MS', description: 'On SIGTERM, how long in-flight steps may finish before they are aborted and released.', sensitive: false, default: '30000' },
   { name: 'BATON_POLL_INTERVAL_MS', description: 'Fallback polling for ready steps when no LISTEN/NOTIFY wake-up arrives.', sensitive: false, default: '1000' },
   {

@@ -24,9 +24,29 @@ export interface ApprovalSpec {
   modificationsSchema?: JsonObject;
 }
 
+/** One speaker of a group step: an agent, or a capability (routed to an agent when the step starts). */
+export interface GroupParticipantSpec {
+  agent?: string;
+  capability?: string;
+  /** How the transcript names it (default: the agent slug, or the capability); unique within the group. */
+  name?: string;
+  /** strategy `priority`: higher speaks first (default 0; ties in list order). */
+  priority?: number;
+}
+
+/** When a group ends before maxTurns: a template over the transcript that renders truthy, or a speaker saying a word. */
+export interface GroupTermination {
+  /** Evaluated after each turn with `group.transcript`, `group.last` and `group.turn`, e.g. "{{ group.last.output.done }}". */
+  condition?: string;
+  /** A turn whose text contains this word (as a whole word, case-sensitive) ends the group. */
+  stopWord?: string;
+}
+
+export type GroupStrategy = 'round-robin' | 'priority' | 'llm';
+
 export interface StepSpec {
   key: string;
-  type?: 'agent' | 'orchestration' | 'approval';
+  type?: 'agent' | 'orchestration' | 'approval' | 'group';
   agent?: string;
   orchestration?: string;
   /** The child definition's version (absent: its latest active version when the step starts). */
@@ -49,6 +69,17 @@ export interface StepSpec {
   capability?: string;
   /** While the agent's breaker is open, run on another healthy agent sharing one of its capabilities. */
   fallback?: 'capability';
+  /** type group: who speaks (2-10 agents or capabilities; a string is an agent slug). */
+  participants?: (string | GroupParticipantSpec)[];
+  /** type group: who speaks next (default round-robin). */
+  strategy?: GroupStrategy;
+  /** type group, strategy llm: the agent that names the next speaker (round-robin when it fails or is slow). */
+  selector?: { agent: string; timeoutMs?: number };
+  /** type group: most turns (default 10). */
+  maxTurns?: number;
+  /** type group: turns in a row one speaker may take before sitting out one turn (default 3). */
+  maxConsecutiveTurns?: number;
+  termination?: GroupTermination;
 }
 
 /** What a run (or an agent, within one run) may spend on LLM calls; `onExceeded`: fail the step (default) or ask. */

@@ -10,8 +10,14 @@
 import type { ProblemDetail } from './domain-error.js';
 import type { JsonValue } from './definition-spec.js';
 
-/** `item` and `index`: the element of a forEach and its position (only in the input of a forEach step). */
-export const TEMPLATE_ROOTS = ['input', 'steps', 'run', 'item', 'index', 'context'] as const;
+/**
+ * `item` and `index`: the element of a forEach and its position (only in the input of a forEach step); `group`: the
+ * transcript of a group step (only in its termination condition).
+ */
+export const TEMPLATE_ROOTS = ['input', 'steps', 'run', 'item', 'index', 'context', 'group'] as const;
+
+/** Fields of `group` a group step's termination condition may read: every turn so far, the last one, its number. */
+export const TEMPLATE_GROUP_FIELDS = ['transcript', 'last', 'turn'] as const;
 
 /**
  * Fields of `context` a template may read: the run's conversation (A2A contextId) and its recent history, oldest first,
@@ -51,6 +57,8 @@ export interface TemplateContext {
   index?: number;
   /** The run's conversation: `context.id`, `context.history`. */
   context?: { id: string | null; history: JsonValue[] };
+  /** A group step's transcript (its termination condition): `group.transcript`, `group.last`, `group.turn`. */
+  group?: { transcript: JsonValue[]; last: JsonValue; turn: number };
 }
 
 /** A template that cannot be rendered: bad syntax, an unknown root, or a step the context does not hold. */
@@ -176,7 +184,7 @@ function parseExpression(expression: string): { parsed: ParsedExpression } | { f
     return {
       failure: {
         code: 'template_root',
-        message: `unknown root "${root}" in template "${expression}" (expected input, steps, run, item, index or context)`,
+        message: `unknown root "${root}" in template "${expression}" (expected input, steps, run, item, index, context or group)`,
         expression,
       },
     };
@@ -191,6 +199,9 @@ function parseExpression(expression: string): { parsed: ParsedExpression } | { f
   if (root === 'index' && segments.length > 0) return pathFailure(expression, 'index is a number: it has no fields');
   if (root === 'context' && !(TEMPLATE_CONTEXT_FIELDS as readonly Segment[]).includes(segments[0] ?? '')) {
     return pathFailure(expression, `expected one of ${TEMPLATE_CONTEXT_FIELDS.map((f) => `context.${f}`).join(', ')}`);
+  }
+  if (root === 'group' && !(TEMPLATE_GROUP_FIELDS as readonly Segment[]).includes(segments[0] ?? '')) {
+    return pathFailure(expression, `expected one of ${TEMPLATE_GROUP_FIELDS.map((f) => `group.${f}`).join(', ')}`);
   }
   if (root === 'run') {
     if (segments.length !== 1 || !(TEMPLATE_RUN_FIELDS as readonly Segment[]).includes(segments[0])) {
@@ -257,6 +268,8 @@ function resolve(parsed: ParsedExpression, context: TemplateContext, path: strin
       return context.index ?? null;
     case 'context':
       return follow((context.context ?? { id: null, history: [] }) as JsonValue, parsed.segments);
+    case 'group':
+      return follow((context.group ?? { transcript: [], last: null, turn: 0 }) as JsonValue, parsed.segments);
     case 'steps': {
       const key = parsed.stepKey as string;
       if (!Object.hasOwn(context.steps, key)) throw new TemplateError(`step "${key}" is not available to this template`, path, expression);

@@ -77,8 +77,7 @@ export function referencedNames(document: unknown): { agents: string[]; orchestr
     for (const usage of agentUsages(step)) agents.add(usage.slug);
     const orchestration = stringAt(step.fields, 'orchestration');
     if (orchestration) orchestrations.add(orchestration);
-    const capability = stringAt(step.fields, 'capability');
-    if (capability) capabilities.add(capability);
+    for (const { capability } of capabilityUsages(step)) capabilities.add(capability);
   }
   return { agents: [...agents], orchestrations: [...orchestrations], capabilities: [...capabilities] };
 }
@@ -91,7 +90,105 @@ function agentUsages(step: StepView): { slug: string; path: string }[] {
     usages.push({ slug: value, path: `${step.path}.fallbackAgents[${index}]` });
   const rollback = step.fields.rollback;
   if (isObject(rollback) && typeof rollback.agent === 'string') usages.push({ slug: rollback.agent, path: `${step.path}.rollback.agent` });
+  for (const participant of participantsOf(step))
+    if (participant.agent) usages.push({ slug: participant.agent, path: participant.agentPath });
+  const selector = step.fields.selector;
+  if (isObject(selector) && typeof selector.agent === 'string') usages.push({ slug: selector.agent, path: `${step.path}.selector.agent` });
   return usages;
+}
+
+function capabilityUsages(step: StepView): { capability: string; path: string }[] {
+  const usages: { capability: string; path: string }[] = [];
+  const capability = stringAt(step.fields, 'capability');
+  if (capability) usages.push({ capability, path: `${step.path}.capability` });
+  for (const participant of participantsOf(step))
+    if (participant.capability) usages.push({ capability: participant.capability, path: `${participant.path}.capability` });
+  return usages;
+}
+
+interface ParticipantView {
+  path: string;
+  agentPath: string;
+  agent?: string;
+  capability?: string;
+  name?: string;
+  priority?: unknown;
+}
+
+/** A group step's participants as written (a string is an agent slug), read defensively. */
+function participantsOf(step: StepView): ParticipantView[] {
+  const list = step.fields.participants;
+  if (!Array.isArray(list)) return [];
+  return list.flatMap((item, index): ParticipantView[] => {
+    const path = `${step.path}.participants[${index}]`;
+    if (typeof item === 'string') return [{ path, agentPath: path, agent: item }];
+    if (!isObject(item)) return [];
+    return [{ path, agentPath: `${path}.agent`, agent: stringAt(item, 'agent'), capability: stringAt(item, 'capability'), name: stringAt(item, 'name'), priority: item.priority }];
+  });
+}
+
+/** The fields only a group step has. */
+const GROUP_FIELDS = ['participants', 'strategy', 'selector', 'maxTurns', 'maxConsecutiveTurns', 'termination'];
+
+/** What a group step needs: distinct participants that each name one agent or capability, a selector exactly for llm. */
+function groupShape(step: StepView): ProblemDetail[] {
+  const problem = (path: string, message: string): ProblemDetail => ({ path, message, code: 'group_shape' });
+  const has = (name: string) => step.fields[name] !== undefined;
+  if (step.type !== 'group')
+    return GROUP_FIELDS.filter(has).map((field) => problem(`${step.path}.${field}`, `${field} only applies to group steps (set type: group)`));
+  const problems: ProblemDetail[] = [];
+  if (!has('participants')) problems.push(problem(`${step.path}.participants`, 'group steps need participants (2 to 10 agents or capabilities)'));
+  for (const field of ['agent', 'capability', 'orchestration', 'fallbackAgents', 'fallback', 'forEach', 'concurrency', 'failFast', 'version'])
+    if (has(field)) problems.push(problem(`${step.path}.${field}`, `a group step's agents are its participants: remove ${field}`));
+  const strategy = stringAt(step.fields, 'strategy') ?? 'round-robin';
+  const names = new Map<string, string>();
+  for (const participant of participantsOf(step)) {
+    if (participant.agent === undefined && participant.capability === undefined)
+      problems.push(problem(participant.path, 'a participant names an agent or a capability'));
+    if (participant.agent !== undefined && participant.capability !== undefined)
+      problems.push(problem(`${participant.path}.capability`, 'name either an agent or a capability, not both'));
+    if (participant.priority !== undefined && strategy !== 'priority')
+      problems.push(problem(`${participant.path}.priority`, 'priority only applies with strategy: priority'));
+    const name = participant.name ?? participant.agent ?? participant.capability;
+    if (name === undefined) continue;
+    const earlier = names.get(name);
+    if (earlier !== undefined)
+      problems.push(problem(participant.path, `two participants are named "${name}" (also ${earlier}): give one a name`));
+    else names.set(name, participant.path);
+  }
+  if (strategy === 'llm' && !has('selector'))
+    problems.push(problem(`${step.path}.selector`, 'strategy llm needs a selector agent that names the next speaker'));
+  if (strategy !== 'llm' && has('selector')) problems.push(problem(`${step.path}.selector`, 'a selector only applies with strategy: llm'));
+  return problems;
+}
+
+/** A termination condition reads the transcript only (`group.*`), and `group.*` exists nowhere else. */
+function groupRoots(steps: StepView[]): ProblemDetail[] {
+  return steps.flatMap((step) => {
+    return templateFields(step).flatMap(([value, path]) => {
+      if (value === undefined) return [];
+      const inCondition = path === `${step.path}.termination.condition`;
+      const scan = extractTemplateReferences(value as JsonValue, path);
+      const problems: ProblemDetail[] = inCondition ? [...scan.problems] : [];
+      for (const ref of scan.references) {
+        if (inCondition && ref.root !== 'group')
+          problems.push({
+            path: ref.path,
+            message: `"{{ ${ref.expression} }}": a termination condition reads only group.transcript, group.last and group.turn`,
+            code: 'template_root',
+          });
+        if (!inCondition && ref.root === 'group')
+          problems.push({
+            path: ref.path,
+            message: `"{{ ${ref.expression} }}": group is only defined in the termination condition of a group step`,
+            code: 'template_root',
+          });
+      }
+      if (inCondition && typeof value === 'string' && scan.problems.length === 0 && scan.references.length === 0)
+        problems.push({ path, message: 'a termination condition is a template, e.g. "{{ group.last.output.done }}"', code: 'template_root' });
+      return problems;
+    });
+  });
 }
 
 function duplicateKeys(steps: StepView[]): ProblemDetail[] {
@@ -136,7 +233,7 @@ function stepShape(step: StepView): ProblemDetail[] {
   }
   if (step.type !== 'orchestration')
     for (const field of ['forEach', 'concurrency', 'failFast', 'version'])
-      if (has(field) && step.type !== 'approval') problems.push(problem(field, `${field} only applies to orchestration steps`));
+      if (has(field) && step.type !== 'approval' && step.type !== 'group') problems.push(problem(field, `${field} only applies to orchestration steps`));
   if (!has('forEach'))
     for (const field of ['concurrency', 'failFast'])
       if (has(field) && step.type === 'orchestration') problems.push(problem(field, `${field} only applies with forEach`));
@@ -167,11 +264,11 @@ function unknownAgents(steps: StepView[], catalog: DefinitionCatalog): ProblemDe
 }
 
 function unknownCapabilities(steps: StepView[], catalog: DefinitionCatalog): ProblemDetail[] {
-  return steps.flatMap((step) => {
-    const capability = stringAt(step.fields, 'capability');
-    if (capability === undefined || catalog.capabilities?.has(capability)) return [];
-    return [{ path: `${step.path}.capability`, message: `no active agent has the capability "${capability}"`, code: 'unknown_capability' }];
-  });
+  return steps.flatMap((step) =>
+    capabilityUsages(step)
+      .filter(({ capability }) => !catalog.capabilities?.has(capability))
+      .map(({ capability, path }) => ({ path, message: `no active agent has the capability "${capability}"`, code: 'unknown_capability' })),
+  );
 }
 
 function unknownOrchestrations(document: Fields, steps: StepView[], catalog: DefinitionCatalog): ProblemDetail[] {
@@ -207,16 +304,22 @@ export function pathBack(from: string, target: string, graph: ReadonlyMap<string
   return walk(from);
 }
 
+/** The fields of a step that hold templates, each with its JSON path (absent ones undefined). */
+function templateFields(step: StepView): [unknown, string][] {
+  const termination = step.fields.termination;
+  return [
+    [step.fields.input, `${step.path}.input`],
+    [step.fields.forEach, `${step.path}.forEach`],
+    [isObject(step.fields.approval) ? step.fields.approval.payload : undefined, `${step.path}.approval.payload`],
+    [isObject(step.fields.rollback) ? step.fields.rollback.input : undefined, `${step.path}.rollback.input`],
+    [isObject(termination) ? termination.condition : undefined, `${step.path}.termination.condition`],
+  ];
+}
+
 /** `item` and `index` exist only for the children of a forEach: anywhere else they are a mistake. */
 function forEachRoots(steps: StepView[]): ProblemDetail[] {
   return steps.flatMap((step) => {
-    const fields: [unknown, string][] = [
-      [step.fields.input, `${step.path}.input`],
-      [step.fields.forEach, `${step.path}.forEach`],
-      [isObject(step.fields.approval) ? step.fields.approval.payload : undefined, `${step.path}.approval.payload`],
-      [isObject(step.fields.rollback) ? step.fields.rollback.input : undefined, `${step.path}.rollback.input`],
-    ];
-    return fields.flatMap(([value, path]) => {
+    return templateFields(step).flatMap(([value, path]) => {
       if (value === undefined) return [];
       const inForEachInput = step.fields.forEach !== undefined && path === `${step.path}.input`;
       return extractTemplateReferences(value as JsonValue, path)
@@ -382,6 +485,7 @@ export function semanticProblems(document: unknown, catalog: DefinitionCatalog):
   return [
     ...duplicateKeys(steps),
     ...steps.flatMap(stepShape),
+    ...steps.flatMap(groupShape),
     ...unknownAgents(steps, catalog),
     ...unknownCapabilities(steps, catalog),
     ...unknownOrchestrations(document, steps, catalog),
@@ -389,6 +493,7 @@ export function semanticProblems(document: unknown, catalog: DefinitionCatalog):
     ...dependencyCycles(steps, byKey),
     ...templateProblems(document, steps, byKey),
     ...forEachRoots(steps),
+    ...groupRoots(steps),
     ...schemaFields(document, steps),
   ];
 }

@@ -9,7 +9,12 @@ import { ROLES } from '#core';
 
 export const DEFINITION_SLUG_PATTERN = '^[a-z0-9][a-z0-9-]{0,99}$';
 export const STEP_KEY_PATTERN = '^[a-zA-Z_][a-zA-Z0-9_]{0,99}$';
-export const STEP_TYPES = ['agent', 'orchestration', 'approval'] as const;
+export const STEP_TYPES = ['agent', 'orchestration', 'approval', 'group'] as const;
+export const GROUP_STRATEGIES = ['round-robin', 'priority', 'llm'] as const;
+/** Bounds of a group step (issue 16: 2-10 participants); maxTurns keeps a transcript readable in one output. */
+export const GROUP_MIN_PARTICIPANTS = 2;
+export const GROUP_MAX_PARTICIPANTS = 10;
+export const GROUP_MAX_TURNS = 100;
 export const APPROVAL_DECISIONS = ['continue', 'retry', 'skip', 'abort'] as const;
 export const APPROVAL_TIMEOUT_ACTIONS = ['abort', 'continue', 'skip'] as const;
 
@@ -94,6 +99,22 @@ export const DEFINITION_JSON_SCHEMA = {
         retry: { $ref: '#/definitions/retry' },
       },
     },
+    participant: {
+      description: 'An agent slug, or { agent | capability, name?, priority? }',
+      anyOf: [
+        agentName,
+        {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            agent: agentName,
+            capability: { type: 'string', pattern: STEP_CAPABILITY_PATTERN },
+            name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$' },
+            priority: { type: 'integer', minimum: -1000, maximum: 1000 },
+          },
+        },
+      ],
+    },
     step: {
       type: 'object',
       additionalProperties: false,
@@ -117,6 +138,37 @@ export const DEFINITION_JSON_SCHEMA = {
         fallbackAgents: { type: 'array', uniqueItems: true, items: agentName },
         capability: { type: 'string', pattern: STEP_CAPABILITY_PATTERN },
         fallback: { enum: ['capability'] },
+        participants: {
+          type: 'array',
+          minItems: GROUP_MIN_PARTICIPANTS,
+          maxItems: GROUP_MAX_PARTICIPANTS,
+          items: { $ref: '#/definitions/participant' },
+          description: 'type group: the speakers (agents or capabilities)',
+        },
+        strategy: { enum: [...GROUP_STRATEGIES], description: 'type group: who speaks next (default round-robin)' },
+        selector: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['agent'],
+          description: 'type group, strategy llm: the agent naming the next speaker; round-robin when it fails or takes longer than timeoutMs',
+          properties: { agent: agentName, timeoutMs: durationMs },
+        },
+        maxTurns: { type: 'integer', minimum: 1, maximum: GROUP_MAX_TURNS, description: 'type group: most turns (default 10)' },
+        maxConsecutiveTurns: {
+          type: 'integer',
+          minimum: 1,
+          maximum: GROUP_MAX_TURNS,
+          description: 'type group: turns in a row one speaker may take before it sits out one (default 3)',
+        },
+        termination: {
+          type: 'object',
+          additionalProperties: false,
+          minProperties: 1,
+          properties: {
+            condition: { type: 'string', minLength: 1, maxLength: 2000, description: 'A template over group.transcript / group.last / group.turn; truthy ends the group' },
+            stopWord: { type: 'string', minLength: 1, maxLength: 100, description: 'A turn whose text contains this word ends the group' },
+          },
+        },
       },
     },
   },

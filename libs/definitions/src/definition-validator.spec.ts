@@ -117,7 +117,7 @@ describe('validateDefinitionDocument', () => {
           { path: '$.slug', message: expect.stringContaining('must match pattern') },
           { path: '$.concurrency', message: 'must be >= 1' },
           { path: '$.steps[0].key', message: expect.stringContaining('must match pattern') },
-          { path: '$.steps[0].type', message: 'must be one of: agent, orchestration, approval' },
+          { path: '$.steps[0].type', message: 'must be one of: agent, orchestration, approval, group' },
           { path: '$.steps[1].retry.maxAttempts', message: 'must be <= 100' },
           { path: '$.steps[1].retry.backoff', message: 'must be one of: exponential, fixed' },
           { path: '$.steps[1].approval.onTimeout', message: 'must be one of: abort, continue, skip' },

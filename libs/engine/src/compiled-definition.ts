@@ -6,6 +6,7 @@ import type { Repository } from 'typeorm';
 import { DomainError, extractTemplateReferences, type DefinitionSpec, type JsonValue, type ProblemDetail, type StepSpec } from '#core';
 import { OrchestrationDefinitionEntity } from '#persistence';
 import { resolveRetryPolicy, type ResolvedRetryPolicy } from './backoff.js';
+import { compileGroup, type CompiledGroup } from './group/group-conversation.js';
 
 /** What the engine needs of a definition, computed once: definitions are immutable, so this never goes stale. */
 export interface CompiledDefinition {
@@ -36,6 +37,9 @@ export interface CompiledStep {
   /** Its input reads `{{ context.* }}` (the run's conversation history is loaded to render it). */
   readsContext?: boolean;
   retry: ResolvedRetryPolicy;
+  /** A group step: its participants, strategy and termination, defaults applied (see group/group-conversation.ts). */
+  group?: CompiledGroup;
+  /** Bounds each agent call (a group step: each turn). */
   timeoutMs: number | null;
 }
 
@@ -55,6 +59,7 @@ export function compileDefinition(row: Pick<OrchestrationDefinitionEntity, 'id' 
       reads: [...new Set(extractTemplateReferences(step.input ?? null).references.flatMap((r) => (r.stepKey ? [r.stepKey] : [])))],
       readsContext: extractTemplateReferences(step.input ?? null).references.some((r) => r.root === 'context'),
       retry: resolveRetryPolicy(step.retry, spec.defaults?.retry),
+      ...(step.type === 'group' ? { group: compileGroup(step) } : {}),
       timeoutMs: step.timeoutMs ?? spec.defaults?.timeoutMs ?? null,
     });
   });

@@ -22,6 +22,7 @@ import { EngineWorker } from './worker/engine-worker.js';
 import { ResultApplier } from './worker/result-applier.js';
 import { ChildSpawner } from './worker/child-spawner.js';
 import { StepClaimer } from './worker/step-claimer.js';
+import { GroupPlanner } from './worker/group-planner.js';
 import { StepExecutor } from './worker/step-executor.js';
 
 /**
@@ -35,6 +36,7 @@ import { StepExecutor } from './worker/step-executor.js';
     DefinitionCache,
     AgentDirectory,
     ChildSpawner,
+    GroupPlanner,
     StepClaimer,
     StepExecutor,
     ResultApplier,

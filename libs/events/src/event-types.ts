@@ -27,6 +27,7 @@ export const EVENT_TYPES = [
   'agent.breaker_opened',
   'agent.breaker_half_opened',
   'agent.breaker_closed',
+  'group.turn',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

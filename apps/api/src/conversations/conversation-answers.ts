@@ -10,7 +10,15 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { Message } from '@a2a-js/sdk';
-import { protocolAgentMessage, protocolDataPart, protocolTextPart, taskOfRun, TERMINAL_RUN_STATUSES, type PendingApproval } from '#a2a';
+import {
+  outputText,
+  protocolAgentMessage,
+  protocolDataPart,
+  protocolTextPart,
+  taskOfRun,
+  TERMINAL_RUN_STATUSES,
+  type PendingApproval,
+} from '#a2a';
 import type { JsonValue, RunStatus } from '#core';
 import { ConversationsService, type UnansweredRun } from '#conversations';
 import { ApprovalQueryService } from '#engine';
@@ -19,16 +27,6 @@ import { RunsRepository, type OrchestrationRunEntity } from '#persistence';
 /** Run statuses that carry an answer for the conversation. */
 export const ANSWERED_RUN_STATUSES: readonly RunStatus[] = [...TERMINAL_RUN_STATUSES, 'awaiting_approval'];
 const SWEEP_BATCH = 200;
-const SUMMARY_KEYS = ['text', 'answer', 'message', 'summary', 'report'];
-
-/** A text summary of a run output, when it holds one (a string, or a string under a usual key). */
-function summaryOf(output: JsonValue): string | null {
-  if (typeof output === 'string') return output;
-  if (output && typeof output === 'object' && !Array.isArray(output))
-    for (const key of SUMMARY_KEYS) if (typeof output[key] === 'string') return output[key];
-  return null;
-}
-
 /** The answer parts of a run in an answered status, in the A2A v1.0 JSON form; empty when there is nothing to say. */
 export function answerParts(run: OrchestrationRunEntity, contextId: string, pending: PendingApproval[]): JsonValue[] {
   const view = {
@@ -44,7 +42,7 @@ export function answerParts(run: OrchestrationRunEntity, contextId: string, pend
   const task = taskOfRun(view, pending, []);
   let parts;
   if (run.status === 'completed') {
-    const summary = summaryOf(view.output);
+    const summary = outputText(view.output);
     parts = [...(summary === null ? [] : [protocolTextPart(summary)]), protocolDataPart(view.output ?? null)];
   } else if (run.status === 'cancelled') parts = [protocolTextPart('Task canceled')];
   else parts = task.status?.message?.parts ?? [];

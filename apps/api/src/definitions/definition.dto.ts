@@ -47,6 +47,26 @@ steps:
     input: { text: "{{ steps.analyze.output.report }}" }
 `;
 
+/** A group step (docs/group-steps.md): two speakers in turns until one says DONE, then an approval. */
+export const EXAMPLE_GROUP_SPEC = {
+  slug: 'kpi-debate',
+  name: 'KPI debate',
+  input: { type: 'object', required: ['quarter'], properties: { quarter: { type: 'string' } } },
+  steps: [
+    {
+      key: 'debate',
+      type: 'group',
+      participants: [{ agent: 'summarizer', name: 'analyst' }, { agent: 'echo', name: 'devil' }],
+      strategy: 'round-robin',
+      maxTurns: 6,
+      maxConsecutiveTurns: 3,
+      termination: { stopWord: 'DONE', condition: '{{ group.last.output.agreed }}' },
+      input: { text: 'Is {{ input.quarter }} on track?' },
+      approval: { prompt: 'Keep the conclusion of the debate?' },
+    },
+  ],
+};
+
 /** OpenAPI request body of the endpoints that take a definition: JSON or YAML, each with its example. */
 export const DEFINITION_REQUEST_BODY = {
   required: true,
@@ -56,7 +76,10 @@ export const DEFINITION_REQUEST_BODY = {
   content: {
     'application/json': {
       schema: { type: 'object' as const, additionalProperties: true, required: ['slug', 'name', 'steps'] },
-      examples: { definition: { summary: 'KPI tracking (JSON)', value: EXAMPLE_SPEC } },
+      examples: {
+        definition: { summary: 'KPI tracking (JSON)', value: EXAMPLE_SPEC },
+        group: { summary: 'A group step: agents speaking in turns (JSON)', value: EXAMPLE_GROUP_SPEC },
+      },
     },
     'application/yaml': {
       schema: { type: 'string' as const, description: 'The definition as YAML (JSON is valid YAML too)' },

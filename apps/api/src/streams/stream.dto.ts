@@ -4,7 +4,7 @@ import { EVENT_TYPES, type EventType } from '#events';
 
 export class StreamQueryDto {
   @ApiPropertyOptional({
-    description: 'Only these event types: comma-separated names, or `<category>.*` (run, step, checkpoint). Default: all.',
+    description: 'Only these event types: comma-separated names, or `<category>.*` (run, step, checkpoint, agent, group). Default: all.',
     example: 'step.completed,run.*',
   })
   @IsOptional()
@@ -62,6 +62,8 @@ export const EVENT_PAYLOADS: Record<EventType, string> = {
   'agent.breaker_opened': "`{ agent, from, to }`: the agent's circuit breaker opened; logged on the run whose step tripped it",
   'agent.breaker_half_opened': '`{ agent, from, to }`: the cool-down passed and a trial call was made (by this run\'s step)',
   'agent.breaker_closed': '`{ agent, from, to }`: the trial call of this run\'s step succeeded',
+  'group.turn':
+    '`{ attempt, turn, speaker, agent, text, output, selectedBy, fallbackReason? }`: a participant of a group step spoke (one event per finished turn; selectedBy: round-robin, priority, llm, or fallback when the selector failed)',
 };
 
 export const SSE_FORMAT_DOC = [

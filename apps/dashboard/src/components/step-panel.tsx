@@ -5,7 +5,7 @@ import { can } from '../lib/jwt';
 import { Link } from '../lib/router';
 import { useAction } from '../lib/use-api';
 import { useApp } from '../session';
-import { attemptBars } from '../lib/events';
+import { attemptBars, groupTurns } from '../lib/events';
 import { ChildRunTable, countsText } from './child-runs';
 import { ConfirmDialog } from './confirm';
 import { formatDuration, formatTime, InlineError, Json, StatusBadge } from './states';
@@ -47,6 +47,7 @@ export function StepPanel({ run, step, events, onChanged }: { run: Run; step: St
   const mine = events.filter((e) => e.stepKey === step.key);
   const childRuns = run.children?.filter((c) => c.stepKey === step.key) ?? [];
   const usage = usageOf(step, mine);
+  const turns = groupTurns(mine, step.key);
   const attempts = attemptBars(mine);
   const runOpen = run.status !== 'completed' && run.status !== 'cancelled';
   const operator = can.operate(session.role);
@@ -155,6 +156,23 @@ export function StepPanel({ run, step, events, onChanged }: { run: Run; step: St
         <>
           <h3>Usage and cost</h3>
           <Json value={usage} label="usage" />
+        </>
+      ) : null}
+      {turns.length > 0 ? (
+        <>
+          <h3>Conversation ({turns.length} turns)</h3>
+          <ol className="turn-list" aria-label={`turns of ${step.key}`}>
+            {turns.map((t, i) => (
+              <li key={i}>
+                <strong>{t.speaker}</strong>{' '}
+                <span className="muted">
+                  turn {t.turn}
+                  {t.selectedBy === 'fallback' ? ' (the selector failed: round-robin)' : ''}
+                </span>
+                <p className="turn-text">{t.text}</p>
+              </li>
+            ))}
+          </ol>
         </>
       ) : null}
       <h3>Events ({mine.length})</h3>

@@ -130,3 +130,26 @@ export function attemptBars(events: BatonEvent[]): AttemptBar[] {
   }
   return bars;
 }
+
+/** One turn of a group step, from its group.turn event. */
+export interface GroupTurnView {
+  turn: number;
+  speaker: string;
+  text: string;
+  selectedBy: string;
+}
+
+/** The turns of a group step in log order (a checkpoint's retry starts again at turn 1, so a number may repeat). */
+export function groupTurns(events: BatonEvent[], stepKey: string): GroupTurnView[] {
+  return events
+    .filter((e) => e.type === 'group.turn' && e.stepKey === stepKey)
+    .map((e) => {
+      const p = e.payload ?? {};
+      return {
+        turn: typeof p.turn === 'number' ? p.turn : 0,
+        speaker: typeof p.speaker === 'string' ? p.speaker : '?',
+        text: typeof p.text === 'string' ? p.text : '',
+        selectedBy: typeof p.selectedBy === 'string' ? p.selectedBy : '',
+      };
+    });
+}

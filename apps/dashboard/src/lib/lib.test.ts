@@ -4,7 +4,7 @@ import { API_ROUTES } from '../api/routes';
 import type { BatonEvent, Run } from '../api/types';
 import { makeStep } from '../test-fixtures';
 import { coalesce } from './coalesce';
-import { applyEvents, attemptBars, mergeEvents } from './events';
+import { applyEvents, attemptBars, groupTurns, mergeEvents } from './events';
 import { FrameBatcher } from './frame-batcher';
 import { sessionFromToken } from './jwt';
 import { layoutDag } from './layout';
@@ -103,6 +103,24 @@ describe('applyEvents', () => {
   it('merges overlapping pages without duplicates, by seq', () => {
     const merged = mergeEvents([event(1, 'run.started', null), event(2, 'step.started', 'a')], [event(2, 'step.started', 'a'), event(3, 'step.completed', 'a')]);
     expect(merged.map((e) => e.seq)).toEqual([1, 2, 3]);
+  });
+});
+
+describe('groupTurns', () => {
+  it("lists a group step's turns from its group.turn events, in log order", () => {
+    const turns = groupTurns(
+      [
+        event(1, 'step.started', 'talk', { attempt: 1 }),
+        event(2, 'group.turn', 'talk', { turn: 1, speaker: 'alice', text: 'hi', selectedBy: 'round-robin' }),
+        event(3, 'group.turn', 'other', { turn: 1, speaker: 'zed', text: 'no', selectedBy: 'round-robin' }),
+        event(4, 'group.turn', 'talk', { turn: 2, speaker: 'bob', text: 'hello', selectedBy: 'fallback' }),
+      ],
+      'talk',
+    );
+    expect(turns).toEqual([
+      { turn: 1, speaker: 'alice', text: 'hi', selectedBy: 'round-robin' },
+      { turn: 2, speaker: 'bob', text: 'hello', selectedBy: 'fallback' },
+    ]);
   });
 });
 

@@ -4,6 +4,9 @@
  * `{ text, model, provider, finishReason, analysis? }`, with tokens and cost in the response's `metadata.usage`.
  * Provider `auto` (the default) calls the OpenAI-compatible API when a base URL (config `baseUrl` or
  * BATON_LLM_BASE_URL) and the key variable (`apiKeyEnv`) are both set, and otherwise answers offline with `local`.
+ * A call that belongs to a conversation (a run in an A2A context, a group step's turns) sends the conversation as chat
+ * messages between the system prompt and the user prompt, its most recent messages within `historyTokens`
+ * (BATON_CONTEXT_HISTORY_TOKENS by default); `history: false` sends none.
  */
 import { Injectable } from '@nestjs/common';
 import { completedTask, messageData, type TaskRequestDto, type TaskResponseDto } from '#a2a';
@@ -11,7 +14,7 @@ import { renderTemplate, TemplateError, type JsonObject, type JsonValue } from '
 import { randomUUID } from 'node:crypto';
 import { ABORTED_ERROR, AgentError } from '../agent-error.js';
 import type { AgentUsage } from '../agent-usage.js';
-import type { AgentExecutionContext } from '../base-agent-runner.js';
+import type { AgentExecutionContext, HistoryMessage } from '../base-agent-runner.js';
 import { RegisteredAgentRunner } from '../registered-agent-runner.js';
 import { envSecret } from '../outbound/env-secrets.js';
 import { DEFAULT_LLM_PRICES, pricedUsage, type ModelPrice } from './llm-prices.js';
@@ -31,6 +34,10 @@ export interface ContextAgentConfig {
   maxTokens?: number;
   timeoutMs?: number;
   stream?: boolean;
+  /** false: never send the conversation's history (default: send it when the call belongs to one). */
+  history?: boolean;
+  /** Most tokens of history sent (default BATON_CONTEXT_HISTORY_TOKENS). */
+  historyTokens?: number;
 }
 
 export const DEFAULT_CONTEXT_MODEL = 'gpt-4o-mini';
@@ -52,6 +59,8 @@ export const CONTEXT_CONFIG_SCHEMA: JsonObject = {
     maxTokens: { type: 'integer', minimum: 1, maximum: 1000000 },
     timeoutMs: { type: 'integer', minimum: 1, maximum: 3600000 },
     stream: { type: 'boolean' },
+    history: { type: 'boolean', description: 'false: never send the conversation history as chat messages' },
+    historyTokens: { type: 'integer', minimum: 1, maximum: 1000000, description: 'Most tokens of history sent (default BATON_CONTEXT_HISTORY_TOKENS)' },
   },
 };
 
@@ -69,7 +78,8 @@ export class ContextAgentRunner extends RegisteredAgentRunner {
     const runId = typeof request.metadata?.runId === 'string' ? request.metadata.runId : undefined;
     const system = config.systemPrompt ? promptText(config.systemPrompt, input, runId, 'systemPrompt') : '';
     const user = config.userPrompt ? promptText(config.userPrompt, input, runId, 'userPrompt') : defaultUserPrompt(input);
-    const messages: ChatMessage[] = [...(system ? [{ role: 'system' as const, content: system }] : []), { role: 'user', content: user }];
+    const history = config.history === false ? [] : chatHistory(context.history ?? [], config.historyTokens ?? this.appConfig.contextHistoryTokens);
+    const messages: ChatMessage[] = [...(system ? [{ role: 'system' as const, content: system }] : []), ...history, { role: 'user', content: user }];
     const throttle = new ProgressThrottle(context.onProgress);
     const id = request.taskId ?? randomUUID();
 
@@ -133,6 +143,25 @@ export class ContextAgentRunner extends RegisteredAgentRunner {
     const response = completedTask(id, request.contextId ?? id, output);
     return { ...response, metadata: { usage: { ...usage } } };
   }
+}
+
+/**
+ * The conversation as chat messages: the most recent ones whose estimated tokens fit in `maxTokens`, oldest first.
+ * Another speaker's words carry its name (`critic: ...`); the agent's own are `assistant` messages.
+ */
+export function chatHistory(history: readonly HistoryMessage[], maxTokens: number): ChatMessage[] {
+  const out: ChatMessage[] = [];
+  let budget = maxTokens;
+  for (let i = history.length - 1; i >= 0; i--) {
+    const m = history[i];
+    const content = m.role === 'user' && m.name ? `${m.name}: ${m.text}` : m.text;
+    const tokens = estimateTokens(content);
+    if (content === '') continue;
+    if (tokens > budget) break;
+    budget -= tokens;
+    out.push({ role: m.role === 'agent' ? 'assistant' : 'user', content });
+  }
+  return out.reverse();
 }
 
 function promptText(template: string, input: JsonValue, runId: string | undefined, field: string): string {

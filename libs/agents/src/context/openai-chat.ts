@@ -10,7 +10,7 @@ import { outboundStream } from '../outbound/outbound-http.js';
 import { estimateTokens } from './local-llm.js';
 
 export interface ChatMessage {
-  role: 'system' | 'user';
+  role: 'system' | 'user' | 'assistant';
   content: string;
 }
 

@@ -37,6 +37,7 @@ import {
   type LockedApproval,
   type NewDecision,
 } from '../store/approval.repository.js';
+import { deleteGroupTurns } from '../store/group-turn.repository.js';
 import { markSkipped } from '../store/run-control.repository.js';
 import { lockRuns, notify, raiseRunBudget, updateSteps, type ReleasedStep, type RunRow } from '../store/step-transition.repository.js';
 import { terminateRuns } from '../transitions/run-termination.transition.js';
@@ -288,7 +289,9 @@ export class ApprovalService {
       // Answering an agent's question (an input-required checkpoint) resumes its task with the reply.
       const asked = isInputRequest(step.output) ? step.output : null;
       const input = asked ? { resume: { remoteTask: asked.remoteTask, reply: replyOf(modifications) } } : deepMerge(step.input, modifications ?? undefined);
-      const [, retried] = await together([recorded, readyForRetry(client, step.id, input)]);
+      // A group step retried at its checkpoint talks again from the first turn (with the modified input).
+      const group = (await this.definitions.get(run.definition_id)).steps.get(approval.step_key)?.group;
+      const [, retried] = await together([recorded, readyForRetry(client, step.id, input), group ? deleteGroupTurns(client, step.id) : undefined]);
       startable = [retried];
     } else {
       assertUnreachable(decision, 'decision');

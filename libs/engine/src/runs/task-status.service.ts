@@ -54,6 +54,7 @@ const STATUS_BY_EVENT: Record<EventType, { run: RunStatus } | { step: StepStatus
   'agent.breaker_opened': null,
   'agent.breaker_half_opened': null,
   'agent.breaker_closed': null,
+  'group.turn': null,
 };
 
 const MAX_ENTRIES = 10_000;

@@ -5,6 +5,7 @@
  */
 import { assertStepTransition, assertUnreachable, type ApprovalSpec, type JsonValue, type StepStatus } from '#core';
 import { retryDelayMs } from '../backoff.js';
+import type { GroupTurn } from '../group/group-conversation.js';
 import type { CompiledStep } from '../compiled-definition.js';
 import type { NewEvent } from '../store/event-log.repository.js';
 import type { StepRow, StepUpdate } from '../store/step-transition.repository.js';
@@ -17,9 +18,12 @@ export type EventBase = Pick<NewEvent, 'runId' | 'organizationId' | 'stepKey'>;
 export type StepTransition =
   /** Progress changes no row: one event. */
   | { kind: 'progress'; events: NewEvent[] }
+  /** A group step's turn: recorded (group_turns) with its event; the step stays running. */
+  | { kind: 'turn'; turn: GroupTurn; events: NewEvent[] }
   /** The agent answered a checkpointed step: the output is kept and the step awaits a decision. */
-  | { kind: 'checkpoint'; update: StepUpdate; output: JsonValue; events: NewEvent[]; approval?: ApprovalSpec }
-  | { kind: 'completed'; update: StepUpdate; output: JsonValue; events: NewEvent[] }
+  | { kind: 'checkpoint'; update: StepUpdate; output: JsonValue; events: NewEvent[]; approval?: ApprovalSpec; turn?: GroupTurn }
+  /** `turn`: a group step's last turn, recorded with the completion. */
+  | { kind: 'completed'; update: StepUpdate; output: JsonValue; events: NewEvent[]; turn?: GroupTurn }
   /** Back to ready: a retry after `delayMs`, or a lost lease or shutdown (no attempt counted, delay 0). */
   | { kind: 'requeued'; update: StepUpdate; delayMs: number; events: NewEvent[] }
   /** Final failure: the run fails with it. */
@@ -48,16 +52,23 @@ export function stepOutcomeTransition(
   switch (outcome.kind) {
     case 'progress':
       return { kind: 'progress', events: [{ ...base, type: 'step.progress', payload: { attempt, progress: outcome.progress } }] };
-    case 'completed':
+    case 'turn':
+      return { kind: 'turn', turn: outcome.turn, events: [turnEvent(outcome.turn, attempt, base)] };
+    case 'completed': {
+      const turn = outcome.turn ? { turn: outcome.turn } : {};
+      const turnEvents = outcome.turn ? [turnEvent(outcome.turn, attempt, base)] : [];
       if (isCheckpoint(compiled)) {
         // Its event (checkpoint.requested) is the checkpoint opener's, which also knows the approval's id.
-        return { kind: 'checkpoint', update: update('awaiting_approval', { output: outcome.output }), output: outcome.output, events: [] };
+        const output = outcome.output;
+        return { kind: 'checkpoint', update: update('awaiting_approval', { output }), output, events: turnEvents, ...turn };
       }
       return {
         kind: 'completed',
         update: update('completed', { output: outcome.output }),
         output: outcome.output,
+        ...turn,
         events: [
+          ...turnEvents,
           {
             ...base,
             type: 'step.completed',
@@ -65,6 +76,7 @@ export function stepOutcomeTransition(
           },
         ],
       };
+    }
     case 'input_required': {
       // The agent's question becomes the checkpoint: answer it (retry with `reply`), skip the step, or abort the run.
       const own = compiled?.spec.approval;
@@ -124,6 +136,15 @@ export function stepOutcomeTransition(
     default:
       return assertUnreachable(outcome, 'step outcome');
   }
+}
+
+function turnEvent(turn: GroupTurn, attempt: number, base: EventBase): NewEvent {
+  const { usage, fallbackReason, ...said } = turn;
+  return {
+    ...base,
+    type: 'group.turn',
+    payload: { attempt, ...said, ...(usage ? { usage: { ...usage } } : {}), ...(fallbackReason ? { fallbackReason } : {}) },
+  };
 }
 
 function failed(update: StepUpdate, error: JsonValue, attempt: number, base: EventBase): StepTransition {

@@ -1,7 +1,8 @@
 /**
  * One worker per process (BATON_ROLE all|worker). Keeps these promises:
  * - it runs at most BATON_WORKER_CONCURRENCY steps at once and claims only while it has free slots;
- * - results reach the database through the ResultApplier only (fenced by lease owner and attempt);
+ * - results reach the database through the ResultApplier only (fenced by lease owner and attempt); a group step's
+ *   turns too, each awaited until its transaction committed before the next turn starts;
  * - leases of running steps are renewed every third of the lease; a step whose lease was lost is aborted;
  * - any instance's reaper returns expired leases (a dead worker's steps) to ready;
  * - on shutdown it stops claiming, lets in-flight steps finish for up to 30 s, then releases their leases.
@@ -18,7 +19,7 @@ import { ClaimThrottle } from './claim-throttle.js';
 import { ResultApplier, type FastClaim } from './result-applier.js';
 import { StepClaimer, type ClaimedStep } from './step-claimer.js';
 import { StepExecutor } from './step-executor.js';
-import type { StepResult } from './step-outcome.js';
+import type { StepResult, TurnRecorder } from './step-outcome.js';
 
 const MAX_FLUSH_BATCH = 1000;
 
@@ -144,7 +145,8 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
     this.inFlight.set(step.id, { step, controller });
     const report = (outcome: StepResult['outcome']) => this.submit(this.resultOf(step, outcome));
     const onProgress = (progress: JsonValue) => report({ kind: 'progress', progress });
-    void this.executor.execute(step, controller.signal, onProgress).then((outcome) => {
+    const recordTurn: TurnRecorder = (turn) => new Promise((settled) => this.submit({ ...this.resultOf(step, turn), settled }));
+    void this.executor.execute(step, controller.signal, onProgress, recordTurn).then((outcome) => {
       this.inFlight.delete(step.id);
       // A cancelled or lease-lost step has nothing to report: the run moved on without it.
       if (!controller.signal.aborted) report(outcome);
@@ -195,6 +197,7 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
       try {
         await this.lendSlots(async (fast) => {
           const summary = await this.applier.apply(batch, fast);
+          for (const result of batch) result.settled?.(!summary.rejected.has(result));
           this.stepsFinished += summary.applied;
           if (summary.nextRetryInMs !== null) {
             const timer = setTimeout(() => this.claimWake.fire(), summary.nextRetryInMs + 5);

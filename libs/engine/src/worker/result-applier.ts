@@ -17,6 +17,7 @@ import { DefinitionCache, stepOf, type CompiledStep } from '../compiled-definiti
 import { commitWith, EngineDatabase, together, type Queryable } from '../store/engine-database.js';
 import { appendEvents, type NewEvent } from '../store/event-log.repository.js';
 import { childResults, liveChildren, updateChildCounters, waitingSteps } from '../store/child-run.repository.js';
+import { insertGroupTurns, type NewGroupTurn } from '../store/group-turn.repository.js';
 import { releaseNextRollbacks } from '../store/compensation.repository.js';
 import {
   lockRuns,
@@ -47,6 +48,8 @@ import type { StepOutcome, StepResult } from './step-outcome.js';
 export interface ApplySummary {
   applied: number;
   discarded: number;
+  /** The results fencing discarded (their `settled` hears false once the transaction commits). */
+  rejected: ReadonlySet<StepResult>;
   /** Earliest delay of a retry scheduled by this batch, so the worker can wake up for it. */
   nextRetryInMs: number | null;
   /** Dependents made ready by this batch and started at once for the calling worker (see FastClaim). */
@@ -89,17 +92,18 @@ export class ResultApplier {
     for (const result of results) {
       const run = runs.get(result.runId);
       const step = steps.get(result.stepId);
-      const once = result.outcome.kind === 'progress' || !seen.has(result.stepId);
-      if (!run || !step || !fenced(run, step, result) || !once) {
+      // Progress and group turns leave the step running: several may come before its one final outcome.
+      const ongoing = result.outcome.kind === 'progress' || result.outcome.kind === 'turn';
+      if (!run || !step || !fenced(run, step, result) || !(ongoing || !seen.has(result.stepId))) {
         batch.discarded++;
+        batch.rejected.add(result);
         continue;
       }
-      if (result.outcome.kind !== 'progress') seen.add(result.stepId);
-      const compiled =
-        result.outcome.kind === 'progress' ? undefined : stepOf(await this.definitions.get(run.definition_id), step.step_key);
+      if (!ongoing) seen.add(result.stepId);
+      const compiled = ongoing ? undefined : stepOf(await this.definitions.get(run.definition_id), step.step_key);
       const base = { runId: run.id, organizationId: run.organization_id, stepKey: step.step_key };
       const outcome = result.outcome;
-      if ((outcome.kind === 'completed' || outcome.kind === 'failed') && outcome.breaker)
+      if ((outcome.kind === 'completed' || outcome.kind === 'failed' || outcome.kind === 'turn') && outcome.breaker)
         batch.breakerChanges.push({ ...base, change: outcome.breaker });
       if (outcome.kind === 'completed' && outcome.usage) batch.usages.push({ id: step.id, runId: run.id, usage: outcome.usage });
       batch.add(
@@ -134,6 +138,7 @@ export class ResultApplier {
     return {
       applied: total - batch.discarded,
       discarded: batch.discarded,
+      rejected: batch.rejected,
       nextRetryInMs: retries.length > 0 ? Math.min(...retries) : null,
       claimed: [...first.claimed, ...settled.claimed],
     };
@@ -151,6 +156,7 @@ export class ResultApplier {
     fast: FastClaim | null,
   ): Promise<{ claimed: ClaimedStep[]; applied: Promise<unknown>; wake: boolean }> {
     const { events, failedRuns, finished } = batch;
+    await insertGroupTurns(client, batch.turns);
     await updateSteps(client, batch.updates);
     await recordStepUsage(client, batch.usages);
     await addRunUsage(
@@ -398,7 +404,7 @@ function fenced(run: RunRow, step: StepRow, result: StepResult): boolean {
 function mayEnd(results: StepResult[]): Map<string, number> {
   const counts = new Map<string, number>();
   for (const r of results) {
-    if (r.outcome.kind === 'progress') continue;
+    if (r.outcome.kind === 'progress' || r.outcome.kind === 'turn') continue;
     const n = r.outcome.kind === 'completed' ? 1 : 1_000_000;
     counts.set(r.runId, (counts.get(r.runId) ?? 0) + n);
   }
@@ -432,13 +438,26 @@ class BatchEffects {
   readonly usages: { id: string; runId: string; usage: AgentUsage }[] = [];
   /** Circuit-breaker state changes the batch's attempts caused (published on the agents, logged as events). */
   readonly breakerChanges: BreakerChangeAt[] = [];
+  /** Group turns to record (group_turns), each with its step's attempt. */
+  readonly turns: NewGroupTurn[] = [];
+  readonly rejected = new Set<StepResult>();
   discarded = 0;
   nextRetryInMs: number | null = null;
 
   add(run: RunRow, step: StepRow, compiled: CompiledStep | undefined, transition: StepTransition, usage?: AgentUsage): void {
     this.events.push(...transition.events);
+    if (transition.kind === 'turn' || transition.kind === 'completed' || transition.kind === 'checkpoint')
+      if (transition.turn)
+        this.turns.push({
+          stepId: step.id,
+          runId: run.id,
+          organizationId: run.organization_id,
+          attempt: step.attempt,
+          turn: transition.turn,
+        });
     switch (transition.kind) {
       case 'progress':
+      case 'turn':
         return;
       case 'checkpoint':
         this.updates.push(transition.update);

@@ -6,7 +6,7 @@
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '#config';
-import { AgentBreakers } from '#agents';
+import { AgentBreakers, type HistoryMessage } from '#agents';
 import { faultPoint, renderTemplate, TemplateError, type JsonObject, type JsonValue, type TemplateContext } from '#core';
 import { DefinitionCache, stepOf } from '../compiled-definition.js';
 import { commitWith, EngineDatabase, together, type Queryable } from '../store/engine-database.js';
@@ -26,11 +26,12 @@ import {
   type LockedRun,
 } from '../store/step-claim.repository.js';
 import { startWaitingSteps, type WaitingStart } from '../store/child-run.repository.js';
-import { contextHistories, historyKey } from '../store/context-history.repository.js';
+import { contextHistories, historyKey, type HistoryWanted } from '../store/context-history.repository.js';
 import { AgentDirectory, type AgentInfo } from './agent-directory.js';
 import { rankedCandidates, routeRequest } from './agent-router.js';
 import { agentLimits, breach, budgetOutcome } from './budget-guard.js';
 import { ChildSpawner, spawnsChildren, type ChildPlan, type SpawnedChildren } from './child-spawner.js';
+import { GroupPlanner, isGroupStart, type GroupStart } from './group-planner.js';
 import type { StepFailure, StepOutcome } from './step-outcome.js';
 
 /**
@@ -65,6 +66,10 @@ export interface ClaimedStep {
   immediate?: StepOutcome;
   /** Its run's depth (0: a root run, with no parent to reach when it ends). */
   runDepth: number;
+  /** A group step: its participants' agents and the turns recorded so far (see group-planner.ts). */
+  group?: GroupStart;
+  /** The run's conversation before this run, for a context agent (or a group with one) to receive as chat messages. */
+  history?: HistoryMessage[];
 }
 
 interface Choice {
@@ -83,6 +88,7 @@ export class StepClaimer {
     private readonly agents: AgentDirectory,
     private readonly breakers: AgentBreakers,
     private readonly spawner: ChildSpawner,
+    private readonly groups: GroupPlanner,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -135,6 +141,8 @@ export class StepClaimer {
     const rendered = await this.renderInputs(client, runs, chosen, known);
     const plans = await this.planChildren(client, runs, chosen, rendered);
     await this.checkBudgets(client, runs, chosen, rendered, plans);
+    const groups = await this.planGroups(client, runs, chosen, rendered, plans);
+    const chats = await this.chatHistories(client, runs, chosen, plans, groups);
     const waiting = chosen.flatMap((c, i) => (plans[i]?.kind === 'spawn' ? [i] : []));
     const executing = chosen.flatMap((c, i) => (plans[i]?.kind === 'spawn' ? [] : [i]));
     const ids = executing.map((i) => chosen[i].step.id);
@@ -188,6 +196,8 @@ export class StepClaimer {
         dependents: rendered[i].dependents,
         input: rendered[i].input,
         inputError: rendered[i].error,
+        ...(groups.has(i) ? { group: groups.get(i) } : {}),
+        ...(chats.has(i) ? { history: chats.get(i) } : {}),
       };
     });
     // New child runs' first steps take the slots a sub-orchestration step did not use, in this same transaction.
@@ -279,6 +289,70 @@ export class StepClaimer {
           outcome: budgetOutcome({ budgetExceeded: true, scope: 'agent', agent: slug, ...reached }, limits.onExceeded),
         };
     }
+  }
+
+  /**
+   * Group steps about to run (their input rendered, nothing decided at the claim): the turns recorded so far and their
+   * participants' agents, by chosen index. A group that cannot start (a capability nobody offers) fails its attempt.
+   */
+  private async planGroups(
+    client: Queryable,
+    runs: Map<string, LockedRun>,
+    chosen: Choice[],
+    rendered: Rendered[],
+    plans: (ChildPlan | undefined)[],
+  ): Promise<Map<number, GroupStart>> {
+    const claims = [];
+    for (const [i, { step }] of chosen.entries()) {
+      if (step.type !== 'group' || plans[i] || rendered[i].error !== null) continue;
+      const run = runs.get(step.run_id) as LockedRun;
+      const group = stepOf(await this.definitions.get(run.definition_id), step.step_key)?.group;
+      if (group) claims.push({ index: i, stepId: step.id, organizationId: run.organization_id, group });
+    }
+    const starts = await this.groups.plan(client, claims);
+    const out = new Map<number, GroupStart>();
+    claims.forEach(({ index }, k) => {
+      const start = starts[k];
+      if (isGroupStart(start)) out.set(index, start);
+      else plans[index] = { kind: 'immediate', outcome: { kind: 'failed', error: start } };
+    });
+    return out;
+  }
+
+  /**
+   * For the chosen steps of runs in a conversation that call a context agent (a group: any participant or its
+   * selector), the conversation's last BATON_CONTEXT_HISTORY_LIMIT messages before the run, by chosen index (one query).
+   */
+  private async chatHistories(
+    client: Queryable,
+    runs: Map<string, LockedRun>,
+    chosen: Choice[],
+    plans: (ChildPlan | undefined)[],
+    groups: Map<number, GroupStart>,
+  ): Promise<Map<number, HistoryMessage[]>> {
+    const wanting: { index: number; wanted: HistoryWanted }[] = [];
+    for (const [i, { step, agent }] of chosen.entries()) {
+      const run = runs.get(step.run_id) as LockedRun;
+      if (!run.context_id || plans[i]) continue;
+      const group = groups.get(i);
+      const agents = group ? [...group.speakers.values(), ...(group.selector ? [group.selector] : [])].map((s) => s.agent) : [agent];
+      if (agents.some((a) => a?.type === 'context'))
+        wanting.push({ index: i, wanted: { organizationId: run.organization_id, contextId: run.context_id, excludeRunId: run.id } });
+    }
+    const found = await contextHistories(
+      client,
+      wanting.map((w) => w.wanted),
+      this.config.contextHistoryLimit,
+    );
+    return new Map(
+      wanting.map(({ index, wanted }) => [
+        index,
+        (found.get(historyKey(wanted.organizationId, wanted.contextId, wanted.excludeRunId)) ?? []).map((entry): HistoryMessage => ({
+          role: entry.role === 'agent' ? 'agent' : 'user',
+          text: entry.text || dataText(entry.parts),
+        })),
+      ]),
+    );
   }
 
   /** Leaves sub-orchestration steps waiting and creates their first children (up to each one's concurrency). */
@@ -513,6 +587,14 @@ interface Rendered {
 }
 
 type SpawnChoice = Extract<ChildPlan, { kind: 'spawn' }>;
+
+/** A message without text parts, as text: its data parts' JSON. */
+function dataText(parts: JsonValue[]): string {
+  return parts
+    .map((p) => (p !== null && typeof p === 'object' && !Array.isArray(p) && p.data !== undefined ? JSON.stringify(p.data) : null))
+    .filter((t): t is string => t !== null)
+    .join('\n');
+}
 
 function groupBy<T>(items: T[], key: (t: T) => string, value: (t: T) => string): Map<string, string[]> {
   const out = new Map<string, string[]>();

@@ -7,12 +7,14 @@
 import { Injectable, Optional } from '@nestjs/common';
 import { context, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import { dataPart, taskOutput, userMessage, type TaskRequestDto, type TaskResponseDto } from '#a2a';
-import { ABORTED_ERROR, AgentBreakers, AgentError, AgentRunnerRegistry, TIMEOUT_ERROR, type AgentUsage } from '#agents';
+import { ABORTED_ERROR, AgentBreakers, AgentError, AgentRunnerRegistry, TIMEOUT_ERROR, type AgentUsage, type HistoryMessage } from '#agents';
 import type { JsonValue } from '#core';
 import { executeToolSpan, invokeAgentSpan, RequestContext } from '#observability';
 import { RunTracing } from '../observe/run-tracing.js';
+import type { AgentInfo } from './agent-directory.js';
+import { runGroup } from './group-runner.js';
 import type { ClaimedStep } from './step-claimer.js';
-import { inputResumeOf, type StepOutcome } from './step-outcome.js';
+import { inputResumeOf, type StepOutcome, type TurnRecorder } from './step-outcome.js';
 
 @Injectable()
 export class StepExecutor {
@@ -23,7 +25,7 @@ export class StepExecutor {
   ) {}
 
   /** One attempt, in its span and with the run, step and attempt on every log line written meanwhile. */
-  execute(step: ClaimedStep, signal: AbortSignal, onProgress: (progress: JsonValue) => void): Promise<StepOutcome> {
+  execute(step: ClaimedStep, signal: AbortSignal, onProgress: (progress: JsonValue) => void, recordTurn?: TurnRecorder): Promise<StepOutcome> {
     const parent = this.tracing?.attemptContext(step.runId, step.stepKey, step.attempt) ?? context.active();
     const attributes = {
       'baton.run_id': step.runId,
@@ -35,7 +37,7 @@ export class StepExecutor {
     return RequestContext.with({ organizationId: step.organizationId, runId: step.runId, stepKey: step.stepKey, attempt: step.attempt }, () =>
       trace.getTracer('baton').startActiveSpan(`step ${step.stepKey}`, { attributes }, parent, async (span) => {
         try {
-          const outcome = await this.executeAttempt(step, signal, onProgress);
+          const outcome = await this.executeAttempt(step, signal, onProgress, recordTurn);
           recordOutcome(span, outcome);
           return outcome;
         } finally {
@@ -45,63 +47,86 @@ export class StepExecutor {
     );
   }
 
-  /**
-   * Runs the step through its agent's circuit breaker (stored agents only: built-ins have none). While the breaker is
-   * open the agent is not called: the attempt fails with the retryable CIRCUIT_OPEN and waits for its retry. A
-   * breaker change the attempt caused rides on the outcome, for the result applier to publish.
-   */
-  private async executeAttempt(step: ClaimedStep, signal: AbortSignal, onProgress: (progress: JsonValue) => void): Promise<StepOutcome> {
+  private async executeAttempt(
+    step: ClaimedStep,
+    signal: AbortSignal,
+    onProgress: (progress: JsonValue) => void,
+    recordTurn: TurnRecorder | undefined,
+  ): Promise<StepOutcome> {
     if (step.immediate) return step.immediate;
-    const agent = step.agent;
-    if (!agent || step.inputError || step.stepType === 'approval' || agent.status === 'disabled' || this.registry.builtins.handles(step.agentSlug))
-      return this.attempt(step, signal, onProgress);
+    if (step.inputError) return { kind: 'failed', error: { code: 'INPUT_TEMPLATE', message: step.inputError, retryable: false } };
+    if (step.stepType === 'approval') return { kind: 'completed', output: step.input };
+    if (step.group) {
+      const record: TurnRecorder = recordTurn ?? (() => Promise.resolve(true));
+      return runGroup({ step, start: step.group, signal, onProgress, recordTurn: record, invoke: (call, s) => this.invoke(call, s, onProgress) });
+    }
+    const call: AgentCall = { step, slug: step.agentSlug, agent: step.agent, input: step.input, timeoutMs: step.timeoutMs, history: step.history };
+    return this.invoke(call, signal, onProgress);
+  }
+
+  /**
+   * Calls one agent (a step's, a group participant, a group's selector) through its circuit breaker (stored agents
+   * only: built-ins have none). While the breaker is open the agent is not called: the call fails with the retryable
+   * CIRCUIT_OPEN. A breaker change the call caused rides on the outcome, for the result applier to publish.
+   */
+  async invoke(call: AgentCall, signal: AbortSignal, onProgress: (progress: JsonValue) => void): Promise<StepOutcome> {
+    const { agent, slug, step } = call;
+    if (!agent || agent.status === 'disabled' || this.registry.builtins.handles(slug)) return this.call(call, signal, onProgress);
     const { result, change } = await this.breakers.run(
       step.organizationId,
-      step.agentSlug,
+      slug,
       { state: agent.breakerState, changedAt: agent.breakerChangedAt },
-      () => this.attempt(step, signal, onProgress),
+      () => this.call(call, signal, onProgress),
       (outcome) => outcome.kind === 'failed' && outcome.error.retryable && outcome.error.code !== ABORTED_ERROR && !signal.aborted,
     );
     if (!result)
       return {
         kind: 'failed',
-        error: { code: 'CIRCUIT_OPEN', message: `the circuit breaker of agent ${step.agentSlug} is open: it was not called`, retryable: true },
+        error: { code: 'CIRCUIT_OPEN', message: `the circuit breaker of agent ${slug} is open: it was not called`, retryable: true },
       };
     return change && (result.kind === 'completed' || result.kind === 'failed') ? { ...result, breaker: change } : result;
   }
 
-  private async attempt(step: ClaimedStep, signal: AbortSignal, onProgress: (progress: JsonValue) => void): Promise<StepOutcome> {
-    if (step.inputError) return { kind: 'failed', error: { code: 'INPUT_TEMPLATE', message: step.inputError, retryable: false } };
-    if (step.stepType === 'approval') return { kind: 'completed', output: step.input };
-    if (step.agent?.status === 'disabled') return { kind: 'failed', error: { code: 'AGENT_DISABLED', message: `agent ${step.agentSlug} is disabled`, retryable: false } };
-    const timeout = step.timeoutMs ? AbortSignal.timeout(step.timeoutMs) : null;
+  private async call(call: AgentCall, signal: AbortSignal, onProgress: (progress: JsonValue) => void): Promise<StepOutcome> {
+    const { step, slug, agent } = call;
+    if (agent?.status === 'disabled') return { kind: 'failed', error: { code: 'AGENT_DISABLED', message: `agent ${slug} is disabled`, retryable: false } };
+    const timeout = call.timeoutMs ? AbortSignal.timeout(call.timeoutMs) : null;
     const combined = timeout ? AbortSignal.any([signal, timeout]) : signal;
     // An answered input-required checkpoint: the agent's paused task gets the answer (see InputResume).
-    const resume = inputResumeOf(step.input);
+    const resume = inputResumeOf(call.input);
     const request: TaskRequestDto = {
       contextId: step.runId,
-      message: userMessage([dataPart(resume ? resume.reply : step.input)], undefined, step.runId),
-      metadata: { runId: step.runId, stepKey: step.stepKey, attempt: step.attempt, ...(resume ? { remoteTask: resume.remoteTask } : {}) },
+      message: userMessage([dataPart(resume ? resume.reply : call.input)], undefined, step.runId),
+      metadata: {
+        runId: step.runId,
+        stepKey: step.stepKey,
+        attempt: step.attempt,
+        ...(resume ? { remoteTask: resume.remoteTask } : {}),
+        ...(call.metadata ?? {}),
+      },
     };
     try {
-      const runner = this.registry.resolve(step.agentSlug, step.agent?.type);
-      const call = (fn: () => Promise<TaskResponseDto>) => {
+      const runner = this.registry.resolve(slug, agent?.type);
+      const invokeCall = (fn: () => Promise<TaskResponseDto>) => {
         const attributes = { 'baton.run_id': step.runId, 'baton.step_key': step.stepKey, 'baton.attempt': step.attempt };
         return runner.type === 'tool'
-          ? executeToolSpan({ name: step.agentSlug, type: 'function', attributes }, failOnTaskState(fn))
-          : invokeAgentSpan({ name: step.agentSlug, attributes }, failOnTaskState(fn));
+          ? executeToolSpan({ name: slug, type: 'function', attributes }, failOnTaskState(fn))
+          : invokeAgentSpan({ name: slug, attributes }, failOnTaskState(fn));
       };
       const response = await raceAbort(
-        call(() => runner.execute(request, {
-          organizationId: step.organizationId,
-          agentSlug: step.agentSlug,
-          runId: step.runId,
-          stepKey: step.stepKey,
-          config: step.agent?.config ?? {},
-          attempt: step.attempt,
-          signal: combined,
-          onProgress,
-        })),
+        invokeCall(() =>
+          runner.execute(request, {
+            organizationId: step.organizationId,
+            agentSlug: slug,
+            runId: step.runId,
+            stepKey: step.stepKey,
+            config: agent?.config ?? {},
+            attempt: step.attempt,
+            signal: combined,
+            onProgress,
+            ...(call.history ? { history: call.history } : {}),
+          }),
+        ),
         combined,
       );
       const state = response.status.state;
@@ -120,7 +145,7 @@ export class StepExecutor {
       }
       return { kind: 'failed', error: { code: state, message, retryable: state === 'TASK_STATE_FAILED' } };
     } catch (error) {
-      if (timeout?.aborted) return { kind: 'failed', error: { code: TIMEOUT_ERROR, message: `step timed out after ${step.timeoutMs} ms`, retryable: true } };
+      if (timeout?.aborted) return { kind: 'failed', error: { code: TIMEOUT_ERROR, message: `step timed out after ${call.timeoutMs} ms`, retryable: true } };
       if (error instanceof AgentError)
         return {
           kind: 'failed',
@@ -129,6 +154,18 @@ export class StepExecutor {
       return { kind: 'failed', error: { code: 'AGENT_ERROR', message: error instanceof Error ? error.message : String(error), retryable: true } };
     }
   }
+}
+
+/** One agent call: whose, with what input, bounded how, and the conversation it belongs to. */
+export interface AgentCall {
+  step: ClaimedStep;
+  slug: string;
+  agent: AgentInfo | null;
+  input: JsonValue;
+  timeoutMs: number | null;
+  history?: HistoryMessage[];
+  /** Added to the task request's metadata (a group turn: its number and speaker). */
+  metadata?: Record<string, JsonValue>;
 }
 
 /** The agent span of a call that answered a failed task state says so (the call itself did not throw). */

@@ -1,6 +1,7 @@
 import type { AgentUsage, BreakerChange } from '#agents';
 import type { BudgetRequest } from './budget-guard.js';
 import type { JsonValue } from '#core';
+import type { GroupTurn } from '../group/group-conversation.js';
 
 export interface StepFailure {
   code: string;
@@ -14,8 +15,16 @@ export interface StepFailure {
 
 /** What became of one attempt of one step, as reported by whoever held (or took over) its lease. */
 export type StepOutcome =
-  /** `usage`: tokens and cost of the attempt (LLM agents), recorded on the step and in step.completed. */
-  | { kind: 'completed'; output: JsonValue; usage?: AgentUsage; breaker?: BreakerChange }
+  /**
+   * `usage`: tokens and cost of the attempt (LLM agents), recorded on the step and in step.completed. `turn`: a group
+   * step's last turn, recorded in the completion's transaction (a group costs one commit per turn, not one more).
+   */
+  | { kind: 'completed'; output: JsonValue; usage?: AgentUsage; breaker?: BreakerChange; turn?: GroupTurn }
+  /**
+   * A group step finished a turn that does not end it: the turn is recorded (group_turns, group.turn) and the step
+   * stays running. The worker starts the next turn only once this is applied (see StepResult.settled).
+   */
+  | { kind: 'turn'; turn: GroupTurn; breaker?: BreakerChange }
   | { kind: 'failed'; error: StepFailure; breaker?: BreakerChange }
   /**
    * The agent asked for input (A2A TASK_STATE_INPUT_REQUIRED): the step pauses at a checkpoint whose prompt is the
@@ -29,6 +38,9 @@ export type StepOutcome =
   /** The worker gave the step back while shutting down. */
   | { kind: 'released' }
   | { kind: 'progress'; progress: JsonValue };
+
+/** Records a group step's turn through the result applier; resolves once committed, false if fencing discarded it. */
+export type TurnRecorder = (outcome: Extract<StepOutcome, { kind: 'turn' }>) => Promise<boolean>;
 
 /** What an agent that needs input asked, kept as the paused step's output and the checkpoint's payload. */
 export interface InputRequest {
@@ -67,6 +79,8 @@ export interface StepResult {
   mayRelease?: number;
   /** The run is a root run (depth 0): applying the result can reach no parent, so no ancestor needs locking. */
   rootRun?: boolean;
+  /** Called once the result's transaction committed: true if it was applied, false if fencing discarded it. */
+  settled?: (applied: boolean) => void;
 }
 
 /** A crashed or stalled worker's step goes back to ready this many times before the step fails for good. */

@@ -27,6 +27,7 @@ describe('event type filters (?types=)', () => {
     expect(matchesFilter(filter, 'run.failed')).toBe(true);
     expect(matchesFilter(filter, 'step.started')).toBe(false);
     expect(parseEventTypeFilter(['checkpoint.*'])?.has('checkpoint.requested')).toBe(true);
+    expect([...(parseEventTypeFilter('group.*') ?? [])]).toEqual(['group.turn']);
   });
 
   it('rejects unknown names with the offending entry', () => {

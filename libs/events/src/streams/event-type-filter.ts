@@ -8,7 +8,7 @@ const CATEGORIES = new Set(EVENT_TYPES.map((t) => t.split('.')[0]));
 
 /**
  * Parses `types=step.completed,run.*`: exact event names, or `<category>.*` for every event of a category
- * (run, step, checkpoint). Unknown names are a 400 with the offending entry, not a silently empty stream.
+ * (run, step, checkpoint, agent, group). Unknown names are a 400 with the offending entry, not a silently empty stream.
  */
 export function parseEventTypeFilter(raw: string | readonly string[] | undefined, path = '$.types'): EventTypeFilter {
   if (raw === undefined) return null;

@@ -2,7 +2,7 @@ import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateCol
 import type { StepStatus } from '#core';
 
 /** `rollback`: a compensation step the engine adds when a run with `compensate: true` fails or is aborted. */
-export type StepType = 'agent' | 'orchestration' | 'approval' | 'rollback';
+export type StepType = 'agent' | 'orchestration' | 'approval' | 'rollback' | 'group';
 
 @Entity('orchestration_steps')
 export class OrchestrationStepEntity {
