@@ -26,7 +26,7 @@ export class WindowBreaker implements IBreaker {
     if (_state !== 0) this.failures = [];
   }
 
-  failure(_state: CircuitState): boolean {
+  failure(): boolean {
     const now = Date.now();
     this.failures = [...this.failures.filter((at) => now - at < this.windowMs), now];
     return this.failures.length >= this.threshold;

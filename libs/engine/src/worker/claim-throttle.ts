@@ -76,10 +76,8 @@ export class ClaimThrottle implements OnApplicationBootstrap, OnApplicationShutd
       const named = agents.join(', ') + (count > agents.length ? `, +${count - agents.length} more` : '');
       next.reason = `${count} agents have an open circuit breaker (${named}); claim concurrency lowered to ${this.config.degradedClaimPercent}%`;
     }
-    if (degraded !== this.current.degraded)
-      degraded
-        ? this.logger.warn(next.reason as string)
-        : this.logger.log(`circuit breakers recovered (${count} open): full claim concurrency again`);
+    if (degraded && !this.current.degraded) this.logger.warn(next.reason as string);
+    else if (!degraded && this.current.degraded) this.logger.log(`circuit breakers recovered (${count} open): full claim concurrency again`);
     this.current = next;
     return next;
   }

@@ -166,7 +166,10 @@ export class BatonMetrics {
         } catch {
           return;
         }
-        for (const sample of samples) (sample.labels ? this.set(sample.labels, sample.value) : this.set(sample.value));
+        for (const sample of samples) {
+          if (sample.labels) this.set(sample.labels, sample.value);
+          else this.set(sample.value);
+        }
       },
     });
   }
