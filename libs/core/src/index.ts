@@ -11,3 +11,4 @@ export * from './backoff.js';
 export * from './wake-signal.js';
 export * from './coalescing-drain.js';
 export * from './background-loops.js';
+export * from './uuid.js';

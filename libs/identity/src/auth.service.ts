@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { APP_CONFIG, type AppConfig } from '#config';
-import { DomainError, DomainErrorCode, ROLES, type Role } from '#core';
+import { DomainError, DomainErrorCode, isUuid, ROLES, type Role } from '#core';
 import { ApiKeysRepository, UsersRepository } from '#persistence';
 import { apiKeyMatches, generateApiKey, parseApiKey } from './api-key-codec.js';
 import { DUMMY_PASSWORD_HASH, verifyPassword } from './password-hasher.js';
@@ -15,7 +15,6 @@ export interface AccessToken {
 }
 
 const UNAUTHENTICATED = () => new DomainError(DomainErrorCode.Unauthenticated, 'Invalid or missing credentials');
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Clock skew tolerated on `iat` between API instances. */
 const IAT_SKEW_SECONDS = 60;
 
@@ -29,9 +28,9 @@ type VerifiedClaims = AccessTokenClaims & { exp: number; iat: number };
 function wellFormed(claims: Record<string, unknown>, nowSeconds: number): boolean {
   return (
     typeof claims.sub === 'string' &&
-    UUID.test(claims.sub) &&
+    isUuid(claims.sub) &&
     typeof claims.org === 'string' &&
-    UUID.test(claims.org) &&
+    isUuid(claims.org) &&
     (ROLES as readonly unknown[]).includes(claims.role) &&
     typeof claims.exp === 'number' &&
     typeof claims.iat === 'number' &&

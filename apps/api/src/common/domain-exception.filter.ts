@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, HttpException, HttpStatus, Logger, type ExceptionFilter } from '@nestjs/common';
 import type { Response } from 'express';
 import { DomainError, DomainErrorCode } from '#core';
-import { isDatabaseUnavailable } from '#persistence';
+import { isDatabaseBusy, isDatabaseUnavailable } from '#persistence';
 import type { ErrorResponseDto } from './error-response.dto.js';
 
 /** Exhaustive: a new domain error code that is not mapped here fails to compile. */
@@ -29,6 +29,7 @@ const REASON: Record<number, string> = {
 };
 
 export const DATABASE_UNAVAILABLE = 'The database is unavailable; retry later';
+export const DATABASE_BUSY = 'The database could not complete the request now (busy or out of space); retry later';
 export const DATABASE_RETRY_AFTER_S = 5;
 
 export function errorBody(statusCode: number, message: string, details?: unknown): ErrorResponseDto {
@@ -72,6 +73,11 @@ export function errorBodyOf(exception: unknown, logger: Logger): ErrorResponseDt
     // Not a bug: the database is down, restarting or full of connections. Say so, and when to come back.
     logger.warn(`database unavailable: ${(exception as Error).message}`);
     return errorBody(503, DATABASE_UNAVAILABLE);
+  }
+  if (isDatabaseBusy(exception)) {
+    // A statement timeout or a full disk: nothing was committed (the engine already retried); the operator must look.
+    logger.warn(`database busy: ${(exception as Error).message}`);
+    return errorBody(503, DATABASE_BUSY);
   }
   logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
   return errorBody(500, 'Internal server error');

@@ -18,7 +18,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { APP_CONFIG, type AppConfig } from '#config';
-import { DomainError } from '#core';
+import { DomainError, isUuid } from '#core';
 import {
   OrganizationStreamService,
   parseEventTypeFilter,
@@ -28,14 +28,13 @@ import {
   type StreamSubscription,
 } from '#events';
 import { AuthService, type Principal } from '#identity';
-import { isDatabaseUnavailable } from '#persistence';
+import { isDatabaseBusy, isDatabaseUnavailable } from '#persistence';
 import { DATABASE_RETRY_AFTER_S, DATABASE_UNAVAILABLE, errorBody, errorBodyOf } from '../common/domain-exception.filter.js';
 import { toEventDto } from '../runs/run.dto.js';
 
 export const STREAM_SOCKET_PATH = '/orchestrations/ws';
 /** Close code for a client that fell too far behind (4000-4999: application codes). */
 export const SOCKET_TOO_FAR_BEHIND = 4008;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const EVENT_ID = /^\d{1,19}$/;
 /** Subscriptions one socket may hold at once (each holds a feed slot and replay state on this instance). */
 export const MAX_SUBSCRIPTIONS_PER_SOCKET = 100;
@@ -91,7 +90,7 @@ export class StreamSocketServer implements OnApplicationBootstrap, BeforeApplica
     } catch (error) {
       // An outage is not a bad token: a client told 401 would drop its credentials instead of retrying.
       socket.end(
-        isDatabaseUnavailable(error)
+        isDatabaseUnavailable(error) || isDatabaseBusy(error)
           ? `HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: ${DATABASE_RETRY_AFTER_S}\r\nConnection: close\r\n\r\n${JSON.stringify(errorBody(503, DATABASE_UNAVAILABLE))}`
           : 'HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{"statusCode":401,"error":"Unauthorized","message":"Invalid or missing credentials"}',
       );
@@ -179,7 +178,7 @@ export class StreamSocketServer implements OnApplicationBootstrap, BeforeApplica
     frame: (body: unknown) => void,
   ): Promise<StreamSubscription | null> {
     const id = message.id;
-    if (message.runId !== undefined && (typeof message.runId !== 'string' || !UUID.test(message.runId))) {
+    if (message.runId !== undefined && !isUuid(message.runId)) {
       throw DomainError.validation('runId must be a UUID', [{ path: '$.runId', message: 'must be a UUID' }]);
     }
     const lastEventId = message.lastEventId ?? null;

@@ -3,7 +3,7 @@
  * database is opened, so a typo never costs a connection or leaves a half-started run.
  */
 import { readFileSync } from 'node:fs';
-import type { JsonValue } from '#core';
+import { isUuid, type JsonValue } from '#core';
 import { CliError, ExitCode } from '../cli-errors.js';
 
 /** `--input`: inline JSON, or `@path` to read the JSON from a file. */
@@ -35,10 +35,9 @@ export function parsePositiveInt(value: string, option: string): number {
   return n;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Run ids are UUIDs; anything else cannot name a run, so it is refused before asking the database. */
 export function parseRunId(value: string): string {
-  if (!UUID.test(value)) throw new CliError(`"${value}" is not a run id (a UUID, as printed by runs:start and runs:list)`, ExitCode.Usage);
+  if (!isUuid(value)) throw new CliError(`"${value}" is not a run id (a UUID, as printed by runs:start and runs:list)`, ExitCode.Usage);
   return value.toLowerCase();
 }
