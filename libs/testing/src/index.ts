@@ -8,3 +8,4 @@ export * from './sse-client.js';
 export * from './api-process.js';
 export * from './scratch-database.js';
 export * from './engine-context.js';
+export * from './busy-database-faults.js';

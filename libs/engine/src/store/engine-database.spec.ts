@@ -1,8 +1,8 @@
 import { faultPoints } from '#core';
 import { DatabaseServer } from '#persistence';
-import { testConfig, testDatabaseUrl } from '#testing';
+import { BUSY_DATABASE_FAULTS, testConfig, testDatabaseUrl } from '#testing';
 import type { CommittedEvent } from './committed-event.js';
-import { commitWith, EngineDatabase, observeAfterCommit, together } from './engine-database.js';
+import { BUSY_RETRIES, commitWith, EngineDatabase, observeAfterCommit, together } from './engine-database.js';
 
 /** Pipelined transactions on a real PostgreSQL: what rides with COMMIT, and which error a failed flight reports. */
 describe('EngineDatabase transactions', () => {
@@ -72,7 +72,7 @@ describe('EngineDatabase retries and fault points', () => {
   beforeAll(async () => {
     db = new EngineDatabase(new DatabaseServer(testDatabaseUrl()), testConfig());
     await db.query(`CREATE TABLE ${table} (id int PRIMARY KEY, n int NOT NULL DEFAULT 0)`);
-    await db.query(`INSERT INTO ${table} VALUES (1, 0), (2, 0)`);
+    await db.query(`INSERT INTO ${table} VALUES (1, 0), (2, 0), (3, 0)`);
   });
 
   afterEach(() => faultPoints.reset());
@@ -100,6 +100,28 @@ describe('EngineDatabase retries and fault points', () => {
     });
     await expect(db.tx((client) => client.query(`UPDATE ${table} SET n = n + 100 WHERE id = $1`, [1]))).rejects.toThrow('disk on fire');
     expect(await n()).toBe(10);
+  });
+
+  it.each(BUSY_DATABASE_FAULTS)('rolls back $name (SQLSTATE $sqlState) and retries it after a backoff, twice, then lets the caller know', async ({ sqlState, fault }) => {
+    const n = async () => (await db.query<{ n: number }>(`SELECT n FROM ${table} WHERE id = 3`))[0].n;
+    const before = await n();
+    let calls = 0;
+    faultPoints.arm('engine.tx.beforeCommit', fault, BUSY_RETRIES);
+    const started = Date.now();
+    await db.tx(async (client) => {
+      calls++;
+      await client.query(`UPDATE ${table} SET n = n + 1 WHERE id = $1`, [3]);
+    });
+    expect(calls).toBe(BUSY_RETRIES + 1);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(100); // backoffs of ~100 and ~200 ms (equal jitter: at least half)
+    expect(await n()).toBe(before + 1); // applied once: the failed attempts rolled back
+    faultPoints.arm('engine.tx.beforeCommit', fault, BUSY_RETRIES + 1);
+    await expect(db.tx((client) => client.query(`UPDATE ${table} SET n = n + 1 WHERE id = $1`, [3]))).rejects.toMatchObject({ code: sqlState });
+    expect(await n()).toBe(before + 1);
+    const stuck = await db.query<{ n: string }>(
+      `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%' AND application_name = 'baton-engine'`,
+    );
+    expect(Number(stuck[0].n)).toBe(0);
   });
 
   it('survives its connection dying before COMMIT: nothing is committed and the pool hands out a live connection next', async () => {

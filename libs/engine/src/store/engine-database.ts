@@ -1,7 +1,11 @@
 /**
  * The engine's own connection pool: its hot path speaks SQL through `pg` directly (batched statements,
- * arrays as parameters), leaving TypeORM to the CRUD edges. Every engine transaction goes through `tx`,
- * which retries on deadlock and serialization failures (safe: a transaction either commits whole or not at all).
+ * arrays as parameters), leaving TypeORM to the CRUD edges. Every engine transaction goes through `tx`, which
+ * retries it (safe: a transaction either commits whole or not at all; an error answered to a statement or to COMMIT
+ * means it did not commit): at once on deadlock and serialization failures, after a backoff when the database was
+ * busy (a statement timeout, a full disk: isDatabaseBusy). A fault that outlasts the retries reaches the caller, which
+ * retries in its own time (the worker's loops back off, the API answers 503); the fencing of results makes a
+ * re-applied batch a no-op for what did commit.
  *
  * NOTIFY is sent after COMMIT, never inside the transaction: PostgreSQL serialises the commits of all
  * transactions that notify (a global lock held across the commit's WAL flush), which would cap the engine at
@@ -20,13 +24,18 @@ import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { APP_CONFIG, type AppConfig } from '#config';
-import { faultPoint } from '#core';
-import { DatabaseServer } from '#persistence';
+import { backoffDelayMs, faultPoint, type BackoffPolicy } from '#core';
+import { DatabaseServer, isDatabaseBusy } from '#persistence';
 import type { CommittedEvent, CommittedEventsObserver } from './committed-event.js';
 
 export type Queryable = Pick<pg.PoolClient, 'query'>;
 
+/** Deadlock and serialization failure: retried at once, up to MAX_ATTEMPTS in all. */
 const RETRYABLE = new Set(['40P01', '40001']);
+const MAX_ATTEMPTS = 5;
+/** A busy database: retried twice, after about 100 and 200 ms, before the caller hears of it. */
+export const BUSY_RETRIES = 2;
+const BUSY_BACKOFF: BackoffPolicy = { initialDelayMs: 100, maxDelayMs: 1000 };
 
 const ignore = (): void => undefined;
 
@@ -174,7 +183,12 @@ export class EngineDatabase implements OnApplicationShutdown {
   }
 
   async tx<T>(fn: (client: Queryable) => Promise<T>, pool: pg.Pool = this.pool): Promise<T> {
+    let busy = 0;
+    let wait = 0;
     for (let attempt = 1; ; attempt++) {
+      // the backoff waits with no connection held
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      wait = 0;
       const client = await pool.connect();
       // A checked-out client has no error listener of the pool's: a connection dying mid-transaction would emit an
       // unhandled 'error' and crash the process. The failing statement reports it; the pool drops the dead client.
@@ -204,7 +218,11 @@ export class EngineDatabase implements OnApplicationShutdown {
         owed.delete(statements);
         appended.delete(statements);
         await client.query('ROLLBACK').catch(() => undefined);
-        if (attempt < 5 && RETRYABLE.has((error as { code?: string }).code ?? '')) continue;
+        if (attempt < MAX_ATTEMPTS && RETRYABLE.has((error as { code?: string }).code ?? '')) continue;
+        if (busy < BUSY_RETRIES && isDatabaseBusy(error)) {
+          wait = backoffDelayMs(BUSY_BACKOFF, ++busy);
+          continue;
+        }
         throw error;
       } finally {
         client.off('error', ignore);

@@ -5,13 +5,16 @@
  *   turns too, each awaited until its transaction committed before the next turn starts;
  * - leases of running steps are renewed every third of the lease; a step whose lease was lost is aborted;
  * - any instance's reaper returns expired leases (a dead worker's steps) to ready;
- * - on shutdown it stops claiming, lets in-flight steps finish for up to 30 s, then releases their leases.
+ * - on shutdown it stops claiming, lets in-flight steps finish for up to 30 s, then releases their leases;
+ * - a claim or a result batch that fails (the database down, busy, out of space) is retried with capped exponential
+ *   backoff, results kept in order in their lane (nothing committed, so nothing is lost or applied twice); after
+ *   shutdown began, for at most FLUSH_AFTER_STOP_MS: then the leases of what is left expire and others re-run it.
  */
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { APP_CONFIG, type AppConfig } from '#config';
-import { BackgroundLoops, WakeSignal, type JsonValue } from '#core';
+import { backoffDelayMs, BackgroundLoops, WakeSignal, type BackoffPolicy, type JsonValue } from '#core';
 import { CANCEL_CHANNEL, PgListener, WORK_CHANNEL } from '#events';
 import { EngineDatabase } from '../store/engine-database.js';
 import { findExpiredLeases, renewLeases } from '../store/step-claim.repository.js';
@@ -22,6 +25,10 @@ import { StepExecutor } from './step-executor.js';
 import type { StepResult, TurnRecorder } from './step-outcome.js';
 
 const MAX_FLUSH_BATCH = 1000;
+/** Retries of a failed claim or result batch: 200 ms, 400 ms, ... up to 5 s between attempts. */
+const LOOP_BACKOFF: BackoffPolicy = { initialDelayMs: 200, maxDelayMs: 5000 };
+/** How long results may still be retried once shutdown has drained the in-flight steps. */
+export const FLUSH_AFTER_STOP_MS = 10_000;
 
 interface Lane {
   results: StepResult[];
@@ -52,6 +59,8 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
   private readonly lifecycle: BackgroundLoops;
   /** Slots promised to a claim or a result batch in progress, so the two never overfill the worker together. */
   private reserved = 0;
+  /** Set by stop(): when the flush loops stop retrying. */
+  private flushDeadline: number | null = null;
   /** Completed-step counter for benches and metrics. */
   stepsFinished = 0;
 
@@ -90,6 +99,7 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
   }
 
   private async claimLoop(): Promise<void> {
+    let failures = 0;
     while (this.lifecycle.running) {
       const free = this.freeSlots();
       if (free > 0) {
@@ -99,12 +109,14 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
         try {
           claimed = await this.claimer.claim(this.workerId, want, this.config.leaseMs);
         } catch (error) {
-          if (this.lifecycle.running) this.logger.error(`claim failed: ${(error as Error).message}`);
-          await this.claimWake.wait(500);
+          const delay = backoffDelayMs(LOOP_BACKOFF, ++failures);
+          if (this.lifecycle.running) this.logger.error(`claim failed: ${(error as Error).message}; retrying in ${delay} ms`);
+          await this.claimWake.wait(delay);
           continue;
         } finally {
           this.reserved -= want;
         }
+        failures = 0;
         for (const step of claimed) this.run(step);
         if (claimed.length === want) continue;
       }
@@ -187,7 +199,13 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
   }
 
   private async flushLoop(lane: Lane): Promise<void> {
+    let failures = 0;
     while (this.lifecycle.running || lane.results.length > 0 || this.inFlight.size > 0) {
+      if (!this.lifecycle.running && this.flushDeadline !== null && Date.now() > this.flushDeadline) {
+        this.logger.error(`shutting down with ${lane.results.length} results not applied: their leases expire and the steps run again elsewhere`);
+        for (const result of lane.results.splice(0)) result.settled?.(false);
+        return;
+      }
       if (lane.results.length === 0) {
         await lane.wake.wait(this.lifecycle.running ? 1000 : 50);
         continue;
@@ -205,11 +223,13 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
           }
           return { value: undefined, claimed: summary.claimed };
         }, wanted);
+        failures = 0;
       } catch (error) {
-        // Nothing was committed: put the batch back and try again shortly (fencing makes a re-apply safe).
-        this.logger.error(`applying ${batch.length} results failed: ${(error as Error).message}`);
+        // Nothing was committed: put the batch back and try again after a backoff (fencing makes a re-apply safe).
+        const delay = backoffDelayMs(LOOP_BACKOFF, ++failures);
+        this.logger.error(`applying ${batch.length} results failed: ${(error as Error).message}; retrying in ${delay} ms`);
         lane.results.unshift(...batch);
-        await new Promise((r) => setTimeout(r, 200));
+        await new Promise((r) => setTimeout(r, delay));
       }
     }
   }
@@ -263,6 +283,7 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
       for (const { controller } of left) controller.abort('shutdown');
       for (const { step } of left) this.submit(this.resultOf(step, { kind: 'released' }));
       this.inFlight.clear();
+      this.flushDeadline = Date.now() + FLUSH_AFTER_STOP_MS;
     });
     if (stopped) this.logger.log(`worker ${this.workerId} stopped`);
   }
