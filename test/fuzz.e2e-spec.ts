@@ -3,7 +3,9 @@
  * appears): malformed bodies (wrong types, missing and unknown fields, prototype keys, deep nesting, huge strings and
  * arrays, bad JSON, wrong media types, YAML bombs), bad path and query parameters (non-UUIDs, unicode, lone
  * surrogates, injection strings, negative and huge numbers) and bad or foreign tokens. The rule: never a 5xx, never
- * a hang (each request has a deadline), every error in the error shape, the server alive afterwards.
+ * a hang (each request has a deadline), every error in the error shape, the server alive afterwards. The A2A endpoint
+ * answers errors inside JSON-RPC (HTTP 200), so its methods (read from the document too) get hostile params by their own
+ * rule: never -32603 (the protocol's internal error), never a 5xx, never a hang.
  */
 import type { INestApplication } from '@nestjs/common';
 import { createHmac, randomUUID } from 'node:crypto';
@@ -57,6 +59,14 @@ const BAD_SEGMENTS = [
   '00000000-0000-0000-0000-000000000000',
 ];
 const BAD_QUERY_VALUES = [...BAD_SEGMENTS, '', '1e309', '-9223372036854775809', 'NaN', 'true', '1.5'];
+
+/** A2A JSON-RPC: fields of the methods' params (v1.0 and 0.3 names), of a message and of its configuration. */
+const RPC_FIELDS = ['id', 'taskId', 'name', 'contextId', 'pageToken', 'pageSize', 'historyLength', 'status', 'statusTimestampAfter', 'includeArtifacts', 'tenant', 'pushNotificationConfigId', 'config', 'pushNotificationConfig', 'metadata'];
+const MESSAGE_FIELDS = ['taskId', 'contextId', 'messageId', 'role', 'parts', 'referenceTaskIds', 'metadata', 'extensions', 'kind'];
+const CONFIGURATION_FIELDS = ['returnImmediately', 'blocking', 'historyLength', 'acceptedOutputModes', 'taskPushNotificationConfig', 'pushNotificationConfig'];
+const RPC_VALUES: unknown[] = ['not-a-uuid', '', '00000000-0000-0000-0000-000000000000', "' OR 1=1 --", '\u0000\uD800', 'x'.repeat(20_000), -1, 1e308, 1.5, true, null, [], { a: { b: [] } }];
+const BAD_PARTS: unknown[] = [[{}], [{ data: null }], [{ text: 5 }], [{ file: { uri: 'file:///etc/passwd' } }], [{ url: 'http://169.254.169.254/latest' }], [{ raw: '%%%' }], [{ kind: 'data', data: { a: 1 } }], Array.from({ length: 5_000 }, () => ({ text: 'x' }))];
+const RPC_INTERNAL_ERROR = -32603;
 
 const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
 function jwt(payload: object, secret: string, header: object = { alg: 'HS256', typ: 'JWT' }): string {
@@ -132,7 +142,7 @@ describe('fuzzing every operation of the OpenAPI document (e2e)', () => {
 
   function operations(): { method: string; path: string; operation: Operation }[] {
     return Object.entries(doc.paths)
-      .filter(([path]) => !path.startsWith('/a2a')) // A2A JSON-RPC answers errors in its own envelope (HTTP 200): fuzzed by its own rules, not this one
+      .filter(([path]) => !path.startsWith('/a2a')) // A2A JSON-RPC answers errors in its own envelope (HTTP 200): see the second test
       .flatMap(([path, item]) =>
         ['get', 'post', 'put', 'patch', 'delete'].filter((m) => item[m]).map((m) => ({ method: m.toUpperCase(), path, operation: item[m] })),
       );
@@ -196,6 +206,72 @@ describe('fuzzing every operation of the OpenAPI document (e2e)', () => {
     return attempts;
   }
 
+  /** Every A2A method the OpenAPI document names (a new one is fuzzed the day it appears), with hostile params. */
+  function rpcAttempts(): Attempt[] {
+    const request = doc.components.schemas.JsonRpcRequestDto as Schema & { properties: { method: { enum: string[] } } };
+    const methods = request.properties.method.enum;
+    const attempts: Attempt[] = [];
+    let n = 0;
+    for (const method of methods) {
+      const headers = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', ...(method.includes('/') ? {} : { 'A2A-Version': '1.0' }) };
+      const call = (label: string, params: unknown) =>
+        attempts.push({ label: `${method} ${label}`.slice(0, 80), method: 'POST', path: '/a2a/fuzz-flow', headers, body: JSON.stringify({ jsonrpc: '2.0', id: ++n, method, params }) });
+      for (const params of [undefined, null, [], 'x', 7, {}]) call(`params ${JSON.stringify(params)}`, params);
+      for (const field of RPC_FIELDS) for (const value of RPC_VALUES) call(`${field}=${JSON.stringify(value).slice(0, 20)}`, { [field]: value });
+      attempts.push({ label: `${method} deep params`, method: 'POST', path: '/a2a/fuzz-flow', headers, body: `{"jsonrpc":"2.0","id":1,"method":"${method}","params":${nested(5000)}}` });
+      if (!/message/i.test(method)) continue;
+      const message = () => ({ messageId: `fuzz-${randomUUID()}`, role: 'ROLE_USER', parts: [{ data: {} }] });
+      for (const field of MESSAGE_FIELDS) for (const value of RPC_VALUES) call(`message.${field}=${JSON.stringify(value).slice(0, 20)}`, { message: { ...message(), [field]: value } });
+      for (const parts of BAD_PARTS) call(`parts ${JSON.stringify(parts).slice(0, 30)}`, { message: { ...message(), parts } });
+      call('random taskId', { message: { ...message(), taskId: randomUUID() } });
+      for (const field of CONFIGURATION_FIELDS)
+        for (const value of [...RPC_VALUES, { url: 'http://169.254.169.254/', token: 5 }]) call(`configuration.${field}=${JSON.stringify(value).slice(0, 20)}`, { message: message(), configuration: { [field]: value } });
+    }
+    return attempts;
+  }
+
+  /** A JSON-RPC answer: never HTTP 5xx, never the internal error -32603 (the protocol's 500), never a hang. */
+  async function sendRpc(attempt: Attempt): Promise<string | null> {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), DEADLINE_MS);
+    const what = `${attempt.label}`;
+    let text = '';
+    try {
+      const res = await fetch(base + attempt.path, { method: attempt.method, headers: attempt.headers, body: attempt.body, signal: controller.signal });
+      if (res.status >= 500) return `${what}: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`;
+      if ((res.headers.get('content-type') ?? '').startsWith('text/event-stream')) {
+        // read until the stream ends; one that is still open at the deadline must at least have answered
+        const reader = res.body!.getReader();
+        try {
+          for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) text += Buffer.from(chunk.value).toString();
+        } catch (error) {
+          if (!controller.signal.aborted || text === '') throw error;
+        }
+      } else text = await res.text();
+      const internal = text.split('\n').some((line) => line.includes(`"code":${RPC_INTERNAL_ERROR}`));
+      if (internal) return `${what}: ${text.slice(0, 300)}`;
+      return null;
+    } catch (error) {
+      return `${what}: ${controller.signal.aborted ? `no answer within ${DEADLINE_MS} ms` : (error as Error).message}`;
+    } finally {
+      clearTimeout(timer);
+      controller.abort();
+    }
+  }
+
+  async function drive(queue: Attempt[], sender: (attempt: Attempt) => Promise<string | null>): Promise<string[]> {
+    const failures: string[] = [];
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        for (let attempt = queue.shift(); attempt; attempt = queue.shift()) {
+          const failure = await sender(attempt);
+          if (failure) failures.push(failure);
+        }
+      }),
+    );
+    return failures;
+  }
+
   async function send(attempt: Attempt): Promise<string | null> {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), DEADLINE_MS);
@@ -228,15 +304,7 @@ describe('fuzzing every operation of the OpenAPI document (e2e)', () => {
     const queue = ops.flatMap(({ method, path, operation }) => attemptsFor(method, path, operation));
     const started = Date.now();
     const total = queue.length;
-    const failures: string[] = [];
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        for (let attempt = queue.shift(); attempt; attempt = queue.shift()) {
-          const failure = await send(attempt);
-          if (failure) failures.push(failure);
-        }
-      }),
-    );
+    const failures = await drive(queue, send);
     process.stdout.write(`fuzz: ${total} requests on ${ops.length} operations in ${Date.now() - started} ms\n`);
     expect(failures).toEqual([]);
     const health = await fetch(`${base}/health`);
@@ -244,4 +312,15 @@ describe('fuzzing every operation of the OpenAPI document (e2e)', () => {
     const me = await fetch(`${base}/me`, { headers: { Authorization: `Bearer ${token}` } });
     expect(me.status).toBe(200);
   }, 300_000); // ~25 s on an idle machine; the bound is for a loaded one (the full suite runs beside it)
+
+  it('never answers an A2A JSON-RPC request with an internal error (-32603), a 5xx or not at all', async () => {
+    const queue = rpcAttempts();
+    const total = queue.length;
+    const started = Date.now();
+    const failures = await drive(queue, sendRpc);
+    process.stdout.write(`fuzz: ${total} JSON-RPC requests in ${Date.now() - started} ms\n`);
+    expect(failures).toEqual([]);
+    expect(total).toBeGreaterThan(1000);
+    expect((await fetch(`${base}/health`)).status).toBe(200);
+  }, 300_000);
 });

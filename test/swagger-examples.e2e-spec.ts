@@ -3,7 +3,8 @@
  * or on its properties, as the DTOs' @ApiProperty({ example }) give) is sent that example, by a platform admin on a
  * freshly seeded database (what `npm start` has; an enum without an example takes its first value, as Swagger UI
  * does), and must pass validation: no 400, and no 404 unless a path parameter
- * names a made-up id (a 409 for a slug the seeds already have is fine). The path parameters take their examples too.
+ * names a made-up id (a 409 for a slug the seeds already have is fine), and no JSON-RPC error from the A2A endpoint.
+ * The path and header parameters take their examples too.
  */
 import type { INestApplication } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
@@ -81,13 +82,17 @@ describe('Swagger examples are valid requests (e2e)', () => {
     // tenants first: other examples (POST /users) name the organization the POST /organizations example creates
     const paths = Object.entries(doc.paths).sort(([a], [b]) => Number(b === '/organizations') - Number(a === '/organizations'));
     for (const [path, item] of paths) {
-      if (path.startsWith('/a2a')) continue; // JSON-RPC: its examples are checked by the A2A suites
       for (const [method, operation] of Object.entries(item)) {
         const content = operation.requestBody?.content?.['application/json'];
         if (!content) continue;
         const body = content.example ?? (content.schema ? exampleOf(content.schema) : undefined);
         if (body === undefined) continue;
         let url = path;
+        const headers: Record<string, string> = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
+        for (const p of operation.parameters ?? []) {
+          const example = p.example ?? p.schema?.example;
+          if (p.in === 'header' && example !== undefined) headers[p.name] = String(example);
+        }
         for (const p of operation.parameters ?? []) {
           if (p.in !== 'path') continue;
           const value = p.example ?? p.schema?.example ?? (p.schema?.format === 'uuid' || /id$/i.test(p.name) ? randomUUID() : 'example');
@@ -96,13 +101,15 @@ describe('Swagger examples are valid requests (e2e)', () => {
         tried++;
         const res = await fetch(base + url, {
           method: method.toUpperCase(),
-          headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+          headers,
           body: JSON.stringify(body),
         });
         const text = await res.text();
         // a 404 is fine for an id the path example made up; with no path parameter it is the body naming nothing
         const named = /\{\w+\}/.test(path);
-        if (res.status === 400 || res.status >= 500 || (res.status === 404 && !named))
+        // JSON-RPC (A2A) answers a refusal as an error in a 200
+        const rpcError = text.startsWith('{"jsonrpc"') && (JSON.parse(text) as { error?: unknown }).error !== undefined;
+        if (res.status === 400 || res.status >= 500 || (res.status === 404 && !named) || rpcError)
           refused.push(`${method.toUpperCase()} ${url} ${JSON.stringify(body)} -> ${res.status} ${text.slice(0, 400)}`);
       }
     }

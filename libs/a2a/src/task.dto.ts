@@ -11,7 +11,7 @@ import type { TaskStateName } from './task-state.js';
 
 export class PartDto {
   @ApiPropertyOptional({ example: 'Summarise Q3' }) @IsOptional() @IsString() text?: string;
-  @ApiPropertyOptional({ description: 'Structured data (any JSON)', example: { quarter: 'Q3' } }) @IsOptional() data?: JsonValue;
+  @ApiPropertyOptional({ description: 'Structured data (any JSON)', example: { quarter: '2026-Q3' } }) @IsOptional() data?: JsonValue;
   @ApiPropertyOptional({ example: 'https://example.com/report.pdf' }) @IsOptional() @IsString() url?: string;
   @ApiPropertyOptional({ description: 'File bytes, base64' }) @IsOptional() @IsString() raw?: string;
   @ApiPropertyOptional({ example: 'application/pdf' }) @IsOptional() @IsString() mediaType?: string;

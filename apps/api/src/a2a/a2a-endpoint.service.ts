@@ -25,7 +25,8 @@ import { ConversationAnswers } from '../conversations/conversation-answers.js';
 import { bearerToken } from '../common/auth.guard.js';
 import { runCreationLimiter } from '../runs/run-rate-limit.guard.js';
 import { rateLimited } from './a2a-errors.js';
-import { errorBody } from '../common/domain-exception.filter.js';
+import { DATABASE_RETRY_AFTER_S, DATABASE_UNAVAILABLE, errorBody } from '../common/domain-exception.filter.js';
+import { A2aFaultGuard } from './a2a-fault-guard.js';
 import { A2aTaskRepository } from './a2a-task.repository.js';
 import { agentCardJson, agentCardOf } from './agent-card.js';
 import { parseEnvelope, rpcError, wireVersionOf, type RpcId } from './json-rpc-envelope.js';
@@ -153,27 +154,47 @@ export class A2aEndpoint {
       requestedVersion: version,
       state: new Map<string, unknown>([[ABORT_SIGNAL_KEY, abort.signal]]),
     });
-    const agent = new OrchestrationAgent(this.services, definition, principal, this.card(definition, baseUrlOf(request)));
+    const guard = new A2aFaultGuard(this.logger);
+    const agent = guard.wrap(new OrchestrationAgent(this.services, definition, principal, this.card(definition, baseUrlOf(request))));
     const transport = version === '1.0' ? new JsonRpcTransportHandler(agent) : new LegacyJsonRpcTransportHandler(agent);
-    const mapError = (error: unknown) => this.errorOf(error, version);
+    const mapError = (error: unknown) => guard.answerFor(this.errorOf(error, version));
     try {
       const result = await transport.handle(envelope.request, context);
-      if (isAsyncIterable(result)) await this.stream(result, envelope.id, response, mapError);
-      else response.status(200).json(result);
+      if (isAsyncIterable(result)) await this.stream(result, envelope.id, response, mapError, guard);
+      else if (guard.unavailable) this.unavailable(response);
+      else {
+        const answer = result as { error?: { code: number; message: string } };
+        response.status(200).json(answer.error ? { ...answer, error: guard.answerFor(answer.error) } : result);
+      }
     } catch (error) {
-      if (!response.headersSent) response.status(200).json({ jsonrpc: '2.0', id: envelope.id, error: mapError(error) });
-      else if (!response.writableEnded) response.end();
+      if (!response.headersSent) {
+        if (guard.unavailable) this.unavailable(response);
+        else response.status(200).json({ jsonrpc: '2.0', id: envelope.id, error: mapError(error) });
+      } else if (!response.writableEnded) response.end();
     }
   }
 
+  /** The database failed the request: 503 in the error shape with Retry-After, as every REST route answers. */
+  private unavailable(response: Response): void {
+    response.setHeader('Retry-After', String(DATABASE_RETRY_AFTER_S));
+    response.status(503).json(errorBody(503, DATABASE_UNAVAILABLE));
+  }
+
   /** SSE; an error before the first event is a plain JSON-RPC error answer, as the SDK's Express handler does. */
-  private async stream(events: AsyncIterable<unknown>, id: RpcId, response: Response, mapError: (e: unknown) => unknown): Promise<void> {
+  private async stream(
+    events: AsyncIterable<unknown>,
+    id: RpcId,
+    response: Response,
+    mapError: (e: unknown) => unknown,
+    guard: A2aFaultGuard,
+  ): Promise<void> {
     const iterator = events[Symbol.asyncIterator]();
     let first: IteratorResult<unknown>;
     try {
       first = await iterator.next();
     } catch (error) {
-      response.status(200).json({ jsonrpc: '2.0', id, error: mapError(error) });
+      if (guard.unavailable) this.unavailable(response);
+      else response.status(200).json({ jsonrpc: '2.0', id, error: mapError(error) });
       return;
     }
     response.writeHead(200, SSE_HEADERS);
@@ -194,14 +215,9 @@ export class A2aEndpoint {
     }
   }
 
-  private errorOf(error: unknown, version: '1.0' | '0.3'): unknown {
-    const mapped =
-      version === '1.0' ? JsonRpcTransportHandler.mapToJSONRPCError(error) : LegacyJsonRpcTransportHandler.mapToLegacyJSONRPCError(error);
-    if ((mapped as { code?: number }).code === A2A_ERROR_CODE.INTERNAL_ERROR) {
-      this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
-      return { code: A2A_ERROR_CODE.INTERNAL_ERROR, message: 'Internal error' };
-    }
-    return mapped;
+  /** The JSON-RPC error of a stream's failure (the guard already logged and hid what was ours). */
+  private errorOf(error: unknown, version: '1.0' | '0.3'): { code: number; message: string } {
+    return version === '1.0' ? JsonRpcTransportHandler.mapToJSONRPCError(error) : LegacyJsonRpcTransportHandler.mapToLegacyJSONRPCError(error);
   }
 
   /** The caller, or null once a 401 with `WWW-Authenticate: Bearer` has been sent. */

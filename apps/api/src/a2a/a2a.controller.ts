@@ -5,6 +5,7 @@ import {
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
+  ApiParam,
   ApiProduces,
   ApiTags,
   ApiUnauthorizedResponse,
@@ -63,10 +64,12 @@ export class A2aController {
       '(0.3: `message/stream`, `tasks/resubscribe`) answer `text/event-stream`, one JSON-RPC response per `data:` line. ' +
       'Task id = run id. Needs a bearer token (JWT or API key): without one, 401 with `WWW-Authenticate: Bearer`.',
   })
+  @ApiParam({ name: SLUG, description: 'Slug of an active definition of your organization', example: 'kpi-tracking' })
   @ApiHeader({
     name: 'A2A-Version',
     required: false,
     description: '1.0 for the v1.0 method names; absent or 0.3 for the v0.3 names and shapes',
+    example: '1.0',
   })
   @ApiBody({ type: JsonRpcRequestDto })
   @ApiProduces('application/json', 'text/event-stream')

@@ -40,7 +40,7 @@ export class JsonRpcRequestDto {
   @ApiPropertyOptional({
     description: "The method's request object in the protocol JSON form, e.g. SendMessageRequest",
     example: {
-      message: { messageId: 'm-1', role: 'ROLE_USER', parts: [{ data: { quarter: 'Q3' } }] },
+      message: { messageId: 'm-1', role: 'ROLE_USER', parts: [{ data: { quarter: '2026-Q3' } }] },
       configuration: { returnImmediately: false },
     },
   })

@@ -1,9 +1,11 @@
 /**
  * The JSON-RPC 2.0 envelope, checked before the SDK's transport handlers see a request: they answer -32602 for a
  * body that is not JSON or not a request, where JSON-RPC says -32700 (parse error) and -32600 (invalid request).
- * Also picks the wire mapping from the A2A-Version service parameter (absent or empty means 0.3, by the spec).
+ * Also picks the wire mapping from the A2A-Version service parameter (absent or empty means 0.3, by the spec), and
+ * applies the REST body rules JSON-RPC's way (-32602): nesting depth, and strings no column can hold.
  */
 import { A2A_ERROR_CODE } from '@a2a-js/sdk/errors';
+import { findUnstorableString, jsonDepthExceeds, MAX_BODY_DEPTH } from '../common/body-limits.js';
 
 export type RpcId = string | number | null;
 
@@ -45,6 +47,10 @@ export function parseEnvelope(body: unknown): ParsedEnvelope {
   if (typeof request.method !== 'string' || request.method.length === 0) return invalid('"method" must be a non-empty string');
   if (request.params !== undefined && (request.params === null || typeof request.params !== 'object' || Array.isArray(request.params)))
     return { ok: false, response: rpcError(id, A2A_ERROR_CODE.INVALID_PARAMS, 'Invalid params: "params" must be an object') };
+  if (jsonDepthExceeds(request.params, MAX_BODY_DEPTH))
+    return { ok: false, response: rpcError(id, A2A_ERROR_CODE.INVALID_PARAMS, `Invalid params: nested deeper than ${MAX_BODY_DEPTH} levels`) };
+  const unstorable = findUnstorableString(request.params);
+  if (unstorable) return { ok: false, response: rpcError(id, A2A_ERROR_CODE.INVALID_PARAMS, `Invalid params: a string ${unstorable}`) };
   return { ok: true, request, id, method: request.method };
 }
 

@@ -44,7 +44,7 @@ import {
   type StepPositions,
 } from '#a2a';
 import type { AgentRunnerRegistry } from '#agents';
-import { DomainError, DomainErrorCode, type JsonValue, type Role } from '#core';
+import { DomainError, DomainErrorCode, isUuid, type JsonValue, type Role } from '#core';
 import type { ApprovalQueryService, DefinitionCache, RunControlService, RunStarter } from '#engine';
 import { inputProblems, sendDecision, type Decision } from '#engine';
 import type { RunStreamHub } from '#events';
@@ -81,6 +81,8 @@ type JsonObject = { [key: string]: JsonValue };
 const isObject = (v: JsonValue | undefined): v is JsonObject => v !== null && typeof v === 'object' && !Array.isArray(v);
 const MAX_PAGE_SIZE = 100;
 const DEFAULT_PAGE_SIZE = 50;
+/** Context and message ids are stored as varchar(200), as POST /orchestrations/runs checks them. */
+const MAX_ID_LENGTH = 200;
 
 /** Whether a text-only message is a valid input: `{ text }` passes the definition's input schema (or it has none). */
 export function acceptsText(definitions: DefinitionCache, definition: OrchestrationDefinitionEntity): boolean {
@@ -253,6 +255,8 @@ export class OrchestrationAgent implements A2ARequestHandler {
   private async accept(params: SendMessageRequest): Promise<Accepted> {
     const message = params.message;
     if (!message || message.parts.length === 0) throw invalidParams('message.parts', 'a message with at least one part');
+    for (const [field, value] of [['message.contextId', message.contextId], ['message.messageId', message.messageId]] as const)
+      if (typeof value === 'string' && value.length > MAX_ID_LENGTH) throw invalidParams(field, `at most ${MAX_ID_LENGTH} characters`);
     const accepted = message.taskId ? await this.resume(message) : await this.start(message, params.metadata);
     const push = params.configuration?.taskPushNotificationConfig;
     if (push) await this.savePushConfig(await this.find(accepted.runId), push, !message.taskId);
@@ -433,6 +437,8 @@ export class OrchestrationAgent implements A2ARequestHandler {
   // --- reading ---
 
   private async find(taskId: string): Promise<TaskRun> {
+    // Task ids are run ids; anything else names no task of ours (and must not reach a uuid column).
+    if (!isUuid(taskId)) throw taskNotFound(taskId);
     const run = await this.services.tasks.find(this.organizationId, this.definition.slug, taskId);
     if (!run) throw taskNotFound(taskId);
     return run;
@@ -467,16 +473,15 @@ export class OrchestrationAgent implements A2ARequestHandler {
       throw forbidden(`Role ${this.principal.role} may not ${what}; requires ${['admin', ...roles].join(' or ')}`);
   }
 
-  private taskId(id: string | undefined, field: string): string {
-    if (!id || !id.trim()) throw invalidParams(field, 'a task id');
-    // Task ids are run ids; anything else names no task of ours.
-    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) throw taskNotFound(id);
+  private taskId(id: unknown, field: string): string {
+    // 0.3 params reach us as the client sent them: a number or an object is no task id
+    if (typeof id !== 'string' || !id.trim()) throw invalidParams(field, 'a task id');
     return id;
   }
 
   private historyLength(value: number | undefined, field: string): number | undefined {
     if (value === undefined) return undefined;
-    if (!Number.isInteger(value) || value < 0) throw invalidParams(field, 'a non-negative integer');
+    if (!Number.isSafeInteger(value) || value < 0) throw invalidParams(field, 'a non-negative integer');
     return value;
   }
 }
