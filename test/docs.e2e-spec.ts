@@ -49,7 +49,11 @@ describe('the docs, run as written (e2e)', () => {
   });
 
   it('every fenced block names its language (```text for output, ```bash norun for commands not to run)', () => {
-    const unlabelled = DOCS.flatMap((file) => fencedBlocks(read(file)).filter((b) => b.info === '').map((b) => `${file}:${b.line - 1}`));
+    const unlabelled = DOCS.flatMap((file) =>
+      fencedBlocks(read(file))
+        .filter((b) => b.info === '')
+        .map((b) => `${file}:${b.line - 1}`),
+    );
     expect(unlabelled).toEqual([]);
   });
 
@@ -64,9 +68,26 @@ describe('the docs, run as written (e2e)', () => {
   });
 
   it('fails a block that fails, names its line, and does not run a norun block', async () => {
-    const markdown = ['# t', '```bash', 'echo fine', 'false', '```', '', '```bash norun', 'npm start', '```', '```sh', 'npm install', '```', ''].join('\n');
+    const markdown = [
+      '# t',
+      '```bash',
+      'echo fine',
+      'false',
+      '```',
+      '',
+      '```bash norun',
+      'npm start',
+      '```',
+      '```sh',
+      'npm install',
+      '```',
+      '',
+    ].join('\n');
     const run = await runDoc('t.md', { base: 'http://127.0.0.1:9', root: ROOT, timeoutSeconds: 20 }, markdown);
-    expect(run.failures).toEqual(['t.md:4: exit 1: false', expect.stringMatching(/^t\.md:11: npm install: only 'npm run cli -- \.\.\.' runs/)]);
+    expect(run.failures).toEqual([
+      't.md:4: exit 1: false',
+      expect.stringMatching(/^t\.md:11: npm install: only 'npm run cli -- \.\.\.' runs/),
+    ]);
     expect(run.exit).toBe(0);
   });
 

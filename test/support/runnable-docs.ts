@@ -116,7 +116,7 @@ export function docScript(file: string, markdown: string, base: string): DocScri
   let requests = 0;
   for (const block of fencedBlocks(markdown).filter(isRunnable)) {
     const body = block.lines.map((line) => line.replaceAll('http://localhost:3000', base).replaceAll('localhost:3000', base));
-    for (let start = 0; start < body.length; ) {
+    for (let start = 0; start < body.length;) {
       let end = start;
       while (end < body.length - 1 && body[end].endsWith('\\')) end++;
       const command = body.slice(start, end + 1);
@@ -161,7 +161,11 @@ export interface DocRunOptions {
 }
 
 /** Runs the runnable blocks of `file` (relative to `root`, or given as `markdown`) in a fresh working folder. */
-export async function runDoc(file: string, options: DocRunOptions, markdown = readFileSync(join(options.root, file), 'utf8')): Promise<DocRun> {
+export async function runDoc(
+  file: string,
+  options: DocRunOptions,
+  markdown = readFileSync(join(options.root, file), 'utf8'),
+): Promise<DocRun> {
   const { script, origins, requests } = docScript(file, markdown, options.base);
   const dir = mkdtempSync(join(tmpdir(), 'baton-docs-'));
   try {
@@ -184,7 +188,9 @@ export async function runDoc(file: string, options: DocRunOptions, markdown = re
     const entries = readFileSync(log, 'utf8').split('\n').filter(Boolean);
     // entries: `OK|REQ|FAIL <script line> <what>` (REQ: a request that failed)
     const parsed = entries.map((entry) => /^(\w+) (\d+) (.*)$/.exec(entry) ?? ['', 'FAIL', '0', entry]);
-    const failures = parsed.filter(([, kind]) => kind !== 'OK').map(([, , at, what]) => `${origins[Number(at) - 1] ?? `script line ${at}`}: ${what}`);
+    const failures = parsed
+      .filter(([, kind]) => kind !== 'OK')
+      .map(([, , at, what]) => `${origins[Number(at) - 1] ?? `script line ${at}`}: ${what}`);
     const made = parsed.filter(([, kind]) => kind !== 'FAIL').length;
     return { failures, stdout, stderr, exit, made, requests };
   } finally {

@@ -23,7 +23,9 @@ export const BUSY_DATABASE_FAULTS: { name: string; sqlState: string; fault: Faul
     name: 'a full disk',
     sqlState: '53100',
     fault: async (client) => {
-      await (client as Client).query(`DO $$ BEGIN RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = 'disk_full'; END $$`);
+      await (client as Client).query(
+        `DO $$ BEGIN RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = 'disk_full'; END $$`,
+      );
     },
   },
 ];

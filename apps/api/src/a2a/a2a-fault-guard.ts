@@ -59,7 +59,8 @@ export class A2aFaultGuard {
   answerFor(error: { code: number; message: string }): { code: number; message: string } {
     if (error.code !== A2A_ERROR_CODE.INTERNAL_ERROR || this.internal) return error;
     if (this.unavailable) return { code: A2A_ERROR_CODE.INTERNAL_ERROR, message: DATABASE_UNAVAILABLE }; // a stream under way
-    if (!this.entered) return { code: A2A_ERROR_CODE.INVALID_PARAMS, message: `Invalid params: not the method's request shape (${error.message})` };
+    if (!this.entered)
+      return { code: A2A_ERROR_CODE.INVALID_PARAMS, message: `Invalid params: not the method's request shape (${error.message})` };
     // the handler answered, and turning its answer into JSON failed: ours
     this.logger.error(`A2A answer could not be serialized: ${error.message}`);
     return { code: A2A_ERROR_CODE.INTERNAL_ERROR, message: 'Internal error' };
@@ -80,7 +81,8 @@ export class A2aFaultGuard {
       this.logger.warn(`database unavailable or busy: ${(error as Error).message}`);
       throw error;
     }
-    if (isDataException(error)) throw new JsonRpcRequestMalformedError({ message: 'Invalid params: a value is malformed, out of range or too long' });
+    if (isDataException(error))
+      throw new JsonRpcRequestMalformedError({ message: 'Invalid params: a value is malformed, out of range or too long' });
     if (error instanceof A2AError) throw error; // the protocol's errors (ours are the SDK's classes too)
     if (error instanceof DomainError) fromDomainError(error);
     this.internal = true;
@@ -90,5 +92,7 @@ export class A2aFaultGuard {
 }
 
 function isAsyncGenerator(value: unknown): value is AsyncGenerator<unknown, unknown, unknown> {
-  return typeof (value as AsyncGenerator | null)?.[Symbol.asyncIterator] === 'function' && typeof (value as AsyncGenerator).next === 'function';
+  return (
+    typeof (value as AsyncGenerator | null)?.[Symbol.asyncIterator] === 'function' && typeof (value as AsyncGenerator).next === 'function'
+  );
 }
