@@ -1,11 +1,13 @@
 /**
  * Chaos under load (issue #13): 1 API + 3 worker processes on a PostgreSQL this script owns; a stream of mixed runs
- * (fan-out + join, chains with flaky steps, approvals decided by a bot), a webhook receiver that verifies every
+ * (fan-out + join, chains with flaky steps, approvals decided by a bot, a forEach of sub-orchestrations running the
+ * flaky chain as child runs), a webhook receiver that verifies every
  * signature and an SSE client on the organization stream (it resumes with Last-Event-ID by itself). Meanwhile:
  * repeated kill -9 of workers (each restarted), one kill -9 of the API (restarted) and one PostgreSQL restart in
  * the middle. Then it waits for every run to end and prints what survived:
- *   runs by status (all must be completed), completed steps applied more than once (0), runs whose event seq has a
- *   gap (0), events the webhook never received (0), bad signatures (0), events the SSE client missed (0).
+ *   runs by status, child runs included (all must be completed), completed steps applied more than once (0), runs
+ *   whose event seq has a gap (0), events the webhook never received (0), bad signatures (0), events the SSE client
+ *   missed (0).
  * Exit code 1 when any count is wrong.
  *
  *   npm run bench:chaos                 # defaults: 60 runs over ~30 s
@@ -55,6 +57,15 @@ const DEFINITIONS = [
         input: { failTimes: 1 },
         retry: { maxAttempts: 5, backoff: 'fixed', initialDelayMs: 100, maxDelayMs: 100 },
       },
+    ],
+  },
+  {
+    // after chaos-chain, which it runs: one child run per item, two at a time, then a join on their outputs
+    slug: 'chaos-sub',
+    name: 'sub-orchestrations',
+    steps: [
+      { key: 'children', type: 'orchestration', orchestration: 'chaos-chain', forEach: '{{ input.items }}', concurrency: 2, input: { item: '{{ item }}' } },
+      { key: 'join', agent: 'echo', dependsOn: ['children'], input: { got: '{{ steps.children.output }}' } },
     ],
   },
   {
@@ -217,7 +228,7 @@ async function main(): Promise<void> {
   const started: string[] = [];
   for (let i = 0; i < RUNS; i++) {
     const definition = DEFINITIONS[i % DEFINITIONS.length].slug;
-    const res = await call('POST', '/orchestrations/runs', token, { definition, input: { i } });
+    const res = await call('POST', '/orchestrations/runs', token, { definition, input: { i, items: [1, 2, 3] } });
     if (res.status === 201) started.push(String(res.body.id));
     await sleep(Math.max(50, 30_000 / RUNS));
   }
@@ -226,19 +237,32 @@ async function main(): Promise<void> {
 
   ds = createDataSource(url, 2);
   await ds.initialize();
+  // the runs started and the child runs of their sub-orchestrations, every level down
+  const tree = async (): Promise<string[]> =>
+    (
+      (await ds.query(
+        `WITH RECURSIVE t AS (SELECT id FROM orchestration_runs WHERE id = ANY($1)
+           UNION ALL SELECT r.id FROM orchestration_runs r JOIN t ON r.parent_run_id = t.id)
+         SELECT id::text AS id FROM t`,
+        [started],
+      )) as { id: string }[]
+    ).map((r) => r.id);
+  let runs = await tree();
   const deadline = Date.now() + 180_000;
   let open = started.length;
   while (Date.now() < deadline) {
+    runs = await tree();
     const [row] = await ds.query(
       `SELECT count(*)::int AS n FROM orchestration_runs WHERE id = ANY($1) AND status NOT IN ('completed', 'failed', 'cancelled')`,
-      [started],
+      [runs],
     );
     open = row.n;
     if (open === 0) break;
     await sleep(1000);
   }
   // let webhook deliveries and the SSE stream catch up
-  const events: { id: string }[] = await ds.query(`SELECT id::text AS id FROM orchestration_events WHERE run_id = ANY($1)`, [started]);
+  runs = await tree();
+  const events: { id: string }[] = await ds.query(`SELECT id::text AS id FROM orchestration_events WHERE run_id = ANY($1)`, [runs]);
   const settle = Date.now() + 60_000;
   while (Date.now() < settle) {
     const sseIds = new Set(sse.messages.map((m) => m.id));
@@ -250,15 +274,15 @@ async function main(): Promise<void> {
 
   const statuses: { status: string; n: number }[] = await ds.query(
     `SELECT status, count(*)::int AS n FROM orchestration_runs WHERE id = ANY($1) GROUP BY status ORDER BY status`,
-    [started],
+    [runs],
   );
   const [{ n: reapplied }] = await ds.query(
     `SELECT count(*)::int AS n FROM (SELECT run_id, step_key FROM orchestration_events WHERE run_id = ANY($1) AND type = 'step.completed' GROUP BY run_id, step_key HAVING count(*) > 1) x`,
-    [started],
+    [runs],
   );
   const [{ n: gaps }] = await ds.query(
     `SELECT count(*)::int AS n FROM (SELECT run_id FROM orchestration_events WHERE run_id = ANY($1) GROUP BY run_id HAVING max(seq) <> count(*) OR min(seq) <> 1) x`,
-    [started],
+    [runs],
   );
   const sseIds = new Set(sse.messages.map((m) => m.id));
   const webhookMissing = events.filter((e) => !receiver.received.has(e.id)).length;
@@ -268,7 +292,7 @@ async function main(): Promise<void> {
 
   console.log('\nBaton chaos report');
   console.log(`  faults injected         ${faults.join(', ')}`);
-  console.log(`  runs started            ${started.length} of ${RUNS}`);
+  console.log(`  runs started            ${started.length} of ${RUNS} (${runs.length - started.length} child runs besides)`);
   console.log(`  runs by status          ${statuses.map((s) => `${s.status} ${s.n}`).join(', ')}${open ? `, still open ${open}` : ''}`);
   console.log(`  steps applied twice     ${reapplied}`);
   console.log(`  runs with a seq gap     ${gaps}`);
@@ -279,7 +303,7 @@ async function main(): Promise<void> {
   console.log(`  SSE: missing            ${sseMissing} (reconnections: ${sse.opens - 1})`);
   console.log(`  processes crashed       ${crashes.length}${crashes.length ? `\n    ${crashes.join('\n    ')}` : ''}`);
   const ok =
-    completed === started.length &&
+    completed === runs.length &&
     started.length === RUNS &&
     reapplied === 0 &&
     gaps === 0 &&
