@@ -247,7 +247,7 @@ async function main(): Promise<void> {
         [started],
       )) as { id: string }[]
     ).map((r) => r.id);
-  let runs = await tree();
+  let runs: string[];
   const deadline = Date.now() + 180_000;
   let open = started.length;
   while (Date.now() < deadline) {
