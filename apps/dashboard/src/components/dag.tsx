@@ -4,7 +4,7 @@ import { layoutDag, NODE_HEIGHT, NODE_WIDTH, shapeKey } from '../lib/layout';
 import { statusLook } from '../lib/status';
 
 /**
- * The run's DAG as SVG: dagre places the nodes once per graph shape; each node shows its state as colour, icon
+ * The run's DAG as SVG, laid out once per graph shape (layoutDag); each node shows its state as colour, icon
  * and words. Nodes are buttons (Tab, Enter/Space select; arrow keys move along the list).
  */
 export const Dag = memo(function Dag({ steps, selected, onSelect }: { steps: Step[]; selected: string | null; onSelect: (key: string) => void }) {
