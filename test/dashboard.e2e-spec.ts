@@ -446,6 +446,11 @@ describe('dashboard in a browser (e2e)', () => {
     expect(await page.getByText(/of 10,001/).count()).toBe(1);
 
     await page.getByLabel('Find a run by id').fill(big);
+    // Where the time goes, from the page's own clock: the click, the two reads, the render.
+    await page.evaluate(`(() => {
+      performance.clearResourceTimings();
+      document.addEventListener('click', () => performance.mark('baton:perf-click'), { capture: true, once: true });
+    })()`);
     t0 = Date.now();
     await page.getByRole('button', { name: 'Open' }).click();
     await page.locator('[data-step="s199"][data-status="completed"]').waitFor();
@@ -455,15 +460,32 @@ describe('dashboard in a browser (e2e)', () => {
       const entry = performance.getEntriesByName('baton:dag-layout').at(-1) as { duration: number; detail?: { method?: string } } | undefined;
       return { ms: Math.round(entry?.duration ?? -1), method: entry?.detail?.method ?? 'unknown' };
     });
+    const phases = await page.evaluate((id) => {
+      const at = (name: string) => performance.getEntriesByName(name).at(-1)?.startTime ?? NaN;
+      const reads = performance.getEntriesByType('resource') as unknown as { name: string; startTime: number; responseEnd: number }[];
+      const events = reads.find((r) => r.name.includes(`/runs/${id}/events`));
+      const run = reads.find((r) => new URL(r.name).pathname.endsWith(`/runs/${id}`));
+      const click = at('baton:perf-click');
+      const round = (ms: number | undefined) => (ms === undefined || Number.isNaN(ms) ? -1 : Math.round(ms));
+      return {
+        toFirstReadMs: round(events && events.startTime - click),
+        eventsReadMs: round(events && events.responseEnd - events.startTime),
+        runReadMs: round(run && run.responseEnd - run.startTime),
+        renderMs: round(run && at('baton:run-page-rendered') - run.responseEnd),
+        clickToRenderedMs: round(at('baton:run-page-rendered') - click),
+      };
+    }, big);
     expect(await page.locator('[data-step]').count()).toBe(200);
     await page.getByRole('button', { name: /^s105:/ }).click();
     await audit(page, 'run page (200 steps)');
     await shot(page, 'dashboard-run-200-steps');
 
-    const figures = { runsList10kMs: runsListMs, run200StepsMs: dagMs, dagLayoutMs: layout.ms, dagLayoutMethod: layout.method, measuredAt: new Date().toISOString() };
+    const figures = { runsList10kMs: runsListMs, run200StepsMs: dagMs, dagLayoutMs: layout.ms, dagLayoutMethod: layout.method, run200Steps: phases, measuredAt: new Date().toISOString() };
     writeFileSync(join(projectRoot(), 'dist', 'dashboard-perf.json'), JSON.stringify(figures, null, 2));
     console.log(
-      `dashboard first render: runs list (10,001 runs) ${runsListMs} ms, run page (200 steps: DAG and timeline) ${dagMs} ms, of which the ${layout.method} layout ${layout.ms} ms`,
+      `dashboard first render: runs list (10,001 runs) ${runsListMs} ms, run page (200 steps: DAG and timeline) ${dagMs} ms, of which the ${layout.method} layout ${layout.ms} ms` +
+        ` (in the page: click to first read ${phases.toFirstReadMs} ms, events read ${phases.eventsReadMs} ms, run read ${phases.runReadMs} ms,` +
+        ` render ${phases.renderMs} ms; click to rendered ${phases.clickToRenderedMs} ms)`,
     );
   });
 
