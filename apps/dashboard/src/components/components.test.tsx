@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { makeStep } from '../test-fixtures';
 import type { ChildRun } from '../api/types';
 import { ChildRuns } from './child-runs';
-import { Dag } from './dag';
+import { Dag, edgePaths } from './dag';
 import { SchemaForm } from './schema-form';
 import { StatusBadge } from './states';
 
@@ -30,6 +30,15 @@ describe('Dag', () => {
     expect(onSelect).toHaveBeenCalledWith('analyze');
     fireEvent.click(screen.getByRole('button', { name: 'fetch: Completed' }));
     expect(onSelect).toHaveBeenLastCalledWith('fetch');
+  });
+
+  it('draws every edge in one path and every arrowhead in another, the tip on the end of the edge', () => {
+    const { container } = render(<Dag steps={[step('a'), step('b', 'pending', ['a']), step('c', 'pending', ['a'])]} selected={null} onSelect={() => undefined} />);
+    expect(container.querySelector('path.dag-edge')?.getAttribute('d')?.match(/M/g)).toHaveLength(2);
+    expect(container.querySelector('path.dag-arrow')?.getAttribute('d')?.match(/Z/g)).toHaveLength(2);
+    const bent = [{ x: 0, y: 0 }, { x: 10, y: 5 }, { x: 30, y: 5 }];
+    expect(edgePaths([{ from: 'a', to: 'b', points: bent }])).toEqual({ lines: 'M0,0L10,5L30,5', arrows: 'M30,5L20.2,9.9L20.2,0.1Z' });
+    expect(edgePaths([{ from: 'a', to: 'b', points: [] }])).toEqual({ lines: '', arrows: '' });
   });
 
   it("says how many of a sub-orchestration step's child runs finished", () => {

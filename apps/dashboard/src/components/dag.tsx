@@ -1,15 +1,16 @@
 import { memo, useMemo, type KeyboardEvent } from 'react';
 import type { Step } from '../api/types';
-import { layoutDag, NODE_HEIGHT, NODE_WIDTH, shapeKey } from '../lib/layout';
+import { layoutDag, NODE_HEIGHT, NODE_WIDTH, shapeKey, type LaidOutEdge } from '../lib/layout';
 import { statusLook } from '../lib/status';
 
 /**
- * The run's DAG as SVG: dagre places the nodes once per graph shape; each node shows its state as colour, icon
+ * The run's DAG as SVG, laid out once per graph shape (layoutDag); each node shows its state as colour, icon
  * and words. Nodes are buttons (Tab, Enter/Space select; arrow keys move along the list).
  */
 export const Dag = memo(function Dag({ steps, selected, onSelect }: { steps: Step[]; selected: string | null; onSelect: (key: string) => void }) {
   const shape = shapeKey(steps);
   const dag = useMemo(() => layoutDag(steps), [shape]);
+  const edges = useMemo(() => edgePaths(dag.edges), [dag]);
   const byKey = useMemo(() => new Map(steps.map((s) => [s.key, s])), [steps]);
   const order = dag.nodes.map((n) => n.key);
 
@@ -37,19 +38,8 @@ export const Dag = memo(function Dag({ steps, selected, onSelect }: { steps: Ste
         role="group"
         aria-label={`Step graph, ${steps.length} steps`}
       >
-        <defs>
-          <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
-            <path d="M0,0 L10,5 L0,10 z" className="dag-arrow" />
-          </marker>
-        </defs>
-        {dag.edges.map((e) => (
-          <polyline
-            key={`${e.from}->${e.to}`}
-            className="dag-edge"
-            points={e.points.map((p) => `${p.x},${p.y}`).join(' ')}
-            markerEnd="url(#arrow)"
-          />
-        ))}
+        <path className="dag-edge" d={edges.lines} />
+        <path className="dag-arrow" d={edges.arrows} />
         {dag.nodes.map((n) => {
           const step = byKey.get(n.key);
           if (!step) return null;
@@ -89,3 +79,27 @@ export const Dag = memo(function Dag({ steps, selected, onSelect }: { steps: Ste
     </div>
   );
 });
+
+const ARROW_LENGTH = 9.8;
+const ARROW_HALF_WIDTH = 4.9;
+
+/**
+ * Every edge as one path of lines and one of arrowheads: two elements however many edges (a 200-step run has 361,
+ * each a polyline with a marker, which cost the first render thousands of DOM calls and as many paints).
+ */
+export function edgePaths(edges: LaidOutEdge[]): { lines: string; arrows: string } {
+  const lines: string[] = [];
+  const arrows: string[] = [];
+  const xy = (x: number, y: number) => `${Math.round(x * 10) / 10},${Math.round(y * 10) / 10}`;
+  for (const { points } of edges) {
+    if (points.length < 2) continue;
+    lines.push(`M${points.map((p) => xy(p.x, p.y)).join('L')}`);
+    const tip = points.at(-1)!;
+    const from = points.at(-2)!;
+    const length = Math.hypot(tip.x - from.x, tip.y - from.y) || 1;
+    const [ux, uy] = [(tip.x - from.x) / length, (tip.y - from.y) / length];
+    const [bx, by] = [tip.x - ux * ARROW_LENGTH, tip.y - uy * ARROW_LENGTH];
+    arrows.push(`M${xy(tip.x, tip.y)}L${xy(bx - uy * ARROW_HALF_WIDTH, by + ux * ARROW_HALF_WIDTH)}L${xy(bx + uy * ARROW_HALF_WIDTH, by - ux * ARROW_HALF_WIDTH)}Z`);
+  }
+  return { lines: lines.join(''), arrows: arrows.join('') };
+}

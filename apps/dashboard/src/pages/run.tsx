@@ -47,6 +47,11 @@ export function RunPage({ id }: { id: string }) {
 
   const data = loaded.data;
   const running = data ? !TERMINAL_RUN.has(data.run.status) : false;
+  const shown = Boolean(data);
+  useEffect(() => {
+    // The first render with the run committed, in the browser's performance timeline (the browser suite reads it).
+    if (shown) performance.mark?.('baton:run-page-rendered', { detail: { id } });
+  }, [shown, id]);
   useEffect(() => {
     if (!running) return;
     const timer = setInterval(() => setNow(Date.now()), 1000);

@@ -1,10 +1,16 @@
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import type { Delivery, Page, Webhook } from '../api/types';
 import { ConfirmDialog } from '../components/confirm';
 import { Empty, ErrorState, formatTime, InlineError, Loading, StatusBadge } from '../components/states';
 import { navigate, useLocation } from '../lib/router';
 import { useAction, useLoad } from '../lib/use-api';
 import { useApp } from '../session';
+
+/** A redelivered delivery is re-read this often until its next attempt has an outcome (the list is not live). */
+const FOLLOW_MS = 1000;
+
+/** Whether a redelivered delivery's new attempt has an outcome: delivered, dead, or one more failed attempt. */
+const hasOutcome = (d: Delivery, fromAttempts: number) => d.status === 'delivered' || d.status === 'dead' || d.attempts > fromAttempts;
 
 /** Webhook subscriptions, their deliveries (all, or only the dead letters) and redelivery. The API is admin-only. */
 export function WebhooksPage() {
@@ -32,7 +38,7 @@ export function WebhooksPage() {
                   <strong className="mono">{w.url}</strong>
                   <span>{w.description ?? ''}</span>
                   <span className="muted small">{w.eventTypes.length ? w.eventTypes.join(', ') : 'every event'}</span>
-                  <StatusBadge status={w.active ? 'delivered' : 'cancelled'} />
+                  <StatusBadge status={w.active ? 'active' : 'disabled'} />
                 </button>
               </li>
             ))}
@@ -54,14 +60,37 @@ function Deliveries({ id }: { id: string }) {
     (signal) => api.call('webhookDeliveries', { params: { id }, query: { status: status || undefined, limit: 25, offset }, signal }),
     [id, status, offset],
   );
+  // The delivery last redelivered, followed until the attempt it was scheduled for has an outcome.
+  const [followed, setFollowed] = useState<{ delivery: Delivery; fromAttempts: number } | null>(null);
   const confirm = async () => {
     if (!redeliver) return;
     await run(async () => {
-      await api.call('redeliver', { params: { id, deliveryId: redeliver.id } });
+      const scheduled = await api.call<Delivery>('redeliver', { params: { id, deliveryId: redeliver.id } });
+      setFollowed({ delivery: scheduled, fromAttempts: scheduled.attempts });
       setRedeliver(null);
       page.reload();
     });
   };
+  const settled = followed ? hasOutcome(followed.delivery, followed.fromAttempts) : true;
+  useEffect(() => {
+    if (!followed || settled) return;
+    const controller = new AbortController();
+    const timer = setTimeout(() => {
+      api
+        .call<Page<Delivery>>('webhookDeliveries', { params: { id }, query: { eventId: followed.delivery.eventId, limit: 5 }, signal: controller.signal })
+        .then((found) => {
+          const fresh = found.items.find((d) => d.id === followed.delivery.id);
+          setFollowed((current) => (current && fresh ? { ...current, delivery: fresh } : current));
+          if (fresh && hasOutcome(fresh, followed.fromAttempts)) page.reload();
+        })
+        // A failed read is tried again at the next tick (a new object, so the effect runs again).
+        .catch(() => setFollowed((current) => (current && !controller.signal.aborted ? { ...current } : current)));
+    }, FOLLOW_MS);
+    return () => {
+      clearTimeout(timer);
+      controller.abort();
+    };
+  }, [api, id, followed, settled, page.reload]);
   return (
     <section className="card" aria-labelledby="deliveries-title">
       <header className="panel-header">
@@ -84,6 +113,14 @@ function Deliveries({ id }: { id: string }) {
         </div>
       </header>
       <InlineError error={error} />
+      {followed ? (
+        <p className="notice" role="status" data-testid="redelivery">
+          {settled ? 'Redelivered' : 'Redelivering'} event #{followed.delivery.eventId}: <StatusBadge status={followed.delivery.status} />
+          {settled ? ` after attempt ${followed.delivery.attempts}` : ''}
+          {settled && (followed.delivery.lastStatusCode || followed.delivery.lastError) ? ` (answer: ${followed.delivery.lastStatusCode ?? followed.delivery.lastError})` : ''}
+          {settled && followed.delivery.status === 'pending' && followed.delivery.nextAttemptAt ? `; tried again at ${formatTime(followed.delivery.nextAttemptAt)}` : ''}
+        </p>
+      ) : null}
       {page.error ? (
         <ErrorState error={page.error} what="deliveries" retry={page.reload} />
       ) : !page.data ? (
