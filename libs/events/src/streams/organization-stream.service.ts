@@ -18,6 +18,8 @@ import { EventStreamRepository } from './event-stream.repository.js';
 import { matchesFilter, type EventTypeFilter } from './event-type-filter.js';
 
 const REPLAY_BATCH = 500;
+/** The first page of a replay is small, so a client resuming far back gets its first events without waiting for 500. */
+const FIRST_REPLAY_BATCH = 100;
 
 export interface OrganizationSubscriberOptions {
   organizationId: string;
@@ -113,13 +115,13 @@ export class OrganizationStreamService {
     isClosed: () => boolean,
   ): Promise<void> {
     let cursor = from;
-    for (;;) {
-      const { rows } = await this.tailRepository.read(cursor, REPLAY_BATCH, organizationId);
+    for (let limit = FIRST_REPLAY_BATCH; ; limit = REPLAY_BATCH) {
+      const { rows } = await this.tailRepository.read(cursor, limit, organizationId);
       for (const row of rows) {
         if (isClosed()) return;
         deliver(toEventRecord(row));
       }
-      if (rows.length < REPLAY_BATCH) return;
+      if (rows.length < limit) return;
       const lastRow = rows[rows.length - 1];
       cursor = { txId: lastRow.tx_id, id: String(lastRow.id) };
     }
