@@ -25,6 +25,7 @@ export const PROFILING = process.env.BENCH_PROFILE === '1';
 const PROFILE_SETTINGS = {
   shared_preload_libraries: 'pg_stat_statements',
   'pg_stat_statements.track': 'all',
+  'pg_stat_statements.track_planning': 'on',
   track_io_timing: 'on',
   track_wal_io_timing: 'on',
 };

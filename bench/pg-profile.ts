@@ -23,6 +23,8 @@ interface Snapshot {
 interface StatementRow {
   query: string;
   calls: number;
+  plans: number;
+  plan_ms: number;
   total_ms: number;
   rows: number;
   wal_bytes: number;
@@ -155,7 +157,8 @@ export class PgProfile {
   private async snapshot(): Promise<Snapshot> {
     const statements = new Map<string, StatementRow>();
     const { rows } = await this.client.query<StatementRow & { id: string }>(
-      `SELECT queryid::text || ':' || toplevel::text AS id, query, calls::float8 AS calls, total_exec_time AS total_ms, rows::float8 AS rows,
+      `SELECT queryid::text || ':' || toplevel::text AS id, query, calls::float8 AS calls, plans::float8 AS plans, total_plan_time AS plan_ms,
+              total_exec_time AS total_ms, rows::float8 AS rows,
               wal_bytes::float8 AS wal_bytes, shared_blks_hit::float8 AS blks_hit, shared_blks_dirtied::float8 AS blks_dirtied
          FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
     );
@@ -217,6 +220,8 @@ export class PgProfile {
       return {
         query: s.query,
         calls: s.calls - (p?.calls ?? 0),
+        plans: s.plans - (p?.plans ?? 0),
+        planMs: s.plan_ms - (p?.plan_ms ?? 0),
         ms: s.total_ms - (p?.total_ms ?? 0),
         rows: s.rows - (p?.rows ?? 0),
         wal: s.wal_bytes - (p?.wal_bytes ?? 0),
@@ -230,7 +235,9 @@ export class PgProfile {
     lines.push(
       `  statements (top level): ${top.reduce((n, s) => n + s.calls, 0)} calls, ${totalMs.toFixed(0)} ms executing (${((totalMs / 1000 / seconds) * 100).toFixed(0)}% of a core)`,
     );
-    lines.push('    total ms  share    calls  ms/call rows/call blks/call WAL B/call  statement');
+    const planned = top.reduce((n, s) => n + s.plans, 0);
+    lines.push(`  planning (statements planned again on a call: custom plans): ${planned} plans, ${top.reduce((n, s) => n + s.planMs, 0).toFixed(0)} ms`);
+    lines.push('    total ms  share    calls  ms/call plans/call plan ms rows/call blks/call WAL B/call  statement');
     const shown = [
       ...top.sort((x, y) => y.ms - x.ms).slice(0, 16),
       ...stmts
@@ -242,7 +249,8 @@ export class PgProfile {
       const text = s.query.replace(/\s+/g, ' ').slice(0, 110);
       lines.push(
         `    ${s.ms.toFixed(0).padStart(8)} ${(((s.ms / Math.max(1, totalMs)) * 100).toFixed(1) + '%').padStart(6)} ${String(s.calls).padStart(8)} ` +
-          `${(s.ms / s.calls).toFixed(3).padStart(8)} ${(s.rows / s.calls).toFixed(1).padStart(9)} ${((s.hit + s.dirtied) / s.calls).toFixed(1).padStart(9)} ` +
+          `${(s.ms / s.calls).toFixed(3).padStart(8)} ${(s.plans / s.calls).toFixed(2).padStart(10)} ${s.planMs.toFixed(0).padStart(7)} ` +
+          `${(s.rows / s.calls).toFixed(1).padStart(9)} ${((s.hit + s.dirtied) / s.calls).toFixed(1).padStart(9)} ` +
           `${(s.wal / s.calls).toFixed(0).padStart(10)}  ${s.top ? '' : '(nested) '}${text}`,
       );
     }

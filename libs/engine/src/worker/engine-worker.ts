@@ -53,6 +53,12 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
   private running = false;
   /** Slots promised to a claim or a result batch in progress, so the two never overfill the worker together. */
   private reserved = 0;
+  /**
+   * Ready steps may be waiting for a slot of this worker: its last claim filled every slot it asked for, or found none
+   * free. Only then does a finished step wake the claim loop; otherwise a claim would find nothing (new work announces
+   * itself by NOTIFY, retries by timer), and at one empty claim per finished step that was a round trip per step.
+   */
+  private slotsWanted = true;
   private loops: Promise<void>[] = [];
   /** Completed-step counter for benches and metrics. */
   stepsFinished = 0;
@@ -93,12 +99,14 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
   private async claimLoop(): Promise<void> {
     while (this.running) {
       const free = this.freeSlots();
+      if (free <= 0) this.slotsWanted = true;
       if (free > 0) {
         const want = Math.min(free, this.claimBatch);
         let claimed: ClaimedStep[];
+        let passedOver: boolean;
         this.reserved += want;
         try {
-          claimed = await this.claimer.claim(this.workerId, want, this.config.leaseMs);
+          ({ claimed, passedOver } = await this.claimer.claimReady(this.workerId, want, this.config.leaseMs));
         } catch (error) {
           if (this.running) this.logger.error(`claim failed: ${(error as Error).message}`);
           await this.claimWake.wait(500);
@@ -107,6 +115,7 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
           this.reserved -= want;
         }
         for (const step of claimed) this.run(step);
+        this.slotsWanted = claimed.length === want || passedOver;
         if (claimed.length === want) continue;
       }
       await this.claimWake.wait(this.config.pollIntervalMs);
@@ -150,7 +159,7 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
       this.inFlight.delete(step.id);
       // A cancelled or lease-lost step has nothing to report: the run moved on without it.
       if (!controller.signal.aborted) report(outcome);
-      this.claimWake.fire();
+      if (this.slotsWanted) this.claimWake.fire();
     });
   }
 

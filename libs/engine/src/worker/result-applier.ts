@@ -19,6 +19,8 @@ import { appendEvents, type NewEvent } from '../store/event-log.repository.js';
 import { childResults, liveChildren, updateChildCounters, waitingSteps } from '../store/child-run.repository.js';
 import { releaseNextRollbacks } from '../store/compensation.repository.js';
 import {
+  completeAndRelease,
+  countDownRemaining,
   lockRuns,
   lockRunsForApply,
   notify,
@@ -151,33 +153,53 @@ export class ResultApplier {
     fast: FastClaim | null,
   ): Promise<{ claimed: ClaimedStep[]; applied: Promise<unknown>; wake: boolean }> {
     const { events, failedRuns, finished } = batch;
-    await updateSteps(client, batch.updates);
-    await recordStepUsage(client, batch.usages);
-    await addRunUsage(
-      client,
-      batch.usages.map((u) => ({ runId: u.runId, ...u.usage })),
-    );
-    // Steps started below in this transaction are checked against the run's spending including this batch's.
-    for (const u of batch.usages) {
-      const run = runs.get(u.runId);
-      if (!run) continue;
-      run.usage_total_tokens = Number(run.usage_total_tokens) + u.usage.inputTokens + u.usage.outputTokens;
-      run.usage_cost_usd = Number(run.usage_cost_usd) + u.usage.costUsd;
-    }
-    await recordBreakerChanges(client, batch.breakerChanges, events);
-    await this.checkpoints.open(client, batch.opening, events);
     const live = [...batch.releases.values()].filter((r) => !failedRuns.has(r.runId));
-    const released = await this.release(client, runs, live, !fast, events);
+    for (const runId of failedRuns.keys()) finished.delete(runId);
+    // The common batch (steps completed or requeued; nothing failed, cancelled, compensated, paused at a checkpoint, no
+    // usage or breaker change to record): one statement updates the steps, releases their dependents and counts the
+    // runs' finished steps down. Otherwise each in turn, the count-down after the runs that end have ended.
+    const plain = failedRuns.size === 0 && batch.cancelledRuns.length === 0 && batch.rollbacksDone.length === 0;
+    const simple = plain && batch.usages.length === 0 && batch.breakerChanges.length === 0 && batch.opening.length === 0;
+    let released: ReleasedStep[];
+    let counted: Map<string, number> | null;
+    if (simple) {
+      ({ released, remaining: counted } = await completeAndRelease(client, batch.updates, live, !fast, finished));
+      this.announceReleased(runs, released, events);
+    } else {
+      // Nothing below reads what these return, and the server runs a connection's statements in the order sent: they
+      // go out with the next statement that is awaited (pipelined) and are checked at COMMIT (see commitWith).
+      commitWith(
+        client,
+        updateSteps(client, batch.updates),
+        recordStepUsage(client, batch.usages),
+        addRunUsage(
+          client,
+          batch.usages.map((u) => ({ runId: u.runId, ...u.usage })),
+        ),
+      );
+      // Steps started below in this transaction are checked against the run's spending including this batch's.
+      for (const u of batch.usages) {
+        const run = runs.get(u.runId);
+        if (!run) continue;
+        run.usage_total_tokens = Number(run.usage_total_tokens) + u.usage.inputTokens + u.usage.outputTokens;
+        run.usage_cost_usd = Number(run.usage_cost_usd) + u.usage.costUsd;
+      }
+      await recordBreakerChanges(client, batch.breakerChanges, events);
+      await this.checkpoints.open(client, batch.opening, events);
+      [released, counted] = await together([
+        this.release(client, runs, live, !fast, events),
+        plain ? countDownRemaining(client, finished) : Promise.resolve(null),
+      ]);
+    }
     await this.advanceCompensation(
       client,
       runs,
       batch.rollbacksDone.filter((r) => !failedRuns.has(r.runId)),
       events,
     );
-    for (const runId of failedRuns.keys()) finished.delete(runId);
     await this.failRuns(client, runs, failedRuns, events);
     await terminateRuns(client, this.definitions, batch.cancelledRuns, events);
-    await this.completeFinishedRuns(client, runs, finished, events);
+    await this.completeFinishedRuns(client, runs, finished, events, counted);
     const { claimed, applied } = await this.startReleased(client, runs, released, fast, events, batch.known);
     return { claimed, applied, wake: released.length > claimed.length || batch.nextRetryInMs !== null };
   }
@@ -319,6 +341,12 @@ export class ResultApplier {
     events: NewEvent[],
   ): Promise<ReleasedStep[]> {
     const released = await releaseDependents(client, releases, promote);
+    this.announceReleased(runs, released, events);
+    return released;
+  }
+
+  /** One step.ready per released step. */
+  private announceReleased(runs: Map<string, RunRow>, released: ReleasedStep[], events: NewEvent[]): void {
     for (const ready of released) {
       const run = runs.get(ready.run_id) as RunRow;
       events.push({
@@ -329,7 +357,6 @@ export class ResultApplier {
         payload: { attempt: 1 },
       });
     }
-    return released;
   }
 
   /**
@@ -373,8 +400,14 @@ export class ResultApplier {
   }
 
   /** Counts finished steps down and completes the runs that reach zero, computing their output. */
-  completeFinishedRuns(client: Queryable, runs: Map<string, RunRow>, finished: Map<string, number>, events: NewEvent[]): Promise<void> {
-    return completeFinishedRuns(client, this.definitions, runs, finished, events);
+  completeFinishedRuns(
+    client: Queryable,
+    runs: Map<string, RunRow>,
+    finished: Map<string, number>,
+    events: NewEvent[],
+    counted?: Map<string, number> | null,
+  ): Promise<void> {
+    return completeFinishedRuns(client, this.definitions, runs, finished, events, counted);
   }
 
   completeRuns(client: Queryable, runs: Map<string, RunRow>, runIds: string[], events: NewEvent[]): Promise<void> {

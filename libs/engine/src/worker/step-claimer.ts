@@ -87,28 +87,42 @@ export class StepClaimer {
   ) {}
 
   async claim(workerId: string, limit: number, leaseMs: number): Promise<ClaimedStep[]> {
-    if (limit <= 0) return [];
+    return (await this.claimReady(workerId, limit, leaseMs)).claimed;
+  }
+
+  /**
+   * Claims up to `limit` due ready steps. `passedOver`: ready steps were seen that this claim did not take (their runs
+   * were locked by another transaction, or a limit held them back), so the caller should look again soon.
+   */
+  async claimReady(workerId: string, limit: number, leaseMs: number): Promise<{ claimed: ClaimedStep[]; passedOver: boolean }> {
+    if (limit <= 0) return { claimed: [], passedOver: false };
     const candidates = await findReadyCandidates(this.db.workerPool, limit * 2);
-    if (candidates.length === 0) return [];
+    if (candidates.length === 0) return { claimed: [], passedOver: false };
     return this.db.tx(
       (client) => this.claimIn(client, workerId, limit, leaseMs, [...new Set(candidates.map((c) => c.run_id))]),
       this.db.workerPool,
     );
   }
 
-  private async claimIn(client: Queryable, workerId: string, limit: number, leaseMs: number, runIds: string[]): Promise<ClaimedStep[]> {
+  private async claimIn(
+    client: Queryable,
+    workerId: string,
+    limit: number,
+    leaseMs: number,
+    runIds: string[],
+  ): Promise<{ claimed: ClaimedStep[]; passedOver: boolean }> {
     // One round trip: the server reads the ready steps after taking the run locks it could (a pipeline runs in
     // order); steps of runs another instance holds (skipped) are dropped here, unused.
     const [locked, candidates] = await together([lockRunsForClaim(client, runIds), readySteps(client, runIds)]);
     const fault = faultPoint('engine.claim.afterCandidates', client);
     if (fault) await fault;
     const runs = new Map(locked.map((r) => [r.id, r]));
-    if (runs.size === 0) return [];
+    if (runs.size === 0) return { claimed: [], passedOver: candidates.length > 0 };
     const events: NewEvent[] = [];
     const ready = candidates.filter((s) => runs.has(s.run_id));
     const { claimed, applied } = await this.claimLocked(client, workerId, limit, leaseMs, runs, ready, events);
     commitWith(client, applied, appendEvents(client, events));
-    return claimed;
+    return { claimed, passedOver: claimed.length < candidates.length };
   }
 
   /**
