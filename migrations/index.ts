@@ -16,6 +16,7 @@ import { RunBudgets1764300001000 } from './1764300001000-RunBudgets.js';
 import { RunTraceContext1764310000000 } from './1764310000000-RunTraceContext.js';
 import { Conversations1764330000000 } from './1764330000000-Conversations.js';
 import { RunContext1764340000000 } from './1764340000000-RunContext.js';
+import { StepCache1764410000000 } from './1764410000000-StepCache.js';
 
 /** Every migration, in order. Listed explicitly so sources (tests) and dist/ (CLI, API) load the same set. */
 export const MIGRATIONS = [
@@ -37,4 +38,5 @@ export const MIGRATIONS = [
   RunTraceContext1764310000000,
   Conversations1764330000000,
   RunContext1764340000000,
+  StepCache1764410000000,
 ];

@@ -69,6 +69,7 @@ describe('migrations', () => {
       'audit_log',
       'conversations',
       'task_messages',
+      'step_cache',
     ]) {
       expect(names).toContain(table);
     }

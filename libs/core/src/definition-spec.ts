@@ -49,6 +49,17 @@ export interface StepSpec {
   capability?: string;
   /** While the agent's breaker is open, run on another healthy agent sharing one of its capabilities. */
   fallback?: 'capability';
+  /**
+   * Reuse a completed output: when the agent (per organization) produced one for the same rendered `key` less than
+   * `ttlMs` ago, the step completes with it (`cached: true`) without calling the agent.
+   */
+  cache?: StepCacheSpec;
+}
+
+/** A step's output cache: `key` is a template over what the step's input may read. */
+export interface StepCacheSpec {
+  key: string;
+  ttlMs: number;
 }
 
 /** What a run (or an agent, within one run) may spend on LLM calls; `onExceeded`: fail the step (default) or ask. */

@@ -19,6 +19,7 @@ const STEP_ORDER = [
   'approval',
   'retry',
   'timeoutMs',
+  'cache',
   'reversible',
   'rollback',
   'fallbackAgents',

@@ -94,6 +94,16 @@ export const DEFINITION_JSON_SCHEMA = {
         retry: { $ref: '#/definitions/retry' },
       },
     },
+    cache: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['key', 'ttlMs'],
+      description: 'Reuse the output of an earlier call of the same agent with the same rendered key, for ttlMs',
+      properties: {
+        key: { type: 'string', minLength: 1, maxLength: 2000, description: 'A template, e.g. "{{ input.quarter }}"' },
+        ttlMs: durationMs,
+      },
+    },
     step: {
       type: 'object',
       additionalProperties: false,
@@ -117,6 +127,7 @@ export const DEFINITION_JSON_SCHEMA = {
         fallbackAgents: { type: 'array', uniqueItems: true, items: agentName },
         capability: { type: 'string', pattern: STEP_CAPABILITY_PATTERN },
         fallback: { enum: ['capability'] },
+        cache: { $ref: '#/definitions/cache' },
       },
     },
   },

@@ -13,6 +13,7 @@ import { APP_CONFIG, type AppConfig } from '#config';
 import { WakeSignal, type JsonValue } from '#core';
 import { CANCEL_CHANNEL, PgListener, WORK_CHANNEL } from '#events';
 import { EngineDatabase } from '../store/engine-database.js';
+import { purgeExpired } from '../store/step-cache.repository.js';
 import { findExpiredLeases, renewLeases } from '../store/step-claim.repository.js';
 import { ClaimThrottle } from './claim-throttle.js';
 import { ResultApplier, type FastClaim } from './result-applier.js';
@@ -21,6 +22,8 @@ import { StepExecutor } from './step-executor.js';
 import type { StepResult } from './step-outcome.js';
 
 const MAX_FLUSH_BATCH = 1000;
+/** How often expired step cache entries are deleted. */
+const CACHE_PURGE_MS = 60_000;
 
 interface Lane {
   results: StepResult[];
@@ -92,6 +95,7 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
     const third = Math.max(200, Math.floor(this.config.leaseMs / 3));
     this.timers.push(setInterval(() => void this.heartbeat(), third));
     this.timers.push(setInterval(() => void this.reap(), third + Math.floor(Math.random() * 250)));
+    this.timers.push(setInterval(() => void this.purgeCache(), CACHE_PURGE_MS));
     this.loops = [this.claimLoop(), ...this.lanes.map((lane) => this.flushLoop(lane))];
     this.logger.log(`worker ${this.workerId} started (concurrency ${this.config.workerConcurrency}, lease ${this.config.leaseMs} ms)`);
   }
@@ -176,6 +180,7 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
       outcome,
       mayRelease,
       rootRun: step.runDepth === 0,
+      ...(step.cache && outcome.kind === 'completed' && !outcome.cached ? { cache: step.cache } : {}),
     };
   }
 
@@ -256,6 +261,15 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
       if (summary.applied > 0) this.logger.warn(`reclaimed ${summary.applied} steps whose lease expired`);
     } catch (error) {
       this.logger.warn(`reaper failed: ${(error as Error).message}`);
+    }
+  }
+
+  /** Deletes expired step cache entries (every worker does it; deleting twice is harmless). */
+  private async purgeCache(): Promise<void> {
+    try {
+      while (this.running && (await purgeExpired(this.db.workerPool, 1000)) === 1000);
+    } catch (error) {
+      this.logger.warn(`purging the step cache failed: ${(error as Error).message}`);
     }
   }
 

@@ -18,6 +18,7 @@ import { commitWith, EngineDatabase, together, type Queryable } from '../store/e
 import { appendEvents, type NewEvent } from '../store/event-log.repository.js';
 import { childResults, liveChildren, updateChildCounters, waitingSteps } from '../store/child-run.repository.js';
 import { releaseNextRollbacks } from '../store/compensation.repository.js';
+import { storeCached, type CacheWrite } from '../store/step-cache.repository.js';
 import {
   completeAndRelease,
   countDownRemaining,
@@ -104,13 +105,16 @@ export class ResultApplier {
       if ((outcome.kind === 'completed' || outcome.kind === 'failed') && outcome.breaker)
         batch.breakerChanges.push({ ...base, change: outcome.breaker });
       if (outcome.kind === 'completed' && outcome.usage) batch.usages.push({ id: step.id, runId: run.id, usage: outcome.usage });
-      batch.add(
-        run,
-        step,
-        compiled,
-        stepOutcomeTransition(step, result.outcome, compiled, base),
-        outcome.kind === 'completed' ? outcome.usage : undefined,
-      );
+      const transition = stepOutcomeTransition(step, result.outcome, compiled, base);
+      if (result.cache && transition.kind === 'completed')
+        batch.cacheWrites.push({
+          organizationId: run.organization_id,
+          ...result.cache,
+          output: transition.output,
+          runId: run.id,
+          stepKey: step.step_key,
+        });
+      batch.add(run, step, compiled, transition, outcome.kind === 'completed' ? outcome.usage : undefined);
     }
     return this.write(client, runs, batch, results.length, fast);
   }
@@ -153,6 +157,8 @@ export class ResultApplier {
     fast: FastClaim | null,
   ): Promise<{ claimed: ClaimedStep[]; applied: Promise<unknown>; wake: boolean }> {
     const { events, failedRuns, finished } = batch;
+    // Outputs of real calls of caching steps, for later attempts to reuse (read by nothing below: they ride along).
+    if (batch.cacheWrites.length > 0) commitWith(client, storeCached(client, batch.cacheWrites));
     const live = [...batch.releases.values()].filter((r) => !failedRuns.has(r.runId));
     for (const runId of failedRuns.keys()) finished.delete(runId);
     // The common batch (steps completed or requeued; nothing failed, cancelled, compensated, paused at a checkpoint, no
@@ -465,6 +471,8 @@ class BatchEffects {
   readonly usages: { id: string; runId: string; usage: AgentUsage }[] = [];
   /** Circuit-breaker state changes the batch's attempts caused (published on the agents, logged as events). */
   readonly breakerChanges: BreakerChangeAt[] = [];
+  /** Completed outputs of steps that cache them (see store/step-cache.repository.ts). */
+  readonly cacheWrites: CacheWrite[] = [];
   discarded = 0;
   nextRetryInMs: number | null = null;
 

@@ -31,7 +31,8 @@ import { AgentDirectory, type AgentInfo } from './agent-directory.js';
 import { rankedCandidates, routeRequest } from './agent-router.js';
 import { agentLimits, breach, budgetOutcome } from './budget-guard.js';
 import { ChildSpawner, spawnsChildren, type ChildPlan, type SpawnedChildren } from './child-spawner.js';
-import type { StepFailure, StepOutcome } from './step-outcome.js';
+import { cachedOutput, lookupCached, type CacheLookup } from '../store/step-cache.repository.js';
+import type { CacheEntryKey, StepFailure, StepOutcome } from './step-outcome.js';
 
 /**
  * Outputs the calling transaction has just written (run id -> step key -> output): a claim in the same transaction
@@ -65,6 +66,8 @@ export interface ClaimedStep {
   immediate?: StepOutcome;
   /** Its run's depth (0: a root run, with no parent to reach when it ends). */
   runDepth: number;
+  /** The step caches its output and found no live entry: its completion is stored under this key. */
+  cache?: CacheEntryKey;
 }
 
 interface Choice {
@@ -148,6 +151,7 @@ export class StepClaimer {
     if (chosen.length === 0) return { claimed: [], applied: Promise.resolve() };
     const rendered = await this.renderInputs(client, runs, chosen, known);
     const plans = await this.planChildren(client, runs, chosen, rendered);
+    const caching = await this.reuseCached(client, runs, chosen, rendered, plans);
     await this.checkBudgets(client, runs, chosen, rendered, plans);
     const waiting = chosen.flatMap((c, i) => (plans[i]?.kind === 'spawn' ? [i] : []));
     const executing = chosen.flatMap((c, i) => (plans[i]?.kind === 'spawn' ? [] : [i]));
@@ -174,12 +178,18 @@ export class StepClaimer {
       const run = runs.get(step.run_id) as LockedRun;
       const attempt = step.attempt + 1;
       const plan = plans[i];
+      const cache = caching[i];
       events.push({
         runId: run.id,
         organizationId: run.organization_id,
         type: 'step.started',
         stepKey: step.step_key,
-        payload: routed ? { attempt, worker: workerId, agent: routed.slug, routedBy: routed.routedBy } : { attempt, worker: workerId },
+        payload: {
+          attempt,
+          worker: workerId,
+          ...(routed ? { agent: routed.slug, routedBy: routed.routedBy } : {}),
+          ...(cache ? { cache: cache.hit ? 'hit' : 'miss' } : {}),
+        },
       });
       return {
         id: step.id,
@@ -202,6 +212,7 @@ export class StepClaimer {
         dependents: rendered[i].dependents,
         input: rendered[i].input,
         inputError: rendered[i].error,
+        ...(cache && !cache.hit ? { cache: cache.entry } : {}),
       };
     });
     // New child runs' first steps take the slots a sub-orchestration step did not use, in this same transaction.
@@ -252,6 +263,46 @@ export class StepClaimer {
       );
     }
     return plans;
+  }
+
+  /**
+   * Step output caching (`cache:`, see store/step-cache.repository.ts): for each chosen step that caches and would call
+   * its agent, looks its rendered key up (one statement for the batch); a live entry becomes the attempt's outcome
+   * (completed, `cached: true`), so the agent is not called and no budget is spent. Returns, per chosen step, whether
+   * it caches and hit (undefined: it does not cache, or its input was edited by an operator, or it will not call).
+   */
+  private async reuseCached(
+    client: Queryable,
+    runs: Map<string, LockedRun>,
+    chosen: Choice[],
+    rendered: Rendered[],
+    plans: (ChildPlan | undefined)[],
+  ): Promise<({ hit: boolean; entry: CacheEntryKey } | undefined)[]> {
+    const out: ({ hit: boolean; entry: CacheEntryKey } | undefined)[] = chosen.map(() => undefined);
+    const lookups: { index: number; lookup: CacheLookup; ttlMs: number }[] = [];
+    for (const [i, { step, routed, routeError }] of chosen.entries()) {
+      const key = rendered[i].cacheKey;
+      if (key === null || plans[i] || routeError || rendered[i].error !== null || step.type !== 'agent') continue;
+      const run = runs.get(step.run_id) as LockedRun;
+      const ttlMs = stepOf(await this.definitions.get(run.definition_id), step.step_key)?.spec.cache?.ttlMs;
+      if (!ttlMs) continue;
+      lookups.push({
+        index: i,
+        ttlMs,
+        lookup: { organizationId: run.organization_id, agentSlug: routed?.slug ?? step.agent_slug ?? '', key },
+      });
+    }
+    if (lookups.length === 0) return out;
+    const found = await lookupCached(
+      client,
+      lookups.map((l) => l.lookup),
+    );
+    for (const { index, lookup, ttlMs } of lookups) {
+      const output = cachedOutput(found, lookup);
+      if (output !== undefined) plans[index] = { kind: 'immediate', outcome: { kind: 'completed', output, cached: true } };
+      out[index] = { hit: output !== undefined, entry: { agentSlug: lookup.agentSlug, key: lookup.key, ttlMs } };
+    }
+    return out;
   }
 
   /**
@@ -504,14 +555,25 @@ export class StepClaimer {
           history: (run.context_id ? (histories.get(historyKey(run.organization_id, run.context_id)) ?? []) : []) as unknown as JsonValue[],
         },
       };
+      // An operator's edited input is not what the cache key describes: such an attempt neither reads nor fills the cache.
       if (step.manual_input !== null && step.manual_input !== undefined)
-        return { input: step.manual_input as JsonValue, error: null, timeoutMs, dependents, context };
+        return { input: step.manual_input as JsonValue, error: null, timeoutMs, dependents, context, cacheKey: null };
+      let what = 'input';
       try {
         const input = renderTemplate(spec?.spec.input ?? null, context);
-        return { input, error: null, timeoutMs, dependents, context };
+        what = 'cache key';
+        const cacheKey = spec?.spec.cache ? keyText(renderTemplate(spec.spec.cache.key, context)) : null;
+        return { input, error: null, timeoutMs, dependents, context, cacheKey };
       } catch (error) {
         const detail = error instanceof TemplateError ? `${error.path}: ${error.message}` : (error as Error).message;
-        return { input: null, error: `step ${step.step_key}: input template failed at ${detail}`, timeoutMs, dependents, context };
+        return {
+          input: null,
+          error: `step ${step.step_key}: ${what} template failed at ${detail}`,
+          timeoutMs,
+          dependents,
+          context,
+          cacheKey: null,
+        };
       }
     });
   }
@@ -524,6 +586,13 @@ interface Rendered {
   timeoutMs: number | null;
   dependents: number;
   context: TemplateContext;
+  /** The step's rendered cache key (null: it does not cache). */
+  cacheKey: string | null;
+}
+
+/** A rendered cache key as text: strings as they are, anything else as its JSON. */
+function keyText(value: JsonValue): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
 type SpawnChoice = Extract<ChildPlan, { kind: 'spawn' }>;

@@ -15,7 +15,8 @@ export interface StepFailure {
 /** What became of one attempt of one step, as reported by whoever held (or took over) its lease. */
 export type StepOutcome =
   /** `usage`: tokens and cost of the attempt (LLM agents), recorded on the step and in step.completed. */
-  | { kind: 'completed'; output: JsonValue; usage?: AgentUsage; breaker?: BreakerChange }
+  /** `cached`: the output was reused from the step cache (see store/step-cache.repository.ts); no agent was called. */
+  | { kind: 'completed'; output: JsonValue; usage?: AgentUsage; breaker?: BreakerChange; cached?: true }
   | { kind: 'failed'; error: StepFailure; breaker?: BreakerChange }
   /**
    * The agent asked for input (A2A TASK_STATE_INPUT_REQUIRED): the step pauses at a checkpoint whose prompt is the
@@ -67,6 +68,15 @@ export interface StepResult {
   mayRelease?: number;
   /** The run is a root run (depth 0): applying the result can reach no parent, so no ancestor needs locking. */
   rootRun?: boolean;
+  /** The step caches its output (`cache:`) under this rendered key: a real call's completion is stored for reuse. */
+  cache?: CacheEntryKey;
+}
+
+/** Where a step's output is cached: per organization and agent, by the step's rendered key, for ttlMs. */
+export interface CacheEntryKey {
+  agentSlug: string;
+  key: string;
+  ttlMs: number;
 }
 
 /** A crashed or stalled worker's step goes back to ready this many times before the step fails for good. */

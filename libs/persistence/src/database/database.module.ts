@@ -3,6 +3,7 @@ import type { AppConfig } from '#config';
 import { AgentsRepository } from '../repositories/agents.repository.js';
 import { ApiKeysRepository } from '../repositories/api-keys.repository.js';
 import { AuditLogRepository } from '../repositories/audit-log.repository.js';
+import { DefinitionChanges } from '../repositories/definition-changes.js';
 import { DefinitionsRepository } from '../repositories/definitions.repository.js';
 import { ArtifactsRepository } from '../repositories/artifacts.repository.js';
 import { KpiDemoRepository } from '../repositories/kpi-demo.repository.js';
@@ -16,6 +17,7 @@ import { migrateDatabase } from './migrate.js';
 import { DATA_SOURCE, DATABASE_HANDLE } from './database.tokens.js';
 
 const REPOSITORIES = [
+  DefinitionChanges,
   OrganizationsRepository,
   UsersRepository,
   ApiKeysRepository,

@@ -3,6 +3,7 @@ import type { DataSource } from 'typeorm';
 import type { DefinitionSpec, DefinitionStatus } from '#core';
 import { openTestDataSource } from '#testing';
 import { DefinitionsRepository, DefinitionVersionTaken } from './definitions.repository.js';
+import { DefinitionChanges } from './definition-changes.js';
 
 async function organization(ds: DataSource, label: string): Promise<string> {
   const [org] = await ds.query(`INSERT INTO organizations (slug, name) VALUES ($1, $1) RETURNING id`, [
@@ -24,7 +25,7 @@ describe('DefinitionsRepository (PostgreSQL)', () => {
 
   beforeAll(async () => {
     ds = await openTestDataSource(4);
-    definitions = new DefinitionsRepository(ds);
+    definitions = new DefinitionsRepository(ds, new DefinitionChanges());
   });
 
   afterAll(async () => {
