@@ -6,20 +6,27 @@
  * Prints runs/s, steps/s, p50/p95 run latency (created -> completed) and p50/p95 dispatch latency (a step's
  * step.ready event -> its step.started event; 0 when the result transaction started it itself), then JSON.
  * Environment: BENCH_RUNS per cell (400), BATON_WORKER_CONCURRENCY (200), BENCH_SHAPES (cells to run, e.g.
- * `chain@10,fanout@50`; default all four), BENCH_PROFILE=1 (PostgreSQL's side of each cell, see pg-profile.ts).
+ * `chain@10,fanout@50`; default all four), BENCH_PROFILE=1 (PostgreSQL's side of each cell, see pg-profile.ts),
+ * BENCH_HTTP=1 (runs are started over HTTP, `POST /orchestrations/runs` on keep-alive connections, by an API + worker
+ * process like one `npm start` instance: authentication, rate limit, validation and JSON included, so the API's share
+ * shows against the in-process figures; run ends are seen in process in both modes).
  */
 import 'reflect-metadata';
+import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { performance } from 'node:perf_hooks';
 import { loadConfig } from '#config';
 import type { DefinitionSpec } from '#core';
 import { EngineDatabase, RunStarter } from '#engine';
 import { WorkerModule } from '../apps/api/src/worker.module.js';
 import { floorCommit, insertBenchDefinition, machineInfo, openBenchDatabase, percentile, PROFILING } from './bench-database.js';
+import { benchToken, jsonClient, startBenchApi } from './bench-http.js';
 import { CpuMeter, PgProfile } from './pg-profile.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 400);
 const CONCURRENCY = process.env.BATON_WORKER_CONCURRENCY ?? '200';
 const SHAPES = (process.env.BENCH_SHAPES ?? 'fanout@10,fanout@50,chain@10,chain@50').split(',').map((s) => s.trim());
+const HTTP = process.env.BENCH_HTTP === '1';
 
 const fanOut: DefinitionSpec = {
   slug: 'bench-fanout',
@@ -55,20 +62,37 @@ interface Cell {
   /** CPU milliseconds per step: the bench process (engine + driver) and the embedded PostgreSQL's processes. */
   nodeCpuMsPerStep: number;
   serverCpuMsPerStep: number;
+  /** Start of a run as its caller sees it: RunStarter.start, or the POST answered (BENCH_HTTP=1). */
+  startP50: number;
+  startP95: number;
 }
 
 const db = await openBenchDatabase('engine');
 for (const spec of [fanOut, chain]) await insertBenchDefinition(db.dataSource, db.organizationId, spec);
-const config = loadConfig({
-  ...process.env,
-  DATABASE_URL: db.url,
-  LOG_LEVEL: 'warn',
-  BATON_ROLE: 'worker',
-  BATON_WORKER_CONCURRENCY: CONCURRENCY,
-});
-const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), { logger: ['error', 'warn'] });
-await app.init();
-const starter = app.get(RunStarter);
+let app: INestApplicationContext;
+let startRun: (definition: string) => Promise<string>;
+if (HTTP) {
+  const api = await startBenchApi(db, { BATON_WORKER_CONCURRENCY: CONCURRENCY });
+  app = api.app;
+  const post = jsonClient(api.base, 64, await benchToken(db, api.base, 'operator'));
+  startRun = async (definition) => {
+    const answer = await post('POST', '/orchestrations/runs', { definition, input: {} });
+    if (answer.status !== 201) throw new Error(`POST /orchestrations/runs answered ${answer.status}: ${answer.body}`);
+    return (JSON.parse(answer.body) as { id: string }).id;
+  };
+} else {
+  const config = loadConfig({
+    ...process.env,
+    DATABASE_URL: db.url,
+    LOG_LEVEL: 'warn',
+    BATON_ROLE: 'worker',
+    BATON_WORKER_CONCURRENCY: CONCURRENCY,
+  });
+  app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), { logger: ['error', 'warn'] });
+  await app.init();
+  const starter = app.get(RunStarter);
+  startRun = async (definition) => (await starter.start({ organizationId: db.organizationId, definition, input: {} })).run.id;
+}
 
 async function ms(sql: string, ids: string[]): Promise<number[]> {
   const rows: { ms: string }[] = await db.dataSource.query(sql, [ids]);
@@ -113,18 +137,24 @@ const cpu = new CpuMeter(db.serverDir);
 
 async function cell(spec: DefinitionSpec, inFlight: number, total: number): Promise<Cell> {
   const ids: string[] = [];
+  const starts: number[] = [];
   const started = Date.now();
+  let launched = 0;
   cpu.start();
   // Each of `inFlight` loops starts a run as soon as its previous one ended.
   await Promise.all(
     Array.from({ length: inFlight }, async () => {
-      while (ids.length < total) {
-        const { run } = await starter.start({ organizationId: db.organizationId, definition: spec.slug, input: {} });
-        ids.push(run.id);
-        await runEnd(run.id);
+      while (launched < total) {
+        launched++;
+        const at = performance.now();
+        const id = await startRun(spec.slug);
+        starts.push(performance.now() - at);
+        ids.push(id);
+        await runEnd(id);
       }
     }),
   );
+  starts.sort((a, b) => a - b);
   const seconds = (Date.now() - started) / 1000;
   const used = cpu.stop();
   const [{ n }] = await db.dataSource.query(
@@ -156,10 +186,14 @@ async function cell(spec: DefinitionSpec, inFlight: number, total: number): Prom
     dispatchP95: percentile(dispatchMs, 95),
     nodeCpuMsPerStep: used.nodeMs / (total * spec.steps.length),
     serverCpuMsPerStep: used.serverMs / (total * spec.steps.length),
+    startP50: percentile(starts, 50),
+    startP95: percentile(starts, 95),
   };
 }
 
-console.log(`machine: ${await machineInfo(db.dataSource)}; worker concurrency ${CONCURRENCY}; ${RUNS} runs per cell`);
+console.log(
+  `machine: ${await machineInfo(db.dataSource)}; worker concurrency ${CONCURRENCY}; ${RUNS} runs per cell; runs started ${HTTP ? 'over HTTP' : 'in process'}`,
+);
 await cell(fanOut, 10, 40); // warm-up: JIT, caches, connection pools
 const profile = PROFILING ? new PgProfile(db.url, db.serverDir) : null;
 await profile?.open();
@@ -175,7 +209,7 @@ for (const shape of SHAPES) {
   console.log(
     `${r.shape.padEnd(15)} in flight ${String(inFlight).padStart(2)}: ${r.runsPerSecond.toFixed(1).padStart(6)} runs/s ${r.stepsPerSecond.toFixed(0).padStart(5)} steps/s` +
       `  run p50 ${r.runP50.toFixed(1)} ms p95 ${r.runP95.toFixed(1)} ms  dispatch p50 ${r.dispatchP50.toFixed(2)} ms p95 ${r.dispatchP95.toFixed(2)} ms` +
-      `  cpu/step node ${r.nodeCpuMsPerStep.toFixed(3)} ms pg ${r.serverCpuMsPerStep.toFixed(3)} ms`,
+      `  cpu/step node ${r.nodeCpuMsPerStep.toFixed(3)} ms pg ${r.serverCpuMsPerStep.toFixed(3)} ms  start p50 ${r.startP50.toFixed(1)} ms p95 ${r.startP95.toFixed(1)} ms`,
   );
   if (profiled) console.log(profiled);
 }

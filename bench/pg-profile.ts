@@ -72,26 +72,44 @@ function serverTicks(postmasterPid: number | null): number {
  */
 export class CpuMeter {
   private readonly postmasterPid: number | null;
-  private node: NodeJS.CpuUsage = process.cpuUsage();
+  private node = 0;
   private server = 0;
 
-  constructor(serverDir: string | null) {
+  /** `nodePid`: the Baton process to measure (absent: this one). */
+  constructor(
+    serverDir: string | null,
+    private readonly nodePid?: number,
+  ) {
     this.postmasterPid = serverDir ? Number(readFileSync(join(serverDir, 'postmaster.pid'), 'utf8').split('\n')[0]) : null;
   }
 
+  private nodeMs(): number {
+    if (this.nodePid === undefined) {
+      const usage = process.cpuUsage();
+      return (usage.user + usage.system) / 1000;
+    }
+    return (processTicks(this.nodePid) * 1000) / TICKS_PER_SECOND;
+  }
+
   start(): void {
-    this.node = process.cpuUsage();
+    this.node = this.nodeMs();
     this.server = serverTicks(this.postmasterPid);
   }
 
-  /** CPU milliseconds since start: this process, and the server (NaN on DATABASE_URL's server). */
+  /** CPU milliseconds since start: the Baton process, and the server (NaN on DATABASE_URL's server). */
   stop(): { nodeMs: number; serverMs: number } {
-    const node = process.cpuUsage(this.node);
     return {
-      nodeMs: (node.user + node.system) / 1000,
+      nodeMs: this.nodeMs() - this.node,
       serverMs: this.postmasterPid === null ? NaN : ((serverTicks(this.postmasterPid) - this.server) * 1000) / TICKS_PER_SECOND,
     };
   }
+}
+
+/** utime + stime of one process, in ticks. */
+function processTicks(pid: number): number {
+  const stat = readFileSync(join('/proc', String(pid), 'stat'), 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
 }
 
 export class PgProfile {
@@ -236,7 +254,9 @@ export class PgProfile {
       `  statements (top level): ${top.reduce((n, s) => n + s.calls, 0)} calls, ${totalMs.toFixed(0)} ms executing (${((totalMs / 1000 / seconds) * 100).toFixed(0)}% of a core)`,
     );
     const planned = top.reduce((n, s) => n + s.plans, 0);
-    lines.push(`  planning (statements planned again on a call: custom plans): ${planned} plans, ${top.reduce((n, s) => n + s.planMs, 0).toFixed(0)} ms`);
+    lines.push(
+      `  planning (statements planned again on a call: custom plans): ${planned} plans, ${top.reduce((n, s) => n + s.planMs, 0).toFixed(0)} ms`,
+    );
     lines.push('    total ms  share    calls  ms/call plans/call plan ms rows/call blks/call WAL B/call  statement');
     const shown = [
       ...top.sort((x, y) => y.ms - x.ms).slice(0, 16),

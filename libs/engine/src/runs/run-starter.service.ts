@@ -127,7 +127,8 @@ export class RunStarter {
       if (winner) return { run: winner, created: false };
       throw DomainError.conflict('Idempotency key conflict');
     }
-    return { run: (await this.runs.findById(organizationId, inserted.id)) as OrchestrationRunEntity, created: true };
+    // The run as its creation left it (no read back): its row as the INSERT returned it.
+    return { run: this.runs.fromRow(inserted.row), created: true };
   }
 
   private async existing(organizationId: string, key: string, definition: string): Promise<OrchestrationRunEntity | null> {
