@@ -8,14 +8,11 @@
  * Also printed: when the decision's HTTP answer arrived (the answer carries the run's task, read after commit).
  */
 import 'reflect-metadata';
-import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { completedTask, type TaskRequestDto, type TaskResponseDto } from '#a2a';
 import { AgentRunnerRegistry, BaseAgentRunner } from '#agents';
-import { loadConfig } from '#config';
-import { hashPassword } from '#identity';
-import { createApp } from '../apps/api/src/bootstrap.js';
 import { insertBenchDefinition, machineInfo, openBenchDatabase, percentile } from './bench-database.js';
+import { benchToken, jsonClient, startBenchApi } from './bench-http.js';
 
 const N = Number(process.env.BENCH_APPROVALS ?? 200);
 const WARMUP = 20;
@@ -51,52 +48,17 @@ await insertBenchDefinition(db.dataSource, db.organizationId, {
     { key: 'publish', agent: 'probe', dependsOn: ['draft'], input: { text: '{{ steps.draft.output.text }}' } },
   ],
 });
-await db.dataSource.query(
-  `INSERT INTO users (organization_id, email, password_hash, role) VALUES ($1, 'approver@bench.test', $2, 'approver')`,
-  [db.organizationId, await hashPassword('bench-password')],
-);
-const app = await createApp({ ...loadConfig({ ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'warn' }), autoMigrate: false });
+const { app, base } = await startBenchApi(db, { BATON_RUN_RATE_LIMIT: '600' });
 const probe = new ProbeRunner();
 app.get(AgentRunnerRegistry).register(probe);
-await app.listen(0, '127.0.0.1');
-const base = await app.getUrl();
-const post = (path: string, body: unknown, token?: string) =>
-  fetch(`${base}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify(body),
-  });
-const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-/** The decisions go over a plain keep-alive connection: undici's fetch spends ~1 ms of this process's CPU per request. */
-const decide = (path: string, body: unknown, token: string) =>
-  new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const payload = JSON.stringify(body);
-    const req = request(
-      `${base}${path}`,
-      {
-        method: 'POST',
-        agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), authorization: `Bearer ${token}` },
-      },
-      (res) => {
-        let text = '';
-        res
-          .setEncoding('utf8')
-          .on('data', (c: string) => (text += c))
-          .on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-      },
-    );
-    req.on('error', reject).end(payload);
-  });
-const token = (
-  (await (await post('/auth/login', { email: 'approver@bench.test', password: 'bench-password' })).json()) as { access_token: string }
-).access_token;
-// The same user starts the runs: roles are read on every request, so promoting it lets the token do both.
-await db.dataSource.query(`UPDATE users SET role = 'admin' WHERE email = 'approver@bench.test'`);
+// One user decides and starts: an admin (roles are read on every request); the decisions go over one keep-alive
+// connection (node:http: undici's fetch spends ~1 ms of this process's CPU per request).
+const decide = jsonClient(base, 1, await benchToken(db, base, 'admin'));
+const post = (path: string, body: unknown) => decide('POST', path, body);
 
 const runIds: string[] = [];
 for (let i = 0; i < N + WARMUP; i++)
-  runIds.push(((await (await post('/orchestrations/runs', { definition: 'bench-gate' }, token)).json()) as { id: string }).id);
+  runIds.push((JSON.parse((await post('/orchestrations/runs', { definition: 'bench-gate' })).body) as { id: string }).id);
 for (;;) {
   const [{ n }] = await db.dataSource.query(
     `SELECT count(*)::int AS n FROM human_approvals WHERE run_id = ANY($1) AND status = 'pending'`,
@@ -114,7 +76,7 @@ const answered: number[] = [];
 for (const [i, approval] of approvals.entries()) {
   const invoked = probe.invoked(approval.run_id);
   const sent = performance.now();
-  const res = await decide(`/orchestrations/approvals/${approval.id}/decision`, { decision: 'continue' }, token);
+  const res = await post(`/orchestrations/approvals/${approval.id}/decision`, { decision: 'continue' });
   if (res.status !== 200) throw new Error(`decision answered ${res.status}: ${res.body}`);
   const answeredAt = performance.now();
   const startedAt = await invoked;

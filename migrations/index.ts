@@ -17,6 +17,7 @@ import { RunTraceContext1764310000000 } from './1764310000000-RunTraceContext.js
 import { Conversations1764330000000 } from './1764330000000-Conversations.js';
 import { RunContext1764340000000 } from './1764340000000-RunContext.js';
 import { GroupSteps1764400000000 } from './1764400000000-GroupSteps.js';
+import { StepCache1764410000000 } from './1764410000000-StepCache.js';
 
 /** Every migration, in order. Listed explicitly so sources (tests) and dist/ (CLI, API) load the same set. */
 export const MIGRATIONS = [
@@ -39,4 +40,5 @@ export const MIGRATIONS = [
   Conversations1764330000000,
   RunContext1764340000000,
   GroupSteps1764400000000,
+  StepCache1764410000000,
 ];

@@ -91,6 +91,7 @@ describe('migrations', () => {
       'audit_log',
       'conversations',
       'task_messages',
+      'step_cache',
     ]) {
       expect(names).toContain(table);
     }

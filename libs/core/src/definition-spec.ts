@@ -80,6 +80,17 @@ export interface StepSpec {
   /** type group: turns in a row one speaker may take before sitting out one turn (default 3). */
   maxConsecutiveTurns?: number;
   termination?: GroupTermination;
+  /**
+   * Reuse a completed output: when the agent (per organization) produced one for the same rendered `key` less than
+   * `ttlMs` ago, the step completes with it (`cached: true`) without calling the agent.
+   */
+  cache?: StepCacheSpec;
+}
+
+/** A step's output cache: `key` is a template over what the step's input may read. */
+export interface StepCacheSpec {
+  key: string;
+  ttlMs: number;
 }
 
 /** What a run (or an agent, within one run) may spend on LLM calls; `onExceeded`: fail the step (default) or ask. */

@@ -242,6 +242,12 @@ function stepShape(step: StepView): ProblemDetail[] {
     problems.push(problem('forEach', 'forEach must be one template that yields an array, e.g. "{{ input.regions }}"'));
   }
   if (step.fields.reversible === true && !has('rollback')) problems.push(problem('rollback', 'reversible steps need a rollback'));
+  if (has('cache')) {
+    if (step.type !== 'agent')
+      problems.push(problem('cache', `only agent steps can reuse an output (a${step.type === 'approval' ? 'n approval' : 'n orchestration'} step calls no agent)`));
+    else if (has('approval'))
+      problems.push(problem('cache', 'a step with an approval cannot reuse an output: each output needs its own decision (put the approval on a step of its own)'));
+  }
   const approval = step.fields.approval;
   if (isObject(approval) && typeof approval.quorum === 'number' && Array.isArray(approval.assignees) && approval.assignees.length > 0) {
     if (approval.quorum > approval.assignees.length) {
@@ -445,6 +451,9 @@ function templateProblems(document: Fields, steps: StepView[], byKey: Map<string
     if (isObject(approval)) check(approval.payload, `${step.path}.approval.payload`, reader, withSelf);
     const rollback = step.fields.rollback;
     if (isObject(rollback)) check(rollback.input, `${step.path}.rollback.input`, reader, withSelf);
+    // The cache key is rendered with the input, before the step runs: it may read what the input may.
+    const cache = step.fields.cache;
+    if (isObject(cache)) check(cache.key, `${step.path}.cache.key`, reader, before);
   }
   check(document.output, '$.output', null, null);
   return problems;

@@ -25,6 +25,7 @@ const STEP_ORDER = [
   'approval',
   'retry',
   'timeoutMs',
+  'cache',
   'reversible',
   'rollback',
   'fallbackAgents',

@@ -115,6 +115,16 @@ export const DEFINITION_JSON_SCHEMA = {
         },
       ],
     },
+    cache: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['key', 'ttlMs'],
+      description: 'Reuse the output of an earlier call of the same agent with the same rendered key, for ttlMs',
+      properties: {
+        key: { type: 'string', minLength: 1, maxLength: 2000, description: 'A template, e.g. "{{ input.quarter }}"' },
+        ttlMs: durationMs,
+      },
+    },
     step: {
       type: 'object',
       additionalProperties: false,
@@ -169,6 +179,7 @@ export const DEFINITION_JSON_SCHEMA = {
             stopWord: { type: 'string', minLength: 1, maxLength: 100, description: 'A turn whose text contains this word ends the group' },
           },
         },
+        cache: { $ref: '#/definitions/cache' },
       },
     },
   },

@@ -32,7 +32,7 @@ export interface CompiledStep {
   dependents: string[];
   /** Every transitive dependency: the only steps whose outputs a template of this step may read. */
   upstream: string[];
-  /** Steps whose outputs this step's input templates read (only these are loaded to render it). */
+  /** Steps whose outputs this step's input (and cache key) templates read (only these are loaded to render them). */
   reads: string[];
   /** Its input reads `{{ context.* }}` (the run's conversation history is loaded to render it). */
   readsContext?: boolean;
@@ -50,14 +50,16 @@ export function compileDefinition(row: Pick<OrchestrationDefinitionEntity, 'id' 
   const spec = row.spec;
   const steps = new Map<string, CompiledStep>();
   spec.steps.forEach((step, position) => {
+    // What its templates read: the input, and the cache key rendered with it.
+    const references = [step.input ?? null, step.cache?.key ?? null].flatMap((t) => extractTemplateReferences(t).references);
     steps.set(step.key, {
       spec: step,
       position,
       dependsOn: step.dependsOn ?? [],
       dependents: [],
       upstream: [],
-      reads: [...new Set(extractTemplateReferences(step.input ?? null).references.flatMap((r) => (r.stepKey ? [r.stepKey] : [])))],
-      readsContext: extractTemplateReferences(step.input ?? null).references.some((r) => r.root === 'context'),
+      reads: [...new Set(references.flatMap((r) => (r.stepKey ? [r.stepKey] : [])))],
+      readsContext: references.some((r) => r.root === 'context'),
       retry: resolveRetryPolicy(step.retry, spec.defaults?.retry),
       ...(step.type === 'group' ? { group: compileGroup(step) } : {}),
       timeoutMs: step.timeoutMs ?? spec.defaults?.timeoutMs ?? null,

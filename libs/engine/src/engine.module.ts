@@ -11,6 +11,7 @@ import { EngineEventMetrics } from './observe/engine-event-metrics.js';
 import { RunTracing } from './observe/run-tracing.js';
 import { TransitionLog } from './observe/transition-log.js';
 import { OrchestrationRunner } from './orchestration-runner.js';
+import { ActiveDefinitions } from './runs/active-definitions.js';
 import { RunControlService } from './runs/run-control.service.js';
 import { RunQueryService } from './runs/run-queries.service.js';
 import { RunStarter } from './runs/run-starter.service.js';
@@ -41,6 +42,7 @@ import { StepExecutor } from './worker/step-executor.js';
     StepExecutor,
     ResultApplier,
     EngineWorker,
+    ActiveDefinitions,
     RunStarter,
     RunControlService,
     RunQueryService,
@@ -55,6 +57,6 @@ import { StepExecutor } from './worker/step-executor.js';
     TransitionLog,
     ClaimThrottle,
   ],
-  exports: [ClaimThrottle, ApprovalQueryService, RunStarter, RunControlService, RunQueryService, TaskStatusService, OrchestrationRunner, EngineWorker, EngineDatabase, DefinitionCache],
+  exports: [ClaimThrottle, ApprovalQueryService, RunStarter, RunControlService, RunQueryService, TaskStatusService, OrchestrationRunner, EngineWorker, EngineDatabase, DefinitionCache, ActiveDefinitions],
 })
 export class EngineModule {}

@@ -2,6 +2,7 @@ export * from './backoff.js';
 export * from './compiled-definition.js';
 export * from './engine.module.js';
 export * from './orchestration-runner.js';
+export * from './runs/active-definitions.js';
 export * from './runs/run-starter.service.js';
 export * from './runs/run-control.service.js';
 export * from './runs/run-queries.service.js';

@@ -7,6 +7,7 @@ export * from './repositories/organizations.repository.js';
 export * from './repositories/users.repository.js';
 export * from './repositories/api-keys.repository.js';
 export * from './repositories/agents.repository.js';
+export * from './repositories/definition-changes.js';
 export * from './repositories/definitions.repository.js';
 export * from './repositories/runs.repository.js';
 export * from './repositories/steps.repository.js';

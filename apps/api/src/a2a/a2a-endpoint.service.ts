@@ -11,7 +11,7 @@ import { JsonRpcTransportHandler, ServerCallContext } from '@a2a-js/sdk/server';
 import { LegacyJsonRpcTransportHandler } from '@a2a-js/sdk/compat/v0_3/server';
 import { A2A_ERROR_CODE } from '@a2a-js/sdk/errors';
 import type { Request, Response } from 'express';
-import { RateLimiterRes, type RateLimiterPostgres } from 'rate-limiter-flexible';
+import { RateLimiterRes } from 'rate-limiter-flexible';
 import { AgentRunnerRegistry } from '#agents';
 import { APP_CONFIG, type AppConfig } from '#config';
 import { DomainError } from '#core';
@@ -23,7 +23,7 @@ import { A2aPushTargetsRepository } from '#webhooks';
 import { ConversationsService } from '#conversations';
 import { ConversationAnswers } from '../conversations/conversation-answers.js';
 import { bearerToken } from '../common/auth.guard.js';
-import { runCreationLimiter } from '../runs/run-rate-limit.guard.js';
+import { runCreationLimiter, type RunLimiter } from '../runs/run-rate-limit.guard.js';
 import { rateLimited } from './a2a-errors.js';
 import { DATABASE_RETRY_AFTER_S, DATABASE_UNAVAILABLE, errorBody } from '../common/domain-exception.filter.js';
 import { A2aFaultGuard } from './a2a-fault-guard.js';
@@ -239,7 +239,7 @@ export class A2aEndpoint {
 }
 
 /** Counts a start against the organization's run creation limit; a reached limit is an A2A error, not an HTTP 429. */
-function startLimit(limiter: RateLimiterPostgres): (organizationId: string) => Promise<void> {
+function startLimit(limiter: RunLimiter): (organizationId: string) => Promise<void> {
   return async (organizationId) => {
     try {
       await limiter.consume(organizationId);

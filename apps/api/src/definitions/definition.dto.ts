@@ -67,18 +67,32 @@ export const EXAMPLE_GROUP_SPEC = {
   ],
 };
 
+/** A definition whose first step reuses its output (`cache`, docs/agents.md "Step output caching"). */
+export const CACHED_EXAMPLE_SPEC = {
+  slug: 'daily-rates',
+  name: 'Daily rates',
+  input: { type: 'object', required: ['day'], properties: { day: { type: 'string' } } },
+  steps: [
+    { key: 'rates', agent: 'echo', input: { day: '{{ input.day }}' }, cache: { key: 'rates:{{ input.day }}', ttlMs: 3600000 } },
+    { key: 'report', agent: 'echo', dependsOn: ['rates'], input: { rates: '{{ steps.rates.output }}' } },
+  ],
+};
+
 /** OpenAPI request body of the endpoints that take a definition: JSON or YAML, each with its example. */
 export const DEFINITION_REQUEST_BODY = {
   required: true,
   description:
     'An orchestration definition (DESIGN.md section 4) as JSON, or as YAML text with `Content-Type: application/yaml`. ' +
-    'It is validated as a whole: every problem comes back in `details` with a JSON path.',
+    'It is validated as a whole: every problem comes back in `details` with a JSON path. ' +
+    'An agent step may reuse an earlier output of its agent: `cache: { key: "<template>", ttlMs }` (per organization and agent; ' +
+    'not on approval or orchestration steps, nor with `approval:`); a reused output completes the step with `cached: true`.',
   content: {
     'application/json': {
       schema: { type: 'object' as const, additionalProperties: true, required: ['slug', 'name', 'steps'] },
       examples: {
         definition: { summary: 'KPI tracking (JSON)', value: EXAMPLE_SPEC },
         group: { summary: 'A group step: agents speaking in turns (JSON)', value: EXAMPLE_GROUP_SPEC },
+        cached: { summary: 'A step that reuses its output for an hour (cache)', value: CACHED_EXAMPLE_SPEC },
       },
     },
     'application/yaml': {

@@ -42,11 +42,14 @@ export const EVENT_PAYLOADS: Record<EventType, string> = {
   'run.completed': '`{ output }`; terminal: a run stream ends after it',
   'run.failed': '`{ error: { code, message } }`; terminal',
   'run.cancelled': '`{ by?, reason }`; terminal',
-  'run.compensating': '`{ status, steps }`: the run failed or was aborted with `compensate: true`; its completed reversible steps are undone, latest first, before it ends with `status`',
+  'run.compensating':
+    '`{ status, steps }`: the run failed or was aborted with `compensate: true`; its completed reversible steps are undone, latest first, before it ends with `status`',
   'step.ready': '`{ attempt?, reason? }`',
-  'step.started': '`{ attempt, worker, agent?, routedBy? }`: agent and routedBy when the step was routed (capability, or a fallback while its agent\'s breaker is open)',
+  'step.started':
+    "`{ attempt, worker, agent?, routedBy?, cache? }`: agent and routedBy when the step was routed (capability, or a fallback while its agent's breaker is open); cache `hit` or `miss` for a step with `cache:`",
   'step.progress': '`{ attempt, progress }`',
-  'step.completed': '`{ attempt, output, approved? }`',
+  'step.completed':
+    '`{ attempt, output, approved?, usage?, cached? }`: cached true when the output was reused from the step cache (no agent call)',
   'step.failed': '`{ attempt, error: { code, message, retryable } }`',
   'step.retrying': '`{ attempt, nextAttempt?, delayMs, error?, reason? }`',
   'step.skipped': '`{ output, by, approvalId? }`',
@@ -56,7 +59,8 @@ export const EVENT_PAYLOADS: Record<EventType, string> = {
   'step.child_finished': '`{ attempt, childRunId, index, status }`: a child run of this step ended',
   'step.compensating': '`{ rollbackStep, agent }`: the rollback of this completed step starts (saga compensation)',
   'step.compensated': '`{ rollbackStep, output?, error? }`: its rollback completed (or failed, with error)',
-  'checkpoint.requested': '`{ approvalId, prompt, payload, decisions, quorum, expiresAt, usage? }`: usage when an LLM attempt produced the output that awaits the decision',
+  'checkpoint.requested':
+    '`{ approvalId, prompt, payload, decisions, quorum, expiresAt, usage? }`: usage when an LLM attempt produced the output that awaits the decision',
   'checkpoint.resolved': '`{ approvalId, decision, by, reason: human | timeout, modifications }`',
   'checkpoint.escalated': '`{ approvalId, prompt, assignees }`',
   'agent.breaker_opened': "`{ agent, from, to }`: the agent's circuit breaker opened; logged on the run whose step tripped it",

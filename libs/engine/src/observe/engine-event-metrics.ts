@@ -80,9 +80,12 @@ export class EngineEventMetrics implements OnModuleInit, OnModuleDestroy {
         case 'run.cancelled':
           m.runFinished(definition, 'cancelled');
           continue;
-        case 'step.started':
+        case 'step.started': {
           if (event.dueToStartMs !== null) m.dispatchLatency(event.dueToStartMs);
+          const cache = field(event.payload, 'cache');
+          if (cache === 'hit' || cache === 'miss') m.stepCacheLookup(event.agent ?? NO_AGENT, cache);
           continue;
+        }
         default:
           break;
       }

@@ -7,8 +7,9 @@ import { Injectable } from '@nestjs/common';
 import { SpanStatusCode, type Span } from '@opentelemetry/api';
 import { DomainError, type Budget, type JsonValue } from '#core';
 import { WORK_CHANNEL } from '#events';
-import { DefinitionsRepository, RunsRepository, type OrchestrationRunEntity } from '#persistence';
+import { RunsRepository, type OrchestrationRunEntity } from '#persistence';
 import { DefinitionCache, inputProblems } from '../compiled-definition.js';
+import { ActiveDefinitions } from './active-definitions.js';
 import { commitWith, EngineDatabase } from '../store/engine-database.js';
 import { appendEvents, type NewEvent } from '../store/event-log.repository.js';
 import { createRunRows } from '../store/run-creation.repository.js';
@@ -44,7 +45,7 @@ export interface StartedRun {
 export class RunStarter {
   constructor(
     private readonly db: EngineDatabase,
-    private readonly definitions: DefinitionsRepository,
+    private readonly active: ActiveDefinitions,
     private readonly cache: DefinitionCache,
     private readonly runs: RunsRepository,
     private readonly worker: EngineWorker,
@@ -58,9 +59,7 @@ export class RunStarter {
       const existing = await this.existing(organizationId, command.idempotencyKey, command.definition);
       if (existing) return { run: existing, created: false };
     }
-    const row = command.version
-      ? await this.definitions.findVersion(organizationId, command.definition, command.version)
-      : await this.definitions.findLatestActive(organizationId, command.definition);
+    const row = await this.active.resolve(organizationId, command.definition, command.version);
     if (!row)
       throw DomainError.notFound(
         'Orchestration definition',
@@ -128,7 +127,8 @@ export class RunStarter {
       if (winner) return { run: winner, created: false };
       throw DomainError.conflict('Idempotency key conflict');
     }
-    return { run: (await this.runs.findById(organizationId, inserted.id)) as OrchestrationRunEntity, created: true };
+    // The run as its creation left it (no read back): its row as the INSERT returned it.
+    return { run: this.runs.fromRow(inserted.row), created: true };
   }
 
   private async existing(organizationId: string, key: string, definition: string): Promise<OrchestrationRunEntity | null> {

@@ -103,8 +103,9 @@ export class TaskStatusService implements OnApplicationBootstrap, OnApplicationS
   /** Run and steps from one snapshot, with the seq of the last event that snapshot reflects. */
   private load(organizationId: string, runId: string): Promise<Entry> {
     return this.dataSource.transaction('REPEATABLE READ', async (manager) => {
-      const run = await manager.getRepository(OrchestrationRunEntity).findOneBy({ organizationId, id: runId });
-      if (!run || run.deletedAt) throw DomainError.notFound('Run', runId);
+      // By primary key alone (see RunsRepository.findById), the organization checked on the row.
+      const run = await manager.getRepository(OrchestrationRunEntity).findOneBy({ id: runId });
+      if (!run || run.deletedAt || run.organizationId !== organizationId) throw DomainError.notFound('Run', runId);
       const steps = await manager.getRepository(OrchestrationStepEntity).find({ where: { organizationId, runId }, order: { position: 'ASC' } });
       return { organizationId, lastSeq: run.lastSeq, run, steps: new Map(steps.map((s) => [s.stepKey, s])), summary: null };
     });

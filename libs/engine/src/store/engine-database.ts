@@ -57,9 +57,42 @@ function prepared(text: string, values: unknown[] | undefined): pg.QueryConfig |
   return { name, text, values };
 }
 
-/** The transaction's connection as the engine's SQL sees it: every parameterized statement goes prepared. */
-function preparing(client: pg.PoolClient): Queryable {
+interface Corkable {
+  cork(): void;
+  uncork(): void;
+}
+
+/**
+ * Holds back the connection's writes until the end of this turn of the event loop, then sends them in one write.
+ * pg writes each statement with a syscall of its own; on loopback every write also runs the receiving side (and wakes
+ * the server process), so statements issued together (a pipeline, the event append riding with COMMIT, BEGIN with the
+ * first statements) cost one wake-up instead of one each. setImmediate runs in the same loop turn, after the I/O
+ * callbacks being processed: the server gets the batch as soon as the process is done reacting to what it read.
+ */
+function batchingWrites(client: pg.PoolClient): () => void {
+  const stream = (client as unknown as { connection?: { stream?: Partial<Corkable> } }).connection?.stream;
+  if (typeof stream?.cork !== 'function' || typeof stream.uncork !== 'function') return () => undefined;
+  const socket = stream as Corkable;
+  let held = false;
+  const release = () => {
+    held = false;
+    socket.uncork();
+  };
+  return () => {
+    if (held) return;
+    held = true;
+    socket.cork();
+    setImmediate(release);
+  };
+}
+
+/**
+ * The transaction's connection as the engine's SQL sees it: every parameterized statement goes prepared, and the
+ * statements issued in one turn of the event loop leave in one write.
+ */
+function preparing(client: pg.PoolClient, hold: () => void): Queryable {
   const query = (text: string | pg.QueryConfig, values?: unknown[]) => {
+    hold();
     const config = typeof text === 'string' ? prepared(text, values) : null;
     return config ? client.query(config) : client.query(text as string, values);
   };
@@ -118,10 +151,25 @@ export function observeAfterCommit(client: object, events: CommittedEvent[]): vo
 
 const riding = new WeakMap<object, Promise<unknown>[]>();
 
+const IN_FAILED_TRANSACTION = '25P02';
+
 /**
- * Lets the last statements of a transaction travel with its COMMIT instead of a round trip of their own: `tx` sends
- * COMMIT right behind them and fails (the server having turned the COMMIT into a ROLLBACK) if any of them failed.
- * For statements whose results the transaction no longer needs, such as the event append.
+ * The error that aborted a transaction: a statement awaited after a pipelined one that failed reports only "current
+ * transaction is aborted"; the cause (a deadlock to retry, say) is the first pipelined statement that failed.
+ */
+function causeOf(thrown: unknown, riders: PromiseSettledResult<unknown>[]): unknown {
+  if ((thrown as { code?: string } | null)?.code !== IN_FAILED_TRANSACTION) return thrown;
+  const first = riders.find(
+    (r): r is PromiseRejectedResult => r.status === 'rejected' && (r.reason as { code?: string } | null)?.code !== IN_FAILED_TRANSACTION,
+  );
+  return first ? first.reason : thrown;
+}
+
+/**
+ * Lets statements whose results the transaction does not need travel with later ones instead of a round trip of their
+ * own (the event append, with COMMIT; a batch's step updates, with the release of dependents): `tx` sends COMMIT right
+ * behind them and fails (the server having turned the COMMIT into a ROLLBACK) if any of them failed; a statement that
+ * failed because one of these aborted the transaction is reported as the one that did (see causeOf).
  */
 export function commitWith(client: object, ...statements: Promise<unknown>[]): void {
   let list = riding.get(client);
@@ -149,13 +197,44 @@ export class EngineDatabase implements OnApplicationShutdown {
     // must not trade that for a sequential scan because statistics lag behind tables that grow and churn this fast
     // (a run row is rewritten several times per step): with prepared statements' generic plans it did, on runs and
     // steps, and chained steps ran at half speed; with seq scans off, 1.7x the original chain throughput (benchmarks.md).
-    const options = '-c enable_seqscan=off';
+    // And every statement keeps its generic plan: left to choose (plan_cache_mode=auto), PostgreSQL went on planning most
+    // engine statements again on every call (custom plans: their generic plans' cost estimates, with seq scans off and
+    // arrays as parameters, never looked better), about 0.5 ms of planning per chain step, a third of the server's CPU.
+    const options = '-c enable_seqscan=off -c plan_cache_mode=force_generic_plan';
     // A connection that cannot be opened in time fails (and the caller retries or answers 503) rather than waits forever.
     const connectionTimeoutMillis = config.dbConnectTimeoutMs;
-    this.pool = new pg.Pool({ connectionString: database.url, max: config.enginePoolSize, application_name: 'baton-engine', pipeline: true, options, connectionTimeoutMillis });
-    this.workerPool = new pg.Pool({ connectionString: database.url, max: config.workerPoolSize, application_name: 'baton-worker', pipeline: true, options, connectionTimeoutMillis });
-    for (const pool of [this.pool, this.workerPool]) pool.on('error', () => undefined); // idle client errors surface on the next query
+    this.pool = new pg.Pool({
+      connectionString: database.url,
+      max: config.enginePoolSize,
+      application_name: 'baton-engine',
+      pipeline: true,
+      options,
+      connectionTimeoutMillis,
+    });
+    this.workerPool = new pg.Pool({
+      connectionString: database.url,
+      max: config.workerPoolSize,
+      application_name: 'baton-worker',
+      pipeline: true,
+      options,
+      connectionTimeoutMillis,
+    });
+    // NOTIFYs go out on connections of their own, with synchronous_commit off: a notifying transaction gets an xid and a
+    // commit record, and with synchronous commit it would wait for a WAL flush of its own, one fsync per wake-up hint.
+    // Off, it is delivered at commit all the same (listeners check the commit, not the flush), and if the server
+    // crashes before the flush the hint is lost, which every listener already survives by polling.
+    this.notifier = new pg.Pool({
+      connectionString: database.url,
+      max: 1,
+      application_name: 'baton-notify',
+      options: '-c synchronous_commit=off',
+      connectionTimeoutMillis,
+    });
+    for (const pool of [this.pool, this.workerPool, this.notifier]) pool.on('error', () => undefined); // idle client errors surface on the next query
   }
+
+  /** Connections that only send NOTIFYs (see the constructor). */
+  private readonly notifier: pg.Pool;
 
   /**
    * Calls `observer` with the events of every transaction of this process that commits (metrics, transition logs,
@@ -193,7 +272,9 @@ export class EngineDatabase implements OnApplicationShutdown {
       // A checked-out client has no error listener of the pool's: a connection dying mid-transaction would emit an
       // unhandled 'error' and crash the process. The failing statement reports it; the pool drops the dead client.
       client.on('error', ignore);
-      const statements = preparing(client);
+      const hold = batchingWrites(client);
+      const statements = preparing(client, hold);
+      hold();
       const begin = client.query('BEGIN');
       try {
         const result = await fn(statements);
@@ -201,7 +282,7 @@ export class EngineDatabase implements OnApplicationShutdown {
         if (unpaid && unpaid.size > 0) throw new Error(`transaction left undone: ${[...unpaid].join(', ')}`);
         const fault = faultPoint('engine.tx.beforeCommit', client);
         if (fault) await fault;
-        await together([begin, ...(riding.get(statements) ?? []), client.query('COMMIT')]);
+        await together([begin, ...(riding.get(statements) ?? []), statements.query('COMMIT')]);
         riding.delete(statements);
         const notes = requested.get(statements);
         requested.delete(statements);
@@ -210,14 +291,15 @@ export class EngineDatabase implements OnApplicationShutdown {
         appended.delete(statements);
         this.publish(committed);
         return result;
-      } catch (error) {
+      } catch (thrown) {
         await begin.catch(() => undefined);
-        await Promise.allSettled(riding.get(statements) ?? []);
+        const riders = await Promise.allSettled(riding.get(statements) ?? []);
+        const error = causeOf(thrown, riders);
         riding.delete(statements);
         requested.delete(statements);
         owed.delete(statements);
         appended.delete(statements);
-        await client.query('ROLLBACK').catch(() => undefined);
+        await statements.query('ROLLBACK').catch(() => undefined);
         if (attempt < MAX_ATTEMPTS && RETRYABLE.has((error as { code?: string }).code ?? '')) continue;
         if (busy < BUSY_RETRIES && isDatabaseBusy(error)) {
           wait = backoffDelayMs(BUSY_BACKOFF, ++busy);
@@ -241,7 +323,7 @@ export class EngineDatabase implements OnApplicationShutdown {
     }
     this.sending.set(note, false);
     const [channel, payload] = note.split('\u0000');
-    this.pool
+    this.notifier
       .query('SELECT pg_notify($1, $2)', [channel, payload])
       .catch(() => undefined)
       .finally(() => {
@@ -254,5 +336,6 @@ export class EngineDatabase implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     await this.workerPool.end().catch(() => undefined);
     await this.pool.end().catch(() => undefined);
+    await this.notifier.end().catch(() => undefined);
   }
 }

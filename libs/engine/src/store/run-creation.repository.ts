@@ -2,11 +2,12 @@
  * Creates a run, its steps and its first events in the caller's transaction. Steps without dependencies
  * start `ready`; the rest wait with a pending-dependency counter that completions count down.
  */
+import { randomUUID } from 'node:crypto';
 import { claimableColumns, type ClaimableStep } from './step-claim.repository.js';
 import type { Budget, JsonValue } from '#core';
 import type { CompiledDefinition } from '../compiled-definition.js';
 import type { NewEvent } from './event-log.repository.js';
-import type { Queryable } from './engine-database.js';
+import { together, type Queryable } from './engine-database.js';
 
 export interface NewRunRow {
   organizationId: string;
@@ -27,15 +28,18 @@ export interface NewRunRow {
   createdBy: string | null;
 }
 
-/** Inserts the run; returns null when the idempotency key is taken (the caller then reads the existing run). */
-export async function insertRun(client: Queryable, run: NewRunRow): Promise<{ id: string } | null> {
-  const { rows } = await client.query<{ id: string }>(
-    `INSERT INTO orchestration_runs (organization_id, definition_id, definition_slug, definition_version, parent_run_id, parent_step_id,
+/**
+ * Inserts the run under `id`; returns its row as inserted, or null when the idempotency key is taken (the caller then
+ * reads the existing run).
+ */
+export async function insertRun(client: Queryable, run: NewRunRow, id: string): Promise<InsertedRun | null> {
+  const { rows } = await client.query<InsertedRun>(
+    `INSERT INTO orchestration_runs (id, organization_id, definition_id, definition_slug, definition_version, parent_run_id, parent_step_id,
         status, input, priority, idempotency_key, created_by, max_concurrency, steps_remaining, started_at,
         parent_attempt, item_index, depth, compensate, budget, context_id)
-     VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10, $11, $12, now(), $13, $14, $15, $16, $17, $18)
+     VALUES ($19, $1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10, $11, $12, now(), $13, $14, $15, $16, $17, $18)
      ON CONFLICT (organization_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-     RETURNING id`,
+     RETURNING *`,
     [
       run.organizationId,
       run.definition.id,
@@ -55,10 +59,14 @@ export async function insertRun(client: Queryable, run: NewRunRow): Promise<{ id
       run.definition.spec.compensate === true,
       JSON.stringify(run.budget === undefined ? (run.definition.spec.budget ?? null) : run.budget),
       run.contextId ?? null,
+      id,
     ],
   );
   return rows[0] ?? null;
 }
+
+/** A run row as its INSERT returned it (column names as in the table). */
+export type InsertedRun = { id: string } & Record<string, unknown>;
 
 /** Inserts the run's steps; returns the ready ones (no dependencies), best first, as a claim would start them. */
 export async function insertSteps(client: Queryable, runId: string, run: NewRunRow): Promise<ClaimableStep[]> {
@@ -102,10 +110,19 @@ export async function createRunRows(
   client: Queryable,
   run: NewRunRow,
   events: NewEvent[],
-): Promise<{ id: string; ready: ClaimableStep[] } | null> {
-  const inserted = await insertRun(client, run);
+): Promise<{ id: string; ready: ClaimableStep[]; row: InsertedRun } | null> {
+  const id = randomUUID();
+  let inserted: InsertedRun | null;
+  let ready: ClaimableStep[];
+  if (run.idempotencyKey === null) {
+    // No key, no conflict: the run and its steps go out together (one round trip).
+    [inserted, ready] = await together([insertRun(client, run, id), insertSteps(client, id, run)]);
+  } else {
+    inserted = await insertRun(client, run, id);
+    if (!inserted) return null;
+    ready = await insertSteps(client, id, run);
+  }
   if (!inserted) return null;
-  const ready = await insertSteps(client, inserted.id, run);
   const base = { runId: inserted.id, organizationId: run.organizationId };
   events.push(
     {
@@ -116,5 +133,5 @@ export async function createRunRows(
     { ...base, type: 'run.started', payload: {} },
     ...ready.map((step): NewEvent => ({ ...base, type: 'step.ready', stepKey: step.step_key, payload: { attempt: 1 } })),
   );
-  return { id: inserted.id, ready };
+  return { id: inserted.id, ready, row: inserted };
 }

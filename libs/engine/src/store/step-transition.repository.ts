@@ -39,7 +39,10 @@ export const RUN_ROW_COLUMNS =
   `compensate, compensation, compensation_status, compensation_error, ${RUN_BUDGET_COLUMNS}`;
 
 /** Adds what completed attempts used to their runs' totals (one statement for a batch). */
-export async function addRunUsage(client: Queryable, usages: { runId: string; inputTokens: number; outputTokens: number; costUsd: number }[]): Promise<void> {
+export async function addRunUsage(
+  client: Queryable,
+  usages: { runId: string; inputTokens: number; outputTokens: number; costUsd: number }[],
+): Promise<void> {
   if (usages.length === 0) return;
   await client.query(
     `UPDATE orchestration_runs r
@@ -47,13 +50,21 @@ export async function addRunUsage(client: Queryable, usages: { runId: string; in
        FROM (SELECT run_id, sum(i)::bigint AS i, sum(o)::bigint AS o, sum(c) AS c
                FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::numeric[]) AS u(run_id, i, o, c) GROUP BY run_id) v
       WHERE r.id = v.run_id`,
-    [usages.map((u) => u.runId), usages.map((u) => Math.round(u.inputTokens)), usages.map((u) => Math.round(u.outputTokens)), usages.map((u) => u.costUsd)],
+    [
+      usages.map((u) => u.runId),
+      usages.map((u) => Math.round(u.inputTokens)),
+      usages.map((u) => Math.round(u.outputTokens)),
+      usages.map((u) => u.costUsd),
+    ],
   );
 }
 
 /** Raises a run's budget (a decision at a budget checkpoint): the new limits are merged over the stored ones. */
 export async function raiseRunBudget(client: Queryable, runId: string, budget: RunBudget): Promise<void> {
-  await client.query(`UPDATE orchestration_runs SET budget = coalesce(budget, '{}'::jsonb) || $2::jsonb, updated_at = now() WHERE id = $1`, [runId, JSON.stringify(budget)]);
+  await client.query(
+    `UPDATE orchestration_runs SET budget = coalesce(budget, '{}'::jsonb) || $2::jsonb, updated_at = now() WHERE id = $1`,
+    [runId, JSON.stringify(budget)],
+  );
 }
 
 /**
@@ -144,31 +155,38 @@ export interface StepUpdate {
 /** The step statuses a run's end cancels: every one the state machine lets go to `cancelled`. */
 const OPEN_STEP_STATUSES = stepStatusesFrom('cancelled');
 
-/** Applies per-step outcomes in one statement; terminal states release the lease and stamp completed_at. */
-export async function updateSteps(client: Queryable, updates: StepUpdate[]): Promise<void> {
-  if (updates.length === 0) return;
-  await client.query(
-    `UPDATE orchestration_steps s
+/** The UPDATE of updateSteps, its parameters numbered from $`first` (seven arrays, then the terminal statuses). */
+function stepUpdateSql(first: number): string {
+  const $ = (i: number) => `$${first + i}`;
+  return `UPDATE orchestration_steps s
         SET status = v.status, attempt = v.attempt, lease_losses = v.lease_losses,
             output = v.output, error = v.error,
             next_attempt_at = CASE WHEN v.status = 'ready' THEN now() + make_interval(secs => coalesce(v.delay_ms, 0)::double precision / 1000) ELSE s.next_attempt_at END,
             lease_owner = NULL, lease_expires_at = NULL,
-            completed_at = CASE WHEN v.status = ANY($8::text[]) THEN now() ELSE NULL END,
+            completed_at = CASE WHEN v.status = ANY(${$(7)}::text[]) THEN now() ELSE NULL END,
             updated_at = now()
-       FROM unnest($1::uuid[], $2::text[], $3::int[], $4::int[], $5::jsonb[], $6::jsonb[], $7::int[])
+       FROM unnest(${$(0)}::uuid[], ${$(1)}::text[], ${$(2)}::int[], ${$(3)}::int[], ${$(4)}::jsonb[], ${$(5)}::jsonb[], ${$(6)}::int[])
          AS v(id, status, attempt, lease_losses, output, error, delay_ms)
-      WHERE s.id = v.id`,
-    [
-      updates.map((u) => u.id),
-      updates.map((u) => u.status),
-      updates.map((u) => u.attempt),
-      updates.map((u) => u.leaseLosses),
-      updates.map((u) => (u.output === undefined ? null : JSON.stringify(u.output))),
-      updates.map((u) => (u.error === undefined || u.error === null ? null : JSON.stringify(u.error))),
-      updates.map((u) => u.delayMs),
-      TERMINAL_STEP_STATUSES,
-    ],
-  );
+      WHERE s.id = v.id`;
+}
+
+function stepUpdateParams(updates: StepUpdate[]): unknown[] {
+  return [
+    updates.map((u) => u.id),
+    updates.map((u) => u.status),
+    updates.map((u) => u.attempt),
+    updates.map((u) => u.leaseLosses),
+    updates.map((u) => (u.output === undefined ? null : JSON.stringify(u.output))),
+    updates.map((u) => (u.error === undefined || u.error === null ? null : JSON.stringify(u.error))),
+    updates.map((u) => u.delayMs),
+    TERMINAL_STEP_STATUSES,
+  ];
+}
+
+/** Applies per-step outcomes in one statement; terminal states release the lease and stamp completed_at. */
+export async function updateSteps(client: Queryable, updates: StepUpdate[]): Promise<void> {
+  if (updates.length === 0) return;
+  await client.query(stepUpdateSql(1), stepUpdateParams(updates));
 }
 
 /** Stores what completed attempts used (tokens, cost: see AgentUsage) on their steps, one statement for the batch. */
@@ -183,6 +201,26 @@ export async function recordStepUsage(client: Queryable, usages: { id: string; u
 /** A step whose last dependency was just released: what a claim needs to start it, in claim order. */
 export type ReleasedStep = ClaimableStep;
 
+/** The UPDATE of releaseDependents (RETURNING what a claim needs), its parameters numbered from $`first`. */
+function releaseSql(first: number): string {
+  const $ = (i: number) => `$${first + i}`;
+  return `UPDATE orchestration_steps s
+          SET pending_dependencies = s.pending_dependencies - v.n,
+              status = CASE WHEN ${$(3)} AND s.pending_dependencies - v.n <= 0 THEN 'ready' ELSE s.status END,
+              next_attempt_at = CASE WHEN s.pending_dependencies - v.n <= 0 THEN now() ELSE s.next_attempt_at END,
+              updated_at = now()
+         FROM unnest(${$(0)}::uuid[], ${$(1)}::text[], ${$(2)}::int[]) AS v(run_id, step_key, n)
+        WHERE s.run_id = v.run_id AND s.step_key = v.step_key AND s.status = 'pending'
+        RETURNING ${claimableColumns('s')}, s.pending_dependencies, s.priority, s.position`;
+}
+
+const releaseParams = (releases: { runId: string; stepKey: string; n: number }[], promote: boolean): unknown[] => [
+  releases.map((r) => r.runId),
+  releases.map((r) => r.stepKey),
+  releases.map((r) => r.n),
+  promote,
+];
+
 /**
  * Counts down the pending dependencies of the given (run, step) pairs by n and returns the steps that reach
  * zero, best first (priority, then position), with what a claim needs to start them. With `promote`, those become
@@ -196,20 +234,52 @@ export async function releaseDependents(
 ): Promise<ReleasedStep[]> {
   if (releases.length === 0) return [];
   const { rows } = await client.query<ReleasedStep>(
-    `WITH released AS (
-       UPDATE orchestration_steps s
-          SET pending_dependencies = s.pending_dependencies - v.n,
-              status = CASE WHEN $4 AND s.pending_dependencies - v.n <= 0 THEN 'ready' ELSE s.status END,
-              next_attempt_at = CASE WHEN s.pending_dependencies - v.n <= 0 THEN now() ELSE s.next_attempt_at END,
-              updated_at = now()
-         FROM unnest($1::uuid[], $2::text[], $3::int[]) AS v(run_id, step_key, n)
-        WHERE s.run_id = v.run_id AND s.step_key = v.step_key AND s.status = 'pending'
-        RETURNING ${claimableColumns('s')}, s.pending_dependencies, s.priority, s.position
-     )
+    `WITH released AS (${releaseSql(1)})
      SELECT ${claimableColumns('r')} FROM released r WHERE r.pending_dependencies <= 0 ORDER BY r.priority DESC, r.position`,
-    [releases.map((r) => r.runId), releases.map((r) => r.stepKey), releases.map((r) => r.n), promote],
+    releaseParams(releases, promote),
   );
   return rows;
+}
+
+/**
+ * updateSteps, releaseDependents and countDownRemaining in one statement, for a result batch whose steps only
+ * completed or were requeued (no failure, checkpoint, usage or breaker change): the three touch different rows (the
+ * batch's running steps, their pending dependents, the runs), so one snapshot serves them all. Returns what
+ * releaseDependents and countDownRemaining return.
+ */
+export async function completeAndRelease(
+  client: Queryable,
+  updates: StepUpdate[],
+  releases: { runId: string; stepKey: string; n: number }[],
+  promote: boolean,
+  finished: Map<string, number>,
+): Promise<{ released: ReleasedStep[]; remaining: Map<string, number> }> {
+  const { rows } = await client.query<{
+    released: (ReleasedStep & { priority: number; position: number; pending_dependencies: number })[];
+    counted: { id: string; steps_remaining: number }[];
+  }>(
+    `WITH done AS (${stepUpdateSql(1)} RETURNING s.id),
+     released AS (${releaseSql(9)}),
+     counted AS (
+       UPDATE orchestration_runs r SET steps_remaining = r.steps_remaining - v.n, updated_at = now()
+         FROM unnest($13::uuid[], $14::int[]) AS v(id, n) WHERE r.id = v.id
+       RETURNING r.id, r.steps_remaining
+     )
+     SELECT coalesce((SELECT json_agg(r ORDER BY r.priority DESC, r.position) FROM released r WHERE r.pending_dependencies <= 0), '[]') AS released,
+            coalesce((SELECT json_agg(c) FROM counted c), '[]') AS counted`,
+    [...stepUpdateParams(updates), ...releaseParams(releases, promote), [...finished.keys()], [...finished.values()]],
+  );
+  const released = rows[0].released.map(({ id, run_id, step_key, agent_slug, type, attempt, manual_input, depends_on }) => ({
+    id,
+    run_id,
+    step_key,
+    agent_slug,
+    type,
+    attempt,
+    manual_input,
+    depends_on,
+  }));
+  return { released, remaining: new Map(rows[0].counted.map((c) => [c.id, c.steps_remaining])) };
 }
 
 /** Makes unblocked pending steps ready (the ones a fast claim did not start). */
@@ -229,7 +299,10 @@ export interface CancelledStep {
   was_running: boolean;
 }
 
-/** Cancels every unfinished step of the runs; returns them with whether each was running (to abort it). */
+/**
+ * Cancels every unfinished step of the runs; returns them with whether each was running (to abort it), in each run's
+ * step order (their events follow it, whatever plan the server picked).
+ */
 export async function cancelOpenSteps(client: Queryable, runIds: string[]): Promise<CancelledStep[]> {
   if (runIds.length === 0) return [];
   const { rows } = await client.query<CancelledStep>(
@@ -237,10 +310,12 @@ export async function cancelOpenSteps(client: Queryable, runIds: string[]): Prom
        SELECT id, status = 'running' AS was_running FROM orchestration_steps
         WHERE run_id = ANY($1::uuid[]) AND status = ANY($2::text[])
         FOR UPDATE
+     ), cancelled AS (
+       UPDATE orchestration_steps s SET status = 'cancelled', lease_owner = NULL, lease_expires_at = NULL, completed_at = now(), updated_at = now()
+         FROM open WHERE s.id = open.id
+       RETURNING s.run_id, s.step_key, s.position, open.was_running
      )
-     UPDATE orchestration_steps s SET status = 'cancelled', lease_owner = NULL, lease_expires_at = NULL, completed_at = now(), updated_at = now()
-       FROM open WHERE s.id = open.id
-     RETURNING s.run_id, s.step_key, open.was_running`,
+     SELECT run_id, step_key, was_running FROM cancelled ORDER BY run_id, position`,
     [runIds, OPEN_STEP_STATUSES],
   );
   return rows;

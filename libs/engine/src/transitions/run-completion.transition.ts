@@ -13,7 +13,11 @@ import { noteRunEnded } from './finished-children.js';
 import { countDownRemaining, finishRuns, stepOutputs, type RunFinish, type RunRow } from '../store/step-transition.repository.js';
 
 /** The run's final row and event, from its definition and the outputs of its steps (skipped ones count, as null or substitute). */
-export function runCompletion(run: RunRow, definition: CompiledDefinition, outputs: Map<string, unknown>): { finish: RunFinish; event: NewEvent } {
+export function runCompletion(
+  run: RunRow,
+  definition: CompiledDefinition,
+  outputs: Map<string, unknown>,
+): { finish: RunFinish; event: NewEvent } {
   const base = { runId: run.id, organizationId: run.organization_id };
   if (run.compensation === 'running') {
     // The last rollback step finished: the run ends as it was heading for when compensation began.
@@ -71,15 +75,19 @@ export async function completeRuns(
   }
 }
 
-/** Counts each run's finished steps down (steps_remaining) and completes the runs that reach zero. */
+/**
+ * Counts each run's finished steps down (steps_remaining) and completes the runs that reach zero. `counted`: the
+ * caller already counted them down (countDownRemaining's answer).
+ */
 export async function completeFinishedRuns(
   client: Queryable,
   definitions: DefinitionCache,
   runs: Map<string, RunRow>,
   finished: Map<string, number>,
   events: NewEvent[],
+  counted?: Map<string, number> | null,
 ): Promise<void> {
-  const remaining = await countDownRemaining(client, finished);
+  const remaining = counted ?? (await countDownRemaining(client, finished));
   const done = [...remaining].filter(([, n]) => n <= 0).map(([id]) => id);
   await completeRuns(client, definitions, runs, done, events);
 }

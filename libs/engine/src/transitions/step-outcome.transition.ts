@@ -72,7 +72,12 @@ export function stepOutcomeTransition(
           {
             ...base,
             type: 'step.completed',
-            payload: { attempt, output: outcome.output, ...(outcome.usage ? { usage: { ...outcome.usage } } : {}) },
+            payload: {
+              attempt,
+              output: outcome.output,
+              ...(outcome.usage ? { usage: { ...outcome.usage } } : {}),
+              ...(outcome.cached ? { cached: true } : {}),
+            },
           },
         ],
       };

@@ -17,6 +17,7 @@ import { APP_CONFIG, type AppConfig } from '#config';
 import { backoffDelayMs, BackgroundLoops, WakeSignal, type BackoffPolicy, type JsonValue } from '#core';
 import { CANCEL_CHANNEL, PgListener, WORK_CHANNEL } from '#events';
 import { EngineDatabase } from '../store/engine-database.js';
+import { purgeExpired } from '../store/step-cache.repository.js';
 import { findExpiredLeases, renewLeases } from '../store/step-claim.repository.js';
 import { ClaimThrottle } from './claim-throttle.js';
 import { ResultApplier, type FastClaim } from './result-applier.js';
@@ -29,6 +30,8 @@ const MAX_FLUSH_BATCH = 1000;
 const LOOP_BACKOFF: BackoffPolicy = { initialDelayMs: 200, maxDelayMs: 5000 };
 /** How long results may still be retried once shutdown has drained the in-flight steps. */
 export const FLUSH_AFTER_STOP_MS = 10_000;
+/** How often expired step cache entries are deleted. */
+const CACHE_PURGE_MS = 60_000;
 
 interface Lane {
   results: StepResult[];
@@ -61,6 +64,12 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
   private reserved = 0;
   /** Set by stop(): when the flush loops stop retrying. */
   private flushDeadline: number | null = null;
+  /**
+   * Ready steps may be waiting for a slot of this worker: its last claim filled every slot it asked for, or found none
+   * free. Only then does a finished step wake the claim loop; otherwise a claim would find nothing (new work announces
+   * itself by NOTIFY, retries by timer), and at one empty claim per finished step that was a round trip per step.
+   */
+  private slotsWanted = true;
   /** Completed-step counter for benches and metrics. */
   stepsFinished = 0;
 
@@ -93,6 +102,7 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
     const third = Math.max(200, Math.floor(this.config.leaseMs / 3));
     this.lifecycle.every(third, () => this.heartbeat());
     this.lifecycle.every(third + Math.floor(Math.random() * 250), () => this.reap());
+    this.lifecycle.every(CACHE_PURGE_MS, () => this.purgeCache());
     this.lifecycle.spawn(() => this.claimLoop());
     for (const lane of this.lanes) this.lifecycle.spawn(() => this.flushLoop(lane));
     this.logger.log(`worker ${this.workerId} started (concurrency ${this.config.workerConcurrency}, lease ${this.config.leaseMs} ms)`);
@@ -102,12 +112,14 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
     let failures = 0;
     while (this.lifecycle.running) {
       const free = this.freeSlots();
+      if (free <= 0) this.slotsWanted = true;
       if (free > 0) {
         const want = Math.min(free, this.claimBatch);
         let claimed: ClaimedStep[];
+        let passedOver: boolean;
         this.reserved += want;
         try {
-          claimed = await this.claimer.claim(this.workerId, want, this.config.leaseMs);
+          ({ claimed, passedOver } = await this.claimer.claimReady(this.workerId, want, this.config.leaseMs));
         } catch (error) {
           const delay = backoffDelayMs(LOOP_BACKOFF, ++failures);
           if (this.lifecycle.running) this.logger.error(`claim failed: ${(error as Error).message}; retrying in ${delay} ms`);
@@ -118,6 +130,7 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
         }
         failures = 0;
         for (const step of claimed) this.run(step);
+        this.slotsWanted = claimed.length === want || passedOver;
         if (claimed.length === want) continue;
       }
       await this.claimWake.wait(this.config.pollIntervalMs);
@@ -162,7 +175,7 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
       this.inFlight.delete(step.id);
       // A cancelled or lease-lost step has nothing to report: the run moved on without it.
       if (!controller.signal.aborted) report(outcome);
-      this.claimWake.fire();
+      if (this.slotsWanted) this.claimWake.fire();
     });
   }
 
@@ -179,6 +192,7 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
       outcome,
       mayRelease,
       rootRun: step.runDepth === 0,
+      ...(step.cache && outcome.kind === 'completed' && !outcome.cached ? { cache: step.cache } : {}),
     };
   }
 
@@ -268,6 +282,15 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
       if (summary.applied > 0) this.logger.warn(`reclaimed ${summary.applied} steps whose lease expired`);
     } catch (error) {
       this.logger.warn(`reaper failed: ${(error as Error).message}`);
+    }
+  }
+
+  /** Deletes expired step cache entries (every worker does it; deleting twice is harmless). */
+  private async purgeCache(): Promise<void> {
+    try {
+      while (this.lifecycle.running && (await purgeExpired(this.db.workerPool, 1000)) === 1000);
+    } catch (error) {
+      this.logger.warn(`purging the step cache failed: ${(error as Error).message}`);
     }
   }
 

@@ -19,7 +19,10 @@ import { appendEvents, type NewEvent } from '../store/event-log.repository.js';
 import { childResults, liveChildren, updateChildCounters, waitingSteps } from '../store/child-run.repository.js';
 import { insertGroupTurns, type NewGroupTurn } from '../store/group-turn.repository.js';
 import { releaseNextRollbacks } from '../store/compensation.repository.js';
+import { storeCached, type CacheWrite } from '../store/step-cache.repository.js';
 import {
+  completeAndRelease,
+  countDownRemaining,
   lockRuns,
   lockRunsForApply,
   notify,
@@ -106,13 +109,16 @@ export class ResultApplier {
       if ((outcome.kind === 'completed' || outcome.kind === 'failed' || outcome.kind === 'turn') && outcome.breaker)
         batch.breakerChanges.push({ ...base, change: outcome.breaker });
       if (outcome.kind === 'completed' && outcome.usage) batch.usages.push({ id: step.id, runId: run.id, usage: outcome.usage });
-      batch.add(
-        run,
-        step,
-        compiled,
-        stepOutcomeTransition(step, result.outcome, compiled, base),
-        outcome.kind === 'completed' ? outcome.usage : undefined,
-      );
+      const transition = stepOutcomeTransition(step, result.outcome, compiled, base);
+      if (result.cache && transition.kind === 'completed')
+        batch.cacheWrites.push({
+          organizationId: run.organization_id,
+          ...result.cache,
+          output: transition.output,
+          runId: run.id,
+          stepKey: step.step_key,
+        });
+      batch.add(run, step, compiled, transition, outcome.kind === 'completed' ? outcome.usage : undefined);
     }
     return this.write(client, runs, batch, results.length, fast);
   }
@@ -156,34 +162,56 @@ export class ResultApplier {
     fast: FastClaim | null,
   ): Promise<{ claimed: ClaimedStep[]; applied: Promise<unknown>; wake: boolean }> {
     const { events, failedRuns, finished } = batch;
-    await insertGroupTurns(client, batch.turns);
-    await updateSteps(client, batch.updates);
-    await recordStepUsage(client, batch.usages);
-    await addRunUsage(
-      client,
-      batch.usages.map((u) => ({ runId: u.runId, ...u.usage })),
-    );
-    // Steps started below in this transaction are checked against the run's spending including this batch's.
-    for (const u of batch.usages) {
-      const run = runs.get(u.runId);
-      if (!run) continue;
-      run.usage_total_tokens = Number(run.usage_total_tokens) + u.usage.inputTokens + u.usage.outputTokens;
-      run.usage_cost_usd = Number(run.usage_cost_usd) + u.usage.costUsd;
-    }
-    await recordBreakerChanges(client, batch.breakerChanges, events);
-    await this.checkpoints.open(client, batch.opening, events);
+    // Turns of group steps and outputs of real calls of caching steps: read by nothing below, they ride along.
+    if (batch.turns.length > 0) commitWith(client, insertGroupTurns(client, batch.turns));
+    if (batch.cacheWrites.length > 0) commitWith(client, storeCached(client, batch.cacheWrites));
     const live = [...batch.releases.values()].filter((r) => !failedRuns.has(r.runId));
-    const released = await this.release(client, runs, live, !fast, events);
+    for (const runId of failedRuns.keys()) finished.delete(runId);
+    // The common batch (steps completed or requeued; nothing failed, cancelled, compensated, paused at a checkpoint, no
+    // usage or breaker change to record): one statement updates the steps, releases their dependents and counts the
+    // runs' finished steps down. Otherwise each in turn, the count-down after the runs that end have ended.
+    const plain = failedRuns.size === 0 && batch.cancelledRuns.length === 0 && batch.rollbacksDone.length === 0;
+    const simple = plain && batch.usages.length === 0 && batch.breakerChanges.length === 0 && batch.opening.length === 0;
+    let released: ReleasedStep[];
+    let counted: Map<string, number> | null;
+    if (simple) {
+      ({ released, remaining: counted } = await completeAndRelease(client, batch.updates, live, !fast, finished));
+      this.announceReleased(runs, released, events);
+    } else {
+      // Nothing below reads what these return, and the server runs a connection's statements in the order sent: they
+      // go out with the next statement that is awaited (pipelined) and are checked at COMMIT (see commitWith).
+      commitWith(
+        client,
+        updateSteps(client, batch.updates),
+        recordStepUsage(client, batch.usages),
+        addRunUsage(
+          client,
+          batch.usages.map((u) => ({ runId: u.runId, ...u.usage })),
+        ),
+      );
+      // Steps started below in this transaction are checked against the run's spending including this batch's.
+      for (const u of batch.usages) {
+        const run = runs.get(u.runId);
+        if (!run) continue;
+        run.usage_total_tokens = Number(run.usage_total_tokens) + u.usage.inputTokens + u.usage.outputTokens;
+        run.usage_cost_usd = Number(run.usage_cost_usd) + u.usage.costUsd;
+      }
+      await recordBreakerChanges(client, batch.breakerChanges, events);
+      await this.checkpoints.open(client, batch.opening, events);
+      [released, counted] = await together([
+        this.release(client, runs, live, !fast, events),
+        plain ? countDownRemaining(client, finished) : Promise.resolve(null),
+      ]);
+    }
     await this.advanceCompensation(
       client,
       runs,
       batch.rollbacksDone.filter((r) => !failedRuns.has(r.runId)),
       events,
     );
-    for (const runId of failedRuns.keys()) finished.delete(runId);
     await this.failRuns(client, runs, failedRuns, events);
     await terminateRuns(client, this.definitions, batch.cancelledRuns, events);
-    await this.completeFinishedRuns(client, runs, finished, events);
+    await this.completeFinishedRuns(client, runs, finished, events, counted);
     const { claimed, applied } = await this.startReleased(client, runs, released, fast, events, batch.known);
     return { claimed, applied, wake: released.length > claimed.length || batch.nextRetryInMs !== null };
   }
@@ -325,6 +353,12 @@ export class ResultApplier {
     events: NewEvent[],
   ): Promise<ReleasedStep[]> {
     const released = await releaseDependents(client, releases, promote);
+    this.announceReleased(runs, released, events);
+    return released;
+  }
+
+  /** One step.ready per released step. */
+  private announceReleased(runs: Map<string, RunRow>, released: ReleasedStep[], events: NewEvent[]): void {
     for (const ready of released) {
       const run = runs.get(ready.run_id) as RunRow;
       events.push({
@@ -335,7 +369,6 @@ export class ResultApplier {
         payload: { attempt: 1 },
       });
     }
-    return released;
   }
 
   /**
@@ -379,8 +412,14 @@ export class ResultApplier {
   }
 
   /** Counts finished steps down and completes the runs that reach zero, computing their output. */
-  completeFinishedRuns(client: Queryable, runs: Map<string, RunRow>, finished: Map<string, number>, events: NewEvent[]): Promise<void> {
-    return completeFinishedRuns(client, this.definitions, runs, finished, events);
+  completeFinishedRuns(
+    client: Queryable,
+    runs: Map<string, RunRow>,
+    finished: Map<string, number>,
+    events: NewEvent[],
+    counted?: Map<string, number> | null,
+  ): Promise<void> {
+    return completeFinishedRuns(client, this.definitions, runs, finished, events, counted);
   }
 
   completeRuns(client: Queryable, runs: Map<string, RunRow>, runIds: string[], events: NewEvent[]): Promise<void> {
@@ -441,6 +480,8 @@ class BatchEffects {
   /** Group turns to record (group_turns), each with its step's attempt. */
   readonly turns: NewGroupTurn[] = [];
   readonly rejected = new Set<StepResult>();
+  /** Completed outputs of steps that cache them (see store/step-cache.repository.ts). */
+  readonly cacheWrites: CacheWrite[] = [];
   discarded = 0;
   nextRetryInMs: number | null = null;
 

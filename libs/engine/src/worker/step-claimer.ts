@@ -31,8 +31,9 @@ import { AgentDirectory, type AgentInfo } from './agent-directory.js';
 import { rankedCandidates, routeRequest } from './agent-router.js';
 import { agentLimits, breach, budgetOutcome } from './budget-guard.js';
 import { ChildSpawner, spawnsChildren, type ChildPlan, type SpawnedChildren } from './child-spawner.js';
+import { cachedOutput, lookupCached, type CacheLookup } from '../store/step-cache.repository.js';
 import { GroupPlanner, isGroupStart, type GroupStart } from './group-planner.js';
-import type { StepFailure, StepOutcome } from './step-outcome.js';
+import type { CacheEntryKey, StepFailure, StepOutcome } from './step-outcome.js';
 
 /**
  * Outputs the calling transaction has just written (run id -> step key -> output): a claim in the same transaction
@@ -70,6 +71,8 @@ export interface ClaimedStep {
   group?: GroupStart;
   /** The run's conversation before this run, for a context agent (or a group with one) to receive as chat messages. */
   history?: HistoryMessage[];
+  /** The step caches its output and found no live entry: its completion is stored under this key. */
+  cache?: CacheEntryKey;
 }
 
 interface Choice {
@@ -93,28 +96,42 @@ export class StepClaimer {
   ) {}
 
   async claim(workerId: string, limit: number, leaseMs: number): Promise<ClaimedStep[]> {
-    if (limit <= 0) return [];
+    return (await this.claimReady(workerId, limit, leaseMs)).claimed;
+  }
+
+  /**
+   * Claims up to `limit` due ready steps. `passedOver`: ready steps were seen that this claim did not take (their runs
+   * were locked by another transaction, or a limit held them back), so the caller should look again soon.
+   */
+  async claimReady(workerId: string, limit: number, leaseMs: number): Promise<{ claimed: ClaimedStep[]; passedOver: boolean }> {
+    if (limit <= 0) return { claimed: [], passedOver: false };
     const candidates = await findReadyCandidates(this.db.workerPool, limit * 2);
-    if (candidates.length === 0) return [];
+    if (candidates.length === 0) return { claimed: [], passedOver: false };
     return this.db.tx(
       (client) => this.claimIn(client, workerId, limit, leaseMs, [...new Set(candidates.map((c) => c.run_id))]),
       this.db.workerPool,
     );
   }
 
-  private async claimIn(client: Queryable, workerId: string, limit: number, leaseMs: number, runIds: string[]): Promise<ClaimedStep[]> {
+  private async claimIn(
+    client: Queryable,
+    workerId: string,
+    limit: number,
+    leaseMs: number,
+    runIds: string[],
+  ): Promise<{ claimed: ClaimedStep[]; passedOver: boolean }> {
     // One round trip: the server reads the ready steps after taking the run locks it could (a pipeline runs in
     // order); steps of runs another instance holds (skipped) are dropped here, unused.
     const [locked, candidates] = await together([lockRunsForClaim(client, runIds), readySteps(client, runIds)]);
     const fault = faultPoint('engine.claim.afterCandidates', client);
     if (fault) await fault;
     const runs = new Map(locked.map((r) => [r.id, r]));
-    if (runs.size === 0) return [];
+    if (runs.size === 0) return { claimed: [], passedOver: candidates.length > 0 };
     const events: NewEvent[] = [];
     const ready = candidates.filter((s) => runs.has(s.run_id));
     const { claimed, applied } = await this.claimLocked(client, workerId, limit, leaseMs, runs, ready, events);
     commitWith(client, applied, appendEvents(client, events));
-    return claimed;
+    return { claimed, passedOver: claimed.length < candidates.length };
   }
 
   /**
@@ -140,6 +157,7 @@ export class StepClaimer {
     if (chosen.length === 0) return { claimed: [], applied: Promise.resolve() };
     const rendered = await this.renderInputs(client, runs, chosen, known);
     const plans = await this.planChildren(client, runs, chosen, rendered);
+    const caching = await this.reuseCached(client, runs, chosen, rendered, plans);
     await this.checkBudgets(client, runs, chosen, rendered, plans);
     const groups = await this.planGroups(client, runs, chosen, rendered, plans);
     const chats = await this.chatHistories(client, runs, chosen, plans, groups);
@@ -168,12 +186,18 @@ export class StepClaimer {
       const run = runs.get(step.run_id) as LockedRun;
       const attempt = step.attempt + 1;
       const plan = plans[i];
+      const cache = caching[i];
       events.push({
         runId: run.id,
         organizationId: run.organization_id,
         type: 'step.started',
         stepKey: step.step_key,
-        payload: routed ? { attempt, worker: workerId, agent: routed.slug, routedBy: routed.routedBy } : { attempt, worker: workerId },
+        payload: {
+          attempt,
+          worker: workerId,
+          ...(routed ? { agent: routed.slug, routedBy: routed.routedBy } : {}),
+          ...(cache ? { cache: cache.hit ? 'hit' : 'miss' } : {}),
+        },
       });
       return {
         id: step.id,
@@ -198,6 +222,7 @@ export class StepClaimer {
         inputError: rendered[i].error,
         ...(groups.has(i) ? { group: groups.get(i) } : {}),
         ...(chats.has(i) ? { history: chats.get(i) } : {}),
+        ...(cache && !cache.hit ? { cache: cache.entry } : {}),
       };
     });
     // New child runs' first steps take the slots a sub-orchestration step did not use, in this same transaction.
@@ -248,6 +273,46 @@ export class StepClaimer {
       );
     }
     return plans;
+  }
+
+  /**
+   * Step output caching (`cache:`, see store/step-cache.repository.ts): for each chosen step that caches and would call
+   * its agent, looks its rendered key up (one statement for the batch); a live entry becomes the attempt's outcome
+   * (completed, `cached: true`), so the agent is not called and no budget is spent. Returns, per chosen step, whether
+   * it caches and hit (undefined: it does not cache, or its input was edited by an operator, or it will not call).
+   */
+  private async reuseCached(
+    client: Queryable,
+    runs: Map<string, LockedRun>,
+    chosen: Choice[],
+    rendered: Rendered[],
+    plans: (ChildPlan | undefined)[],
+  ): Promise<({ hit: boolean; entry: CacheEntryKey } | undefined)[]> {
+    const out: ({ hit: boolean; entry: CacheEntryKey } | undefined)[] = chosen.map(() => undefined);
+    const lookups: { index: number; lookup: CacheLookup; ttlMs: number }[] = [];
+    for (const [i, { step, routed, routeError }] of chosen.entries()) {
+      const key = rendered[i].cacheKey;
+      if (key === null || plans[i] || routeError || rendered[i].error !== null || step.type !== 'agent') continue;
+      const run = runs.get(step.run_id) as LockedRun;
+      const ttlMs = stepOf(await this.definitions.get(run.definition_id), step.step_key)?.spec.cache?.ttlMs;
+      if (!ttlMs) continue;
+      lookups.push({
+        index: i,
+        ttlMs,
+        lookup: { organizationId: run.organization_id, agentSlug: routed?.slug ?? step.agent_slug ?? '', key },
+      });
+    }
+    if (lookups.length === 0) return out;
+    const found = await lookupCached(
+      client,
+      lookups.map((l) => l.lookup),
+    );
+    for (const { index, lookup, ttlMs } of lookups) {
+      const output = cachedOutput(found, lookup);
+      if (output !== undefined) plans[index] = { kind: 'immediate', outcome: { kind: 'completed', output, cached: true } };
+      out[index] = { hit: output !== undefined, entry: { agentSlug: lookup.agentSlug, key: lookup.key, ttlMs } };
+    }
+    return out;
   }
 
   /**
@@ -564,14 +629,25 @@ export class StepClaimer {
           history: (run.context_id ? (histories.get(historyKey(run.organization_id, run.context_id)) ?? []) : []) as unknown as JsonValue[],
         },
       };
+      // An operator's edited input is not what the cache key describes: such an attempt neither reads nor fills the cache.
       if (step.manual_input !== null && step.manual_input !== undefined)
-        return { input: step.manual_input as JsonValue, error: null, timeoutMs, dependents, context };
+        return { input: step.manual_input as JsonValue, error: null, timeoutMs, dependents, context, cacheKey: null };
+      let what = 'input';
       try {
         const input = renderTemplate(spec?.spec.input ?? null, context);
-        return { input, error: null, timeoutMs, dependents, context };
+        what = 'cache key';
+        const cacheKey = spec?.spec.cache ? keyText(renderTemplate(spec.spec.cache.key, context)) : null;
+        return { input, error: null, timeoutMs, dependents, context, cacheKey };
       } catch (error) {
         const detail = error instanceof TemplateError ? `${error.path}: ${error.message}` : (error as Error).message;
-        return { input: null, error: `step ${step.step_key}: input template failed at ${detail}`, timeoutMs, dependents, context };
+        return {
+          input: null,
+          error: `step ${step.step_key}: ${what} template failed at ${detail}`,
+          timeoutMs,
+          dependents,
+          context,
+          cacheKey: null,
+        };
       }
     });
   }
@@ -584,6 +660,13 @@ interface Rendered {
   timeoutMs: number | null;
   dependents: number;
   context: TemplateContext;
+  /** The step's rendered cache key (null: it does not cache). */
+  cacheKey: string | null;
+}
+
+/** A rendered cache key as text: strings as they are, anything else as its JSON. */
+function keyText(value: JsonValue): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
 type SpawnChoice = Extract<ChildPlan, { kind: 'spawn' }>;

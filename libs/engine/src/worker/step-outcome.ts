@@ -18,8 +18,9 @@ export type StepOutcome =
   /**
    * `usage`: tokens and cost of the attempt (LLM agents), recorded on the step and in step.completed. `turn`: a group
    * step's last turn, recorded in the completion's transaction (a group costs one commit per turn, not one more).
+   * `cached`: the output was reused from the step cache (see store/step-cache.repository.ts); no agent was called.
    */
-  | { kind: 'completed'; output: JsonValue; usage?: AgentUsage; breaker?: BreakerChange; turn?: GroupTurn }
+  | { kind: 'completed'; output: JsonValue; usage?: AgentUsage; breaker?: BreakerChange; turn?: GroupTurn; cached?: true }
   /**
    * A group step finished a turn that does not end it: the turn is recorded (group_turns, group.turn) and the step
    * stays running. The worker starts the next turn only once this is applied (see StepResult.settled).
@@ -81,6 +82,15 @@ export interface StepResult {
   rootRun?: boolean;
   /** Called once the result's transaction committed: true if it was applied, false if fencing discarded it. */
   settled?: (applied: boolean) => void;
+  /** The step caches its output (`cache:`) under this rendered key: a real call's completion is stored for reuse. */
+  cache?: CacheEntryKey;
+}
+
+/** Where a step's output is cached: per organization and agent, by the step's rendered key, for ttlMs. */
+export interface CacheEntryKey {
+  agentSlug: string;
+  key: string;
+  ttlMs: number;
 }
 
 /** A crashed or stalled worker's step goes back to ready this many times before the step fails for good. */

@@ -98,6 +98,12 @@ export class BatonMetrics {
     labelNames: ['agent', 'model'] as const,
     registers: [this.registry],
   });
+  private readonly stepCache = new Counter({
+    name: 'baton_step_cache_lookups_total',
+    help: 'Step output cache lookups of steps with `cache:`, by agent and result (hit: reused without calling the agent; miss).',
+    labelNames: ['agent', 'result'] as const,
+    registers: [this.registry],
+  });
   private readonly webhookAttempts = new Counter({
     name: 'baton_webhook_delivery_attempts_total',
     help: 'Webhook delivery attempts, by result (delivered, failed, dead).',
@@ -141,6 +147,11 @@ export class BatonMetrics {
     if (usage.inputTokens) this.llmTokens.inc({ agent: usage.agent, model: usage.model, type: 'input' }, usage.inputTokens);
     if (usage.outputTokens) this.llmTokens.inc({ agent: usage.agent, model: usage.model, type: 'output' }, usage.outputTokens);
     if (usage.costUsd) this.llmCost.inc({ agent: usage.agent, model: usage.model }, usage.costUsd);
+  }
+
+  /** A caching step's attempt started: its output was found in the step cache (hit) or will be produced (miss). */
+  stepCacheLookup(agent: string, result: 'hit' | 'miss'): void {
+    this.stepCache.inc({ agent, result });
   }
 
   webhookAttempt(result: WebhookResult): void {

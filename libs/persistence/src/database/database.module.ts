@@ -13,6 +13,7 @@ import { UserEntity } from '../entities/user.entity.js';
 import { AgentsRepository } from '../repositories/agents.repository.js';
 import { ApiKeysRepository } from '../repositories/api-keys.repository.js';
 import { AuditLogRepository } from '../repositories/audit-log.repository.js';
+import { DefinitionChanges } from '../repositories/definition-changes.js';
 import { DefinitionsRepository } from '../repositories/definitions.repository.js';
 import { ArtifactsRepository } from '../repositories/artifacts.repository.js';
 import { KpiDemoRepository } from '../repositories/kpi-demo.repository.js';
@@ -25,6 +26,7 @@ import { DatabaseServer, dataSourceOptions, initializeWithRetry, type OpenConfig
 import { migrateDatabase } from './migrate.js';
 
 const REPOSITORIES = [
+  DefinitionChanges,
   OrganizationsRepository,
   UsersRepository,
   ApiKeysRepository,

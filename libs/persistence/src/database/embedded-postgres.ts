@@ -22,7 +22,14 @@ const USER = 'postgres';
 const PASSWORD = 'postgres';
 
 async function answers(port: number): Promise<boolean> {
-  const client = new pg.Client({ host: '127.0.0.1', port, user: USER, password: PASSWORD, database: 'postgres', connectionTimeoutMillis: 2000 });
+  const client = new pg.Client({
+    host: '127.0.0.1',
+    port,
+    user: USER,
+    password: PASSWORD,
+    database: 'postgres',
+    connectionTimeoutMillis: 2000,
+  });
   try {
     await client.connect();
     await client.query('SELECT 1');
@@ -78,6 +85,8 @@ export interface EmbeddedOptions {
   /** Delete the data directory on stop (throw-away test clusters). */
   persistent?: boolean;
   onLog?: (message: string) => void;
+  /** Extra server settings (`-c name=value`), e.g. the benches' `shared_preload_libraries=pg_stat_statements`. */
+  settings?: Record<string, string>;
 }
 
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedServer> {
@@ -97,7 +106,15 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     persistent: options.persistent ?? true,
     createPostgresUser: userInfo().uid === 0,
     initdbFlags: ['--encoding=UTF8', '--no-sync'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300', '-c', 'unix_socket_directories='],
+    postgresFlags: [
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'max_connections=300',
+      '-c',
+      'unix_socket_directories=',
+      ...Object.entries(options.settings ?? {}).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
+    ],
     onLog: options.onLog ?? (() => undefined),
     onError: (error: unknown) => options.onLog?.(String(error)),
   });
@@ -110,7 +127,9 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
       if (await answers(options.port)) return notOwned;
       await sleep(250);
     }
-    throw new Error(`embedded PostgreSQL did not start on port ${options.port} (data in ${databaseDir}): ${String(error)}`, { cause: error });
+    throw new Error(`embedded PostgreSQL did not start on port ${options.port} (data in ${databaseDir}): ${String(error)}`, {
+      cause: error,
+    });
   }
   return { adminUrl, port: options.port, owned: true, stop: () => server.stop() };
 }

@@ -4,6 +4,7 @@ import type { DefinitionSpec, DefinitionStatus } from '#core';
 import { openTestDataSource } from '#testing';
 import { OrchestrationDefinitionEntity } from '../entities/orchestration-definition.entity.js';
 import { DefinitionsRepository, DefinitionVersionTaken } from './definitions.repository.js';
+import { DefinitionChanges } from './definition-changes.js';
 
 async function organization(ds: DataSource, label: string): Promise<string> {
   const [org] = await ds.query(`INSERT INTO organizations (slug, name) VALUES ($1, $1) RETURNING id`, [
@@ -25,7 +26,7 @@ describe('DefinitionsRepository (PostgreSQL)', () => {
 
   beforeAll(async () => {
     ds = await openTestDataSource(4);
-    definitions = new DefinitionsRepository(ds.getRepository(OrchestrationDefinitionEntity));
+    definitions = new DefinitionsRepository(ds.getRepository(OrchestrationDefinitionEntity), new DefinitionChanges());
   });
 
   afterAll(async () => {

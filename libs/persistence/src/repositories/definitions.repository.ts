@@ -3,6 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Not, type EntityManager, type Repository } from 'typeorm';
 import type { DefinitionSpec, DefinitionStatus, Page, PageRequest } from '#core';
 import { OrchestrationDefinitionEntity } from '../entities/orchestration-definition.entity.js';
+import { DefinitionChanges } from './definition-changes.js';
 
 export interface DefinitionFilter {
   status?: DefinitionStatus;
@@ -24,7 +25,10 @@ export class DefinitionVersionTaken extends Error {}
 
 @Injectable()
 export class DefinitionsRepository {
-  constructor(@InjectRepository(OrchestrationDefinitionEntity) private readonly definitions: Repository<OrchestrationDefinitionEntity>) {}
+  constructor(
+    @InjectRepository(OrchestrationDefinitionEntity) private readonly definitions: Repository<OrchestrationDefinitionEntity>,
+    private readonly changes: DefinitionChanges,
+  ) {}
 
   /** Through `manager` inside the caller's transaction. */
   private repo(manager?: EntityManager): Repository<OrchestrationDefinitionEntity> {
@@ -75,7 +79,7 @@ export class DefinitionsRepository {
   async insertVersion(organizationId: string, version: number, data: NewDefinitionVersion, manager?: EntityManager): Promise<OrchestrationDefinitionEntity> {
     const repo = this.repo(manager);
     try {
-      return await repo.save(
+      const saved = await repo.save(
         repo.create({
           organizationId,
           slug: data.spec.slug,
@@ -87,6 +91,8 @@ export class DefinitionsRepository {
           createdBy: data.createdBy,
         }),
       );
+      this.changes.changed(organizationId, data.spec.slug);
+      return saved;
     } catch (error) {
       if ((error as { code?: string }).code === UNIQUE_VIOLATION) throw new DefinitionVersionTaken(`${data.spec.slug} v${version}`);
       throw error;
@@ -96,6 +102,7 @@ export class DefinitionsRepository {
   /** Sets the status of every version of `slug` (or of one version); returns how many rows changed. */
   async setStatus(organizationId: string, slug: string, status: DefinitionStatus, version?: number): Promise<number> {
     const result = await this.repo().update({ organizationId, slug, ...(version ? { version } : {}) }, { status });
+    this.changes.changed(organizationId, slug);
     return result.affected ?? 0;
   }
 
@@ -105,6 +112,7 @@ export class DefinitionsRepository {
    */
   async archive(organizationId: string, slug: string, version?: number): Promise<number> {
     const result = await this.repo().update({ organizationId, slug, status: Not('archived' as const), ...(version ? { version } : {}) }, { status: 'archived' });
+    this.changes.changed(organizationId, slug);
     return result.affected ?? 0;
   }
 

@@ -57,11 +57,23 @@ export class RunsRepository {
     );
   }
 
-  findById(organizationId: string, id: string, manager?: EntityManager): Promise<OrchestrationRunEntity | null> {
-    return this.repo(manager)
-      .createQueryBuilder('r')
-      .where('r.organization_id = :organizationId AND r.id = :id AND r.deleted_at IS NULL', { organizationId, id })
-      .getOne();
+  /**
+   * By primary key alone, the organization and soft delete checked on the row: with `organization_id = ... AND id = ...`
+   * in SQL, a planner whose statistics lag behind a fast-growing table (a fresh database, a burst of runs) ties the
+   * primary key with the (organization, status) index and may scan every run of the organization (seen: 224 buffers
+   * and 0.8 ms for 5,000 runs, against 3 buffers).
+   */
+  async findById(organizationId: string, id: string, manager?: EntityManager): Promise<OrchestrationRunEntity | null> {
+    const run = await this.repo(manager).createQueryBuilder('r').where('r.id = :id', { id }).getOne();
+    return run && run.organizationId === organizationId && run.deletedAt === null ? run : null;
+  }
+
+  /** The entity of a row read by plain SQL (`RETURNING *`, column names as in the table), as TypeORM would load it. */
+  fromRow(row: Record<string, unknown>): OrchestrationRunEntity {
+    const entity = this.repo().create();
+    for (const column of this.runs.metadata.columns)
+      (entity as unknown as Record<string, unknown>)[column.propertyName] = row[column.databaseName] ?? null;
+    return entity;
   }
 
   findByIdempotencyKey(organizationId: string, idempotencyKey: string, manager?: EntityManager): Promise<OrchestrationRunEntity | null> {
