@@ -28,7 +28,9 @@ function approvalFilter(organizationId: string, filter: ApprovalFilter): { where
   if (filter.status) clauses.push(`a.status = $${params.push(filter.status)}`);
   if (filter.runId) clauses.push(`a.run_id = $${params.push(filter.runId)}::uuid`);
   if (filter.definition)
-    clauses.push(`EXISTS (SELECT 1 FROM orchestration_runs d WHERE d.id = a.run_id AND d.definition_slug = $${params.push(filter.definition)})`);
+    clauses.push(
+      `EXISTS (SELECT 1 FROM orchestration_runs d WHERE d.id = a.run_id AND d.definition_slug = $${params.push(filter.definition)})`,
+    );
   return { where: clauses.join(' AND '), params };
 }
 
