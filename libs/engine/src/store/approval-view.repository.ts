@@ -16,29 +16,52 @@ const SELECT_VIEW = `SELECT a.id, a.run_id, r.definition_slug, a.step_key, a.sta
   a.quorum, a.on_timeout, a.modifications, a.comment, a.requested_at, a.expires_at, a.escalated_at, a.decided_at, a.decided_by
   FROM human_approvals a JOIN orchestration_runs r ON r.id = a.run_id`;
 
-const FILTER = `a.organization_id = $1 AND ($2::text IS NULL OR a.status = $2) AND ($3::text IS NULL OR r.definition_slug = $3) AND ($4::uuid IS NULL OR a.run_id = $4)`;
+/**
+ * The WHERE clause of the filters given, and its parameters from $1 (the organization first). Built per combination
+ * rather than `($n IS NULL OR ...)`: the engine's connections keep generic plans (engine-database.ts), and a generic
+ * plan of a catch-all filter cannot use the (organization, status, requested_at) index. The definition is a property
+ * of the run: only that filter reads orchestration_runs.
+ */
+function approvalFilter(organizationId: string, filter: ApprovalFilter): { where: string; params: unknown[] } {
+  const params: unknown[] = [organizationId];
+  const clauses = ['a.organization_id = $1'];
+  if (filter.status) clauses.push(`a.status = $${params.push(filter.status)}`);
+  if (filter.runId) clauses.push(`a.run_id = $${params.push(filter.runId)}::uuid`);
+  if (filter.definition)
+    clauses.push(
+      `EXISTS (SELECT 1 FROM orchestration_runs d WHERE d.id = a.run_id AND d.definition_slug = $${params.push(filter.definition)})`,
+    );
+  return { where: clauses.join(' AND '), params };
+}
 
-/** A page of approvals, newest first; `total` rides on each row (window count). */
+/**
+ * A page of approvals, newest first, with the number of all that match on each row (`total`). The page is chosen
+ * on human_approvals alone (its index gives the order); only the page's rows are joined to their runs.
+ */
 export async function listApprovalViews(
   client: Queryable,
   organizationId: string,
   filter: ApprovalFilter,
   page: PageRequest,
 ): Promise<ApprovalViewRow[]> {
+  const { where, params } = approvalFilter(organizationId, filter);
+  const limit = params.push(page.limit);
+  const offset = params.push(page.offset);
   const { rows } = await client.query<ApprovalViewRow>(
-    `${SELECT_VIEW.replace('SELECT ', 'SELECT count(*) OVER ()::int AS total, ')}
-      WHERE ${FILTER}
-      ORDER BY a.requested_at DESC, a.id LIMIT $5 OFFSET $6`,
-    [organizationId, filter.status ?? null, filter.definition ?? null, filter.runId ?? null, page.limit, page.offset],
+    `WITH page AS (
+       SELECT a.id FROM human_approvals a WHERE ${where} ORDER BY a.requested_at DESC, a.id LIMIT $${limit} OFFSET $${offset}
+     )
+     ${SELECT_VIEW.replace('SELECT ', `SELECT (SELECT count(*) FROM human_approvals a WHERE ${where})::int AS total, `)}
+      WHERE a.id IN (SELECT id FROM page)
+      ORDER BY a.requested_at DESC, a.id`,
+    params,
   );
   return rows;
 }
 
 export async function countApprovals(client: Queryable, organizationId: string, filter: ApprovalFilter): Promise<number> {
-  const { rows } = await client.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM human_approvals a JOIN orchestration_runs r ON r.id = a.run_id WHERE ${FILTER}`,
-    [organizationId, filter.status ?? null, filter.definition ?? null, filter.runId ?? null],
-  );
+  const { where, params } = approvalFilter(organizationId, filter);
+  const { rows } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM human_approvals a WHERE ${where}`, params);
   return rows[0].n;
 }
 

@@ -279,7 +279,8 @@ export class StepClaimer {
    * Step output caching (`cache:`, see store/step-cache.repository.ts): for each chosen step that caches and would call
    * its agent, looks its rendered key up (one statement for the batch); a live entry becomes the attempt's outcome
    * (completed, `cached: true`), so the agent is not called and no budget is spent. Returns, per chosen step, whether
-   * it caches and hit (undefined: it does not cache, or its input was edited by an operator, or it will not call).
+   * it caches and hit (undefined: it does not cache, or its input was edited by an operator, or it will not call its
+   * agent: a sub-orchestration, a failure decided at the claim, a disabled agent).
    */
   private async reuseCached(
     client: Queryable,
@@ -290,9 +291,11 @@ export class StepClaimer {
   ): Promise<({ hit: boolean; entry: CacheEntryKey } | undefined)[]> {
     const out: ({ hit: boolean; entry: CacheEntryKey } | undefined)[] = chosen.map(() => undefined);
     const lookups: { index: number; lookup: CacheLookup; ttlMs: number }[] = [];
-    for (const [i, { step, routed, routeError }] of chosen.entries()) {
+    for (const [i, { step, agent, routed, routeError }] of chosen.entries()) {
       const key = rendered[i].cacheKey;
-      if (key === null || plans[i] || routeError || rendered[i].error !== null || step.type !== 'agent') continue;
+      // A disabled agent's step fails as it would without a cache (AGENT_DISABLED), rather than live on old answers.
+      if (key === null || plans[i] || routeError || rendered[i].error !== null || step.type !== 'agent' || agent?.status === 'disabled')
+        continue;
       const run = runs.get(step.run_id) as LockedRun;
       const ttlMs = stepOf(await this.definitions.get(run.definition_id), step.step_key)?.spec.cache?.ttlMs;
       if (!ttlMs) continue;
