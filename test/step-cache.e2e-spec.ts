@@ -154,6 +154,31 @@ describe('step output caching (e2e)', () => {
     expect(calls()).toBe(before + 1);
   });
 
+  it('does not answer for a disabled agent', async () => {
+    await h
+      .http()
+      .post('/agents')
+      .set(as(h.org))
+      .send({ slug: 'lookup-off', name: 'lookup-off', type: 'function', config: { mode: 'ok' } })
+      .expect(201);
+    const slug = `cached-${++n}`;
+    const spec = cachedSpec(slug, 60_000);
+    spec.steps[0].agent = 'lookup-off';
+    await create(h.org, spec);
+    expect((await run(h.org, slug, 'off')).status).toBe('completed');
+    await h.http().delete('/agents/lookup-off').set(as(h.org)).expect(204);
+    // Agent rows are cached by the workers for a few seconds: the disable shows within that.
+    const failed = await waitFor(
+      async () => {
+        const r = await run(h.org, slug, 'off');
+        return r.status === 'failed' ? r : null;
+      },
+      10_000,
+      'a run of the disabled agent to fail',
+    );
+    expect(JSON.stringify(failed.error)).toContain('AGENT_DISABLED');
+  });
+
   it('refuses cache where it cannot apply, with the path of the problem', async () => {
     const bad = async (steps: DefinitionSpec['steps']) =>
       (
