@@ -7,15 +7,17 @@
  * - `GET /orchestrations/runs/:id/stream` with `Last-Event-ID` at seq 500: until the 100th replayed event arrives;
  * - `GET /orchestrations/stream` (the organization stream) with a `Last-Event-ID` from the first tenth of the log;
  * - `GET /orchestrations/events?run=<id>&limit=100` (the history search, which also counts).
- * Then prints the EXPLAIN (ANALYZE, BUFFERS) of the statements behind them, and whether each plan reads through an
- * index with no sequential scan and no sort (the statements are copies of those in event-query.repository.ts,
- * event-stream.repository.ts and event-tail.repository.ts; keep them in step).
+ * Then prints the EXPLAIN (ANALYZE, BUFFERS) of the statements behind them (the repositories' own SQL constants), and
+ * whether each plan reads through an index with no sequential scan and no sort.
  */
 import 'reflect-metadata';
 import { performance } from 'node:perf_hooks';
 import { loadConfig } from '#config';
 import { hashPassword } from '#identity';
 import { createApp } from '../apps/api/src/bootstrap.js';
+import { RUN_EVENTS_SQL } from '../libs/engine/src/store/event-query.repository.js';
+import { TAIL_READ_SQL } from '../libs/events/src/event-tail.repository.js';
+import { RUN_EVENTS_AFTER_SQL } from '../libs/events/src/streams/event-stream.repository.js';
 import { insertBenchDefinition, machineInfo, openBenchDatabase, percentile } from './bench-database.js';
 
 const RUNS = Number(process.env.BENCH_HISTORY_RUNS ?? 1000);
@@ -139,31 +141,9 @@ const sampleRun = runIds[Math.floor(runIds.length / 2)];
 const sampleAfter = await eventAt(sampleRun, FROM_SEQ);
 const [{ tx_id: oldTx, id: oldId }] = await ds.query(`SELECT tx_id::text, id::text FROM orchestration_events ORDER BY id OFFSET $1 LIMIT 1`, [Math.floor(total / 20)]);
 const plans: { label: string; sql: string; params: unknown[] }[] = [
-  {
-    label: 'run history page (runEvents)',
-    sql: `SELECT id, organization_id, run_id, seq, type, step_key, payload, created_at FROM orchestration_events
-           WHERE organization_id = $1 AND run_id = $2
-             AND seq > coalesce((SELECT seq FROM orchestration_events WHERE id = $3::bigint AND run_id = $2), 0)
-           ORDER BY seq LIMIT $4`,
-    params: [db.organizationId, sampleRun, sampleAfter, PAGE],
-  },
-  {
-    label: 'run stream replay (runEventsAfter)',
-    sql: `SELECT id::text AS id, organization_id, run_id, seq, type, step_key, payload, created_at
-            FROM orchestration_events WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
-    params: [sampleRun, FROM_SEQ, 500],
-  },
-  {
-    label: 'organization stream replay (EventTailRepository.read)',
-    sql: `SELECT e.id, e.organization_id, e.run_id, e.seq, e.type, e.step_key, e.payload, e.created_at, e.tx_id::text AS tx_id
-            FROM orchestration_events e
-           WHERE (e.tx_id, e.id) > ($1::xid8, $2::bigint)
-             AND e.tx_id < pg_snapshot_xmin(pg_current_snapshot())
-             AND ($4::uuid IS NULL OR e.organization_id = $4::uuid)
-           ORDER BY e.tx_id, e.id
-           LIMIT $3`,
-    params: [oldTx, oldId, 1000, db.organizationId],
-  },
+  { label: 'run history page (runEvents)', sql: RUN_EVENTS_SQL, params: [db.organizationId, sampleRun, sampleAfter, PAGE] },
+  { label: 'run stream replay (runEventsAfter)', sql: RUN_EVENTS_AFTER_SQL, params: [sampleRun, FROM_SEQ, 500] },
+  { label: 'organization stream replay (EventTailRepository.read)', sql: TAIL_READ_SQL, params: [oldTx, oldId, 1000, db.organizationId] },
 ];
 
 console.log(`machine: ${await machineInfo(ds)}`);

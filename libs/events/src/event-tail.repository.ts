@@ -14,6 +14,18 @@ export interface TailCursor {
   id: string;
 }
 
+/**
+ * Committed events past a cursor, in commit-safe order ($1 tx id, $2 event id, $3 limit, $4 organization or null): the
+ * event tail's and the organization streams' read; bench:history explains it.
+ */
+export const TAIL_READ_SQL = `SELECT e.id, e.organization_id, e.run_id, e.seq, e.type, e.step_key, e.payload, e.created_at, e.tx_id::text AS tx_id
+         FROM orchestration_events e
+        WHERE (e.tx_id, e.id) > ($1::xid8, $2::bigint)
+          AND e.tx_id < pg_snapshot_xmin(pg_current_snapshot())
+          AND ($4::uuid IS NULL OR e.organization_id = $4::uuid)
+        ORDER BY e.tx_id, e.id
+        LIMIT $3`;
+
 @Injectable()
 export class EventTailRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
@@ -31,16 +43,7 @@ export class EventTailRepository {
   }
 
   async read(cursor: TailCursor, limit: number, organizationId?: string): Promise<{ rows: (EventRow & { tx_id: string })[]; withheld: boolean }> {
-    const rows: (EventRow & { tx_id: string })[] = await this.dataSource.query(
-      `SELECT e.id, e.organization_id, e.run_id, e.seq, e.type, e.step_key, e.payload, e.created_at, e.tx_id::text AS tx_id
-         FROM orchestration_events e
-        WHERE (e.tx_id, e.id) > ($1::xid8, $2::bigint)
-          AND e.tx_id < pg_snapshot_xmin(pg_current_snapshot())
-          AND ($4::uuid IS NULL OR e.organization_id = $4::uuid)
-        ORDER BY e.tx_id, e.id
-        LIMIT $3`,
-      [cursor.txId, cursor.id, limit, organizationId ?? null],
-    );
+    const rows: (EventRow & { tx_id: string })[] = await this.dataSource.query(TAIL_READ_SQL, [cursor.txId, cursor.id, limit, organizationId ?? null]);
     if (rows.length >= limit) return { rows, withheld: false };
     // Rows past the horizon exist when a transaction that wrote them is still finishing: look again soon.
     const [pending]: { withheld: boolean }[] = await this.dataSource.query(

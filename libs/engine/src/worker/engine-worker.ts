@@ -208,10 +208,6 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
     lane.wake.fire();
   }
 
-  private pendingResults(): number {
-    return this.lanes.reduce((n, lane) => n + lane.results.length, 0);
-  }
-
   private async flushLoop(lane: Lane): Promise<void> {
     let failures = 0;
     while (this.lifecycle.running || lane.results.length > 0 || this.inFlight.size > 0) {

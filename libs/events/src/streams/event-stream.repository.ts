@@ -21,6 +21,10 @@ export interface StreamedRun {
   lastType: string | null;
 }
 
+/** A run's events after a seq, in order ($1 run, $2 seq, $3 limit): the run streams' read; bench:history explains it. */
+export const RUN_EVENTS_AFTER_SQL = `SELECT id::text AS id, organization_id, run_id, seq, type, step_key, payload, created_at
+         FROM orchestration_events WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`;
+
 @Injectable()
 export class EventStreamRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
@@ -48,11 +52,7 @@ export class EventStreamRepository {
   }
 
   async runEventsAfter(runId: string, afterSeq: number, limit: number): Promise<EventRow[]> {
-    return this.dataSource.query(
-      `SELECT id::text AS id, organization_id, run_id, seq, type, step_key, payload, created_at
-         FROM orchestration_events WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
-      [runId, afterSeq, limit],
-    );
+    return this.dataSource.query(RUN_EVENTS_AFTER_SQL, [runId, afterSeq, limit]);
   }
 
   /** The commit-safe cursor of an event of this organization (the organization stream resumes after it), or null. */

@@ -2,14 +2,7 @@ import { Global, Logger, Module, type DynamicModule, type OnApplicationShutdown,
 import { InjectDataSource, TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import type { AppConfig } from '#config';
-import { AgentEntity } from '../entities/agent.entity.js';
-import { ApiKeyEntity } from '../entities/api-key.entity.js';
-import { AuditLogEntity } from '../entities/audit-log.entity.js';
-import { OrchestrationDefinitionEntity } from '../entities/orchestration-definition.entity.js';
-import { OrchestrationRunEntity } from '../entities/orchestration-run.entity.js';
-import { OrchestrationStepEntity } from '../entities/orchestration-step.entity.js';
-import { OrganizationEntity } from '../entities/organization.entity.js';
-import { UserEntity } from '../entities/user.entity.js';
+import { ENTITIES } from '../entities/index.js';
 import { AgentsRepository } from '../repositories/agents.repository.js';
 import { ApiKeysRepository } from '../repositories/api-keys.repository.js';
 import { AuditLogRepository } from '../repositories/audit-log.repository.js';
@@ -38,18 +31,6 @@ const REPOSITORIES = [
   ReadOnlyQueryRepository,
   KpiDemoRepository,
   ArtifactsRepository,
-];
-
-/** The tables whose TypeORM repositories the repositories above are given (the others run SQL on the DataSource). */
-const FEATURE_ENTITIES = [
-  OrganizationEntity,
-  UserEntity,
-  ApiKeyEntity,
-  AgentEntity,
-  OrchestrationDefinitionEntity,
-  OrchestrationRunEntity,
-  OrchestrationStepEntity,
-  AuditLogEntity,
 ];
 
 @Module({})
@@ -91,7 +72,7 @@ export class DatabaseModule implements OnApplicationShutdown {
     });
     return {
       module: DatabaseModule,
-      imports: [serverModule, typeOrm, TypeOrmModule.forFeature(FEATURE_ENTITIES)],
+      imports: [serverModule, typeOrm, TypeOrmModule.forFeature(ENTITIES)],
       providers: REPOSITORIES,
       exports: [serverModule, ...REPOSITORIES],
     };
