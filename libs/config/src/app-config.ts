@@ -36,6 +36,8 @@ export interface AppConfig {
   workerPoolSize: number;
   claimBatch: number;
   flushLanes: number;
+  /** Least time between two NOTIFYs of new events sent by this process (see EngineDatabase.send). */
+  eventsNotifyMs: number;
   shutdownGraceMs: number;
   /** Deepest nesting of sub-orchestrations (a root run is depth 0). */
   maxOrchestrationDepth: number;
@@ -171,6 +173,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     workerPoolSize: positiveInt(raw(env, 'BATON_WORKER_POOL_SIZE'), 'BATON_WORKER_POOL_SIZE', problems),
     claimBatch: positiveInt(raw(env, 'BATON_CLAIM_BATCH'), 'BATON_CLAIM_BATCH', problems),
     flushLanes: positiveInt(raw(env, 'BATON_FLUSH_LANES'), 'BATON_FLUSH_LANES', problems),
+    eventsNotifyMs: nonNegativeInt(raw(env, 'BATON_EVENTS_NOTIFY_MS'), 'BATON_EVENTS_NOTIFY_MS', problems),
     shutdownGraceMs: positiveInt(raw(env, 'BATON_SHUTDOWN_GRACE_MS'), 'BATON_SHUTDOWN_GRACE_MS', problems),
     maxOrchestrationDepth: positiveInt(raw(env, 'BATON_MAX_ORCHESTRATION_DEPTH'), 'BATON_MAX_ORCHESTRATION_DEPTH', problems),
     maxForEachItems: positiveInt(raw(env, 'BATON_MAX_FOREACH_ITEMS'), 'BATON_MAX_FOREACH_ITEMS', problems),

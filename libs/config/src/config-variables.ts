@@ -98,6 +98,7 @@ export const CONFIG_VARIABLES = [
   { name: 'BATON_ENGINE_POOL_SIZE', description: "Connections of the engine's general pool (run starts, decisions, interventions).", sensitive: false, default: '10' },
   { name: 'BATON_WORKER_POOL_SIZE', description: "Connections of the worker's own pool (claims, result lanes, heartbeats, reaper).", sensitive: false, default: '8' },
   { name: 'BATON_CLAIM_BATCH', description: 'Most free slots one claim (or one result lane) fills in a transaction.', sensitive: false, default: '64' },
+  { name: 'BATON_EVENTS_NOTIFY_MS', description: 'How often at most a process announces new events to other instances (NOTIFY baton_events; its own streams hear at once): a burst of commits within this window costs one notification.', sensitive: false, default: '10' },
   { name: 'BATON_FLUSH_LANES', description: 'Result lanes per worker: each applies the results of the runs that hash to it.', sensitive: false, default: '2' },
   { name: 'BATON_MAX_ORCHESTRATION_DEPTH', description: 'Deepest nesting of sub-orchestrations: a step that would start a child deeper fails with DEPTH_EXCEEDED.', sensitive: false, default: '5' },
   { name: 'BATON_MAX_FOREACH_ITEMS', description: 'Most items one forEach step fans out to (more fails the step with FOREACH_TOO_LARGE).', sensitive: false, default: '10000' },

@@ -31,6 +31,15 @@ export class PgListener implements OnApplicationShutdown {
     return () => set.delete(handler);
   }
 
+  /**
+   * Calls this process's handlers of `channel` now, as a NOTIFY from this process would later: a process that sends
+   * notifications at most every so often (see EngineDatabase) wakes its own listeners at once instead of through the
+   * database.
+   */
+  deliverLocally(channel: string, payload = ''): void {
+    for (const handler of this.handlers.get(channel) ?? []) handler(payload);
+  }
+
   private ensureConnected(): Promise<void> {
     if (this.client || this.closed) return Promise.resolve();
     this.connecting ??= this.connect().finally(() => (this.connecting = null));

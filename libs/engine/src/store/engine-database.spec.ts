@@ -1,8 +1,10 @@
+import pg from 'pg';
 import { faultPoints } from '#core';
+import { EVENTS_CHANNEL, PgListener } from '#events';
 import { DatabaseServer } from '#persistence';
-import { BUSY_DATABASE_FAULTS, testConfig, testDatabaseUrl } from '#testing';
+import { BUSY_DATABASE_FAULTS, openScratchDatabase, testConfig, testDatabaseUrl, type ScratchDatabase } from '#testing';
 import type { CommittedEvent } from './committed-event.js';
-import { BUSY_RETRIES, commitWith, EngineDatabase, observeAfterCommit, together } from './engine-database.js';
+import { BUSY_RETRIES, commitWith, EngineDatabase, notifyAfterCommit, observeAfterCommit, together } from './engine-database.js';
 
 /** Pipelined transactions on a real PostgreSQL: what rides with COMMIT, and which error a failed flight reports. */
 describe('EngineDatabase transactions', () => {
@@ -207,6 +209,70 @@ describe('EngineDatabase committed-event observers', () => {
         { ids: ['1', '2'], visible: 1 },
         { ids: ['attempt-2'], visible: 2 }, // rows 1 and 3: the retried attempt's row 2 was rolled back
       ]);
+    } finally {
+      off();
+    }
+  });
+});
+
+/**
+ * New events are announced to other instances at most every BATON_EVENTS_NOTIFY_MS, and to this process's own listeners
+ * after every commit (on a scratch database: no other suite's NOTIFYs are heard there).
+ */
+describe('EngineDatabase event notifications', () => {
+  const SPACING_MS = 250;
+  let scratch: ScratchDatabase;
+  let db: EngineDatabase;
+  let listener: PgListener;
+  let remote: pg.Client;
+
+  beforeAll(async () => {
+    scratch = await openScratchDatabase('engine_db_notify');
+    const server = new DatabaseServer(scratch.url);
+    listener = new PgListener(server);
+    db = new EngineDatabase(server, testConfig({ eventsNotifyMs: SPACING_MS }), listener);
+    remote = new pg.Client({ connectionString: scratch.url });
+    await remote.connect();
+    await remote.query(`LISTEN ${EVENTS_CHANNEL}`);
+  });
+
+  afterAll(async () => {
+    await remote.end();
+    listener.onApplicationShutdown();
+    await db.onApplicationShutdown();
+    await scratch.drop();
+  });
+
+  it('wakes local listeners on every commit and other processes once per spacing, the last commit included', async () => {
+    const heardRemotely: number[] = [];
+    remote.on('notification', (n) => {
+      if (n.channel === EVENTS_CHANNEL) heardRemotely.push(Date.now());
+    });
+    let heardLocally = 0;
+    const off = await listener.listen(EVENTS_CHANNEL, () => heardLocally++);
+    await db.tx(async (client) => client.query('SELECT 1', [])); // connections open before the clock starts
+    try {
+      const started = Date.now();
+      let lastCommit = 0;
+      for (let i = 0; i < 30; i++) {
+        await db.tx(async (client) => {
+          await client.query('SELECT $1::int', [i]);
+          notifyAfterCommit(client, EVENTS_CHANNEL);
+        });
+        // The own process heard this commit when tx returned: nothing waits for the database or the spacing (it may hear
+        // its own NOTIFYs from the database as well: a wake-up more, harmless).
+        expect(heardLocally).toBeGreaterThanOrEqual(i + 1);
+        lastCommit = Date.now();
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const burstMs = lastCommit - started;
+      // The burst's tail is announced too: a notification arrives after the last commit, within about one spacing.
+      const deadline = Date.now() + SPACING_MS * 4;
+      while (Date.now() < deadline && !heardRemotely.some((at) => at >= lastCommit)) await new Promise((r) => setTimeout(r, 20));
+      expect(heardRemotely.some((at) => at >= lastCommit)).toBe(true);
+      expect(heardRemotely.length).toBeGreaterThanOrEqual(2);
+      expect(heardRemotely.length).toBeLessThanOrEqual(Math.ceil(burstMs / SPACING_MS) + 2);
+      expect(heardRemotely.length).toBeLessThan(30);
     } finally {
       off();
     }

@@ -10,7 +10,10 @@
  * NOTIFY is sent after COMMIT, never inside the transaction: PostgreSQL serialises the commits of all
  * transactions that notify (a global lock held across the commit's WAL flush), which would cap the engine at
  * one commit per fsync. Notifications are wake-up hints (every listener also polls), so sending them just after
- * the commit loses nothing but a few milliseconds if the process dies in between. Bursts are coalesced.
+ * the commit loses nothing but a few milliseconds if the process dies in between. Bursts are coalesced, and new events
+ * are announced to other instances at most every BATON_EVENTS_NOTIFY_MS (this process's own listeners hear at once):
+ * one NOTIFY per commit cost a tenth of a chain's throughput (a transaction, and a wake-up of every listening backend
+ * and process, each).
  *
  * Statements inside transactions are sent as named prepared statements (see `prepared`): the engine repeats a few
  * dozen statement texts, and PostgreSQL then parses and plans each once per connection instead of on every call.
@@ -20,11 +23,12 @@
  * issue statements that do not need each other's results together (Promise.all) and pay one round trip for all;
  * BEGIN always travels with the transaction's first statements.
  */
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Optional, type OnApplicationShutdown } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { APP_CONFIG, type AppConfig } from '#config';
 import { backoffDelayMs, faultPoint, type BackoffPolicy } from '#core';
+import { EVENTS_CHANNEL, PgListener } from '#events';
 import { DatabaseServer, isDatabaseBusy } from '#persistence';
 import type { CommittedEvent, CommittedEventsObserver } from './committed-event.js';
 
@@ -192,7 +196,15 @@ export class EngineDatabase implements OnApplicationShutdown {
 
   private readonly observers = new Set<CommittedEventsObserver>();
 
-  constructor(database: DatabaseServer, @Inject(APP_CONFIG) config: AppConfig) {
+  /** Least milliseconds between two NOTIFYs of a channel, by channel (others: none). */
+  private readonly spacing: ReadonlyMap<string, number>;
+
+  constructor(
+    database: DatabaseServer,
+    @Inject(APP_CONFIG) config: AppConfig,
+    @Optional() private readonly listener?: PgListener,
+  ) {
+    this.spacing = new Map([[EVENTS_CHANNEL, config.eventsNotifyMs]]);
     // Every engine statement addresses rows through an index (ids, run ids, the ready and lease indexes). The planner
     // must not trade that for a sequential scan because statistics lag behind tables that grow and churn this fast
     // (a run row is rewritten several times per step): with prepared statements' generic plans it did, on runs and
@@ -315,21 +327,37 @@ export class EngineDatabase implements OnApplicationShutdown {
 
   private readonly sending = new Map<string, boolean>();
 
-  /** One NOTIFY per key in flight; keys asked for meanwhile are sent once more after it (coalescing bursts). */
+  /** Wakes this process's listeners of the note's channel, and tells the other processes (see transmit). */
   private send(note: string): void {
+    const [channel, payload] = note.split('\u0000');
+    if (this.spacing.has(channel)) this.listener?.deliverLocally(channel, payload);
+    this.transmit(note);
+  }
+
+  /**
+   * One NOTIFY per key in flight, and per the channel's spacing; keys asked for meanwhile are sent once more after it
+   * (coalescing bursts).
+   */
+  private transmit(note: string): void {
     if (this.sending.has(note)) {
       this.sending.set(note, true);
       return;
     }
     this.sending.set(note, false);
     const [channel, payload] = note.split('\u0000');
+    const sentAt = Date.now();
+    const done = () => {
+      const again = this.sending.get(note);
+      this.sending.delete(note);
+      if (again) this.transmit(note);
+    };
     this.notifier
       .query('SELECT pg_notify($1, $2)', [channel, payload])
       .catch(() => undefined)
       .finally(() => {
-        const again = this.sending.get(note);
-        this.sending.delete(note);
-        if (again) this.send(note);
+        const wait = (this.spacing.get(channel) ?? 0) - (Date.now() - sentAt);
+        if (wait > 0) setTimeout(done, wait).unref();
+        else done();
       });
   }
 
