@@ -60,13 +60,18 @@ export async function agentUsageInRuns(client: Queryable, runIds: string[], agen
   return new Map(rows.map((r) => [r.run_id, { tokens: r.tokens, costUsd: r.cost }]));
 }
 
-/** Locks the runs that can take work, skipping runs another instance is working on right now. */
-export async function lockRunsForClaim(client: Queryable, runIds: string[]): Promise<LockedRun[]> {
+/**
+ * Locks up to `most` of the runs (in the order given: best candidates first) that can take work, skipping runs another
+ * instance is working on right now. Locking no more runs than the claim can fill leaves the rest of the backlog to the
+ * other workers' claims, which would otherwise skip the same locked runs and find nothing. (SKIP LOCKED never waits, so
+ * this order cannot deadlock with the id order every waiting lock uses.)
+ */
+export async function lockRunsForClaim(client: Queryable, runIds: string[], most: number): Promise<LockedRun[]> {
   const { rows } = await client.query<LockedRun>(
     `SELECT id, organization_id, definition_id, input, max_concurrency, depth, ${RUN_BUDGET_COLUMNS} FROM orchestration_runs
       WHERE id = ANY($1::uuid[]) AND status IN ('running', 'awaiting_approval')
-      ORDER BY id FOR UPDATE SKIP LOCKED`,
-    [runIds],
+      ORDER BY array_position($1::uuid[], id) FOR UPDATE SKIP LOCKED LIMIT $2`,
+    [runIds, most],
   );
   return rows;
 }

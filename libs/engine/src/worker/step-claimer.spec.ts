@@ -148,6 +148,28 @@ describe('StepClaimer (PostgreSQL)', () => {
     expect(await claim([runId])).toHaveLength(1);
   });
 
+  it('locks only the runs it can fill, leaving the rest of a backlog to a concurrent claim', async () => {
+    const steps = ['a', 'b', 'c'].map((key) => ({ key, agent: 'echo' }));
+    const runIds = [await start(steps), await start(steps), await start(steps), await start(steps)];
+    let release = () => undefined as void;
+    let paused = () => undefined as void;
+    const holding = new Promise<void>((resolve) => (paused = resolve));
+    faultPoints.arm('engine.claim.afterCandidates', () => {
+      paused();
+      return new Promise<void>((resolve) => (release = resolve));
+    });
+    // The first claim holds its run locks (paused before it starts anything) while the second one claims.
+    const first = claim(runIds, 3, 'w1');
+    await holding;
+    const second = await claim(runIds, 3, 'w2');
+    release();
+    const firstClaimed = await first;
+    expect(firstClaimed).toHaveLength(3);
+    expect(second).toHaveLength(3);
+    expect(new Set([...firstClaimed, ...second].map((c) => c.id)).size).toBe(6);
+    expect(new Set(second.map((c) => c.runId)).size).toBe(1);
+  });
+
   it('leaves the steps ready when the claim fails after reading its candidates (nothing half-claimed)', async () => {
     const runId = await start([{ key: 'a', agent: 'echo' }]);
     faultPoints.arm('engine.claim.afterCandidates', () => {

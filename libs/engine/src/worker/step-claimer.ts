@@ -105,10 +105,10 @@ export class StepClaimer {
    */
   async claimReady(workerId: string, limit: number, leaseMs: number): Promise<{ claimed: ClaimedStep[]; passedOver: boolean }> {
     if (limit <= 0) return { claimed: [], passedOver: false };
-    const candidates = await findReadyCandidates(this.db.workerPool, limit * 2);
+    const candidates = await findReadyCandidates(this.db.workerPool, limit * 4);
     if (candidates.length === 0) return { claimed: [], passedOver: false };
     return this.db.tx(
-      (client) => this.claimIn(client, workerId, limit, leaseMs, [...new Set(candidates.map((c) => c.run_id))]),
+      (client) => this.claimIn(client, workerId, limit, leaseMs, [...new Set(candidates.map((c) => c.run_id))], runsToFill(candidates, limit)),
       this.db.workerPool,
     );
   }
@@ -119,10 +119,11 @@ export class StepClaimer {
     limit: number,
     leaseMs: number,
     runIds: string[],
+    most: number,
   ): Promise<{ claimed: ClaimedStep[]; passedOver: boolean }> {
     // One round trip: the server reads the ready steps after taking the run locks it could (a pipeline runs in
-    // order); steps of runs another instance holds (skipped) are dropped here, unused.
-    const [locked, candidates] = await together([lockRunsForClaim(client, runIds), readySteps(client, runIds)]);
+    // order); steps of runs another instance holds (skipped), or that this claim did not need, are dropped here, unused.
+    const [locked, candidates] = await together([lockRunsForClaim(client, runIds, most), readySteps(client, runIds)]);
     const fault = faultPoint('engine.claim.afterCandidates', client);
     if (fault) await fault;
     const runs = new Map(locked.map((r) => [r.id, r]));
@@ -665,6 +666,19 @@ interface Rendered {
   context: TemplateContext;
   /** The step's rendered cache key (null: it does not cache). */
   cacheKey: string | null;
+}
+
+/**
+ * How many runs the claim locks: as many as the best candidates that fill `limit` slots belong to, and one more (a run's
+ * step may be held back by its own or its agent's concurrency), or all of them when they cannot fill it.
+ */
+function runsToFill(candidates: { run_id: string }[], limit: number): number {
+  const runs = new Set<string>();
+  for (const [i, c] of candidates.entries()) {
+    runs.add(c.run_id);
+    if (i + 1 >= limit) return runs.size + 1;
+  }
+  return runs.size;
 }
 
 /** A rendered cache key as text: strings as they are, anything else as its JSON. */
