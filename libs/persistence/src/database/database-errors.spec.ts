@@ -11,6 +11,7 @@ describe('database error classes', () => {
     ['too many connections (53300)', pg('53300')],
     ['a connection exception (08006)', typeorm(pg('08006'))],
     ['a terminated connection', new Error('Connection terminated unexpectedly')],
+    ['the embedded server stopped (its Unix socket gone)', Object.assign(new Error('connect ENOENT /data/pg/.s.PGSQL.55432'), { code: 'ENOENT' })],
     ['both addresses of a dual-stack connect', Object.assign(new AggregateError([pg('ECONNREFUSED'), pg('ECONNREFUSED')]), {})],
   ])('%s: unavailable', (_what, error) => {
     expect([isDatabaseUnavailable(error), isDatabaseBusy(error), isDataException(error)]).toEqual([true, false, false]);
@@ -37,6 +38,7 @@ describe('database error classes', () => {
     ['a unique violation (23505)', pg('23505')],
     ['a syntax error (42601)', pg('42601')],
     ['a plain error', new Error('boom')],
+    ['a missing file that is no socket of PostgreSQL', Object.assign(new Error("ENOENT: no such file or directory, open '/tmp/x.json'"), { code: 'ENOENT' })],
     ['not an error', 'boom'],
   ])('%s: none of them', (_what, error) => {
     expect([isDatabaseUnavailable(error), isDatabaseBusy(error), isDataException(error)]).toEqual([false, false, false]);

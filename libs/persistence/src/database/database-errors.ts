@@ -29,6 +29,8 @@ const MESSAGES = [
   /terminating connection due to administrator command/i,
   /Connection is not established/i,
   /Cannot use a pool after calling end/i,
+  // The embedded server's Unix socket is not there: the server is down (a stopped server removes its socket).
+  /connect ENOENT \S*\.s\.PGSQL\.\d+/,
 ];
 /** 57014 query_canceled, 55P03 lock_not_available, 53000 insufficient_resources, 53100 disk_full, 53200 out_of_memory. */
 const BUSY_SQLSTATES = new Set(['57014', '55P03', '53000', '53100', '53200']);
