@@ -125,13 +125,15 @@ describe('durable engine across processes (e2e)', () => {
     const survivor = await startWorkerProcess(url, env);
     workers.push(victim, survivor);
     const ids = await startRuns('mp-crash', 40);
+    // Mid-run: some steps done already (on a loaded machine the first ones may take a while), the victim holding others.
     await waitFor(
       async () => {
         const [{ n }] = await ds.query(`SELECT count(*)::int AS n FROM orchestration_steps WHERE status = 'running' AND lease_owner LIKE $1`, [`%:${victim.pid}:%`]);
-        return n > 0;
+        const [{ done }] = await ds.query(`SELECT count(*)::int AS done FROM orchestration_steps WHERE run_id = ANY($1) AND status = 'completed'`, [ids]);
+        return n > 0 && done > 0;
       },
       20_000,
-      'the victim to hold running steps',
+      'the victim to hold running steps after some completed',
     );
     const [{ before }] = await ds.query(`SELECT count(*)::int AS before FROM orchestration_steps WHERE run_id = ANY($1) AND status = 'completed'`, [ids]);
     await victim.kill();

@@ -13,6 +13,7 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { APP_CONFIG, type AppConfig } from '#config';
 import { backoffDelayMs, BackgroundLoops, WakeSignal, type BackoffPolicy, type JsonValue } from '#core';
 import { CANCEL_CHANNEL, PgListener, WORK_CHANNEL } from '#events';
@@ -30,12 +31,18 @@ const MAX_FLUSH_BATCH = 1000;
 const LOOP_BACKOFF: BackoffPolicy = { initialDelayMs: 200, maxDelayMs: 5000 };
 /** How long results may still be retried once shutdown has drained the in-flight steps. */
 export const FLUSH_AFTER_STOP_MS = 10_000;
+/** How many turns of the event loop, and for how long after their start, a lane waits for the steps it just started. */
+const GATHER_TURNS = 3;
+const GATHER_WINDOW_MS = 2;
 /** How often expired step cache entries are deleted. */
 const CACHE_PURGE_MS = 60_000;
 
 interface Lane {
   results: StepResult[];
   wake: WakeSignal;
+  /** Steps this lane's last batch started that have not reported yet, and when it started them. */
+  awaiting: Set<string>;
+  startedAt: number;
 }
 
 interface InFlight {
@@ -82,7 +89,7 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
     private readonly listener: PgListener,
     private readonly throttle: ClaimThrottle,
   ) {
-    this.lanes = Array.from({ length: config.flushLanes }, () => ({ results: [], wake: new WakeSignal() }));
+    this.lanes = Array.from({ length: config.flushLanes }, () => ({ results: [], wake: new WakeSignal(), awaiting: new Set<string>(), startedAt: 0 }));
     this.claimBatch = config.claimBatch;
     this.lifecycle = new BackgroundLoops([this.claimWake, ...this.lanes.map((lane) => lane.wake)]);
   }
@@ -210,6 +217,7 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
 
   private submit(result: StepResult): void {
     const lane = this.laneOf(result.runId);
+    if (result.outcome.kind !== 'progress' && result.outcome.kind !== 'turn') lane.awaiting.delete(result.stepId);
     lane.results.push(result);
     lane.wake.fire();
   }
@@ -226,6 +234,7 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
         await lane.wake.wait(this.lifecycle.running ? 1000 : 50);
         continue;
       }
+      await this.gather(lane);
       const batch = lane.results.splice(0, MAX_FLUSH_BATCH);
       const wanted = batch.reduce((n, r) => n + (r.mayRelease ?? 0), 0);
       try {
@@ -237,6 +246,8 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
             const timer = setTimeout(() => this.claimWake.fire(), summary.nextRetryInMs + 5);
             timer.unref();
           }
+          for (const step of summary.claimed) if (this.laneOf(step.runId) === lane) lane.awaiting.add(step.id);
+          lane.startedAt = performance.now();
           return { value: undefined, claimed: summary.claimed };
         }, wanted);
         failures = 0;
@@ -248,6 +259,20 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
         await new Promise((r) => setTimeout(r, delay));
       }
     }
+  }
+
+  /**
+   * Before a lane takes its next batch: if the steps its last batch started began just now (in-process agents answer
+   * within a turn or two of the event loop), gives them up to GATHER_TURNS turns to report, so their results ride in
+   * this batch rather than the next. Without it, the runs of a lane split into groups whose transactions alternate: a
+   * chain's step waited for the other group's transaction and then its own, and two thinner transactions cost more
+   * CPU per step than one (chain @10: about a quarter less CPU per step, docs/benchmarks.md). Slow agents lose nothing:
+   * past GATHER_WINDOW_MS after their start nothing waits for them.
+   */
+  private async gather(lane: Lane): Promise<void> {
+    for (let turn = 0; turn < GATHER_TURNS && lane.awaiting.size > 0 && performance.now() - lane.startedAt < GATHER_WINDOW_MS; turn++)
+      await new Promise((resolve) => setImmediate(resolve));
+    lane.awaiting.clear();
   }
 
   private abortRun(runId: string): void {
