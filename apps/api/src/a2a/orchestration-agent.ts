@@ -268,10 +268,13 @@ export class OrchestrationAgent implements A2ARequestHandler {
     const input = this.inputOf(message);
     await this.services.consumeStart(this.organizationId);
     const contextId = message.contextId || randomUUID();
-    try {
-      await this.services.conversations.assertOpen(this.organizationId, contextId);
-    } catch (error) {
-      return fromDomainError(error, 'message.contextId');
+    // A context the client named may have expired; one generated here is new.
+    if (message.contextId) {
+      try {
+        await this.services.conversations.assertOpen(this.organizationId, contextId);
+      } catch (error) {
+        return fromDomainError(error, 'message.contextId');
+      }
     }
     const key = message.messageId && message.messageId.length <= 190 ? `a2a:${message.messageId}` : null;
     let runId: string;
@@ -290,10 +293,9 @@ export class OrchestrationAgent implements A2ARequestHandler {
     } catch (error) {
       return fromDomainError(error, 'message.parts[data]');
     }
-    // A repeated start (same messageId) keeps the run's first context.
-    const taskContext = await this.services.tasks.recordContext(this.organizationId, runId, contextId);
-    const json = Message.toJSON({ ...message, taskId: runId, contextId: taskContext }) as { parts: JsonValue[] };
-    await this.services.tasks.appendMessage(this.organizationId, runId, json);
+    // A repeated start (same messageId) keeps the run's first context; the message is stored with the context it has.
+    const json = Message.toJSON({ ...message, taskId: runId, contextId }) as { parts: JsonValue[] };
+    const taskContext = await this.services.tasks.recordStart(this.organizationId, runId, contextId, json);
     try {
       await this.services.conversations.recordUserMessage(this.organizationId, taskContext, {
         runId,
