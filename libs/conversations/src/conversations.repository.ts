@@ -171,15 +171,14 @@ export class ConversationsRepository {
    * gives a run started over REST the same contextId in the A2A view (`a2a_tasks`; an A2A start already wrote it).
    */
   async linkRun(conversation: Conversation, runId: string, manager: EntityManager): Promise<void> {
+    // One statement (one round trip of the caller's transaction) for both rows.
     await manager.query(
-      `INSERT INTO conversation_runs (run_id, conversation_id, organization_id) VALUES ($1, $2, $3) ON CONFLICT (run_id) DO NOTHING`,
-      [runId, conversation.id, conversation.organizationId],
+      `WITH linked AS (
+         INSERT INTO conversation_runs (run_id, conversation_id, organization_id) VALUES ($1, $2, $3) ON CONFLICT (run_id) DO NOTHING
+       )
+       INSERT INTO a2a_tasks (run_id, organization_id, context_id) VALUES ($1, $3, $4) ON CONFLICT (run_id) DO NOTHING`,
+      [runId, conversation.id, conversation.organizationId, conversation.contextId],
     );
-    await manager.query(`INSERT INTO a2a_tasks (run_id, organization_id, context_id) VALUES ($1, $2, $3) ON CONFLICT (run_id) DO NOTHING`, [
-      runId,
-      conversation.organizationId,
-      conversation.contextId,
-    ]);
   }
 
   /** The conversation a run was started in, if any (tenant-scoped). */
