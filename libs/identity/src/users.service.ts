@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import { DomainError, ROLES, type ProblemDetail, type Role } from '#core';
 import { OrganizationsRepository, UsersRepository, type OrganizationEntity, type UserEntity } from '#persistence';
 import { AuthService } from './auth.service.js';
@@ -31,7 +31,8 @@ export class UsersService {
   constructor(
     private readonly users: UsersRepository,
     private readonly organizations: OrganizationsRepository,
-    private readonly auth: AuthService,
+    // Absent in the CLI, which authenticates nobody: API instances see its changes within BATON_AUTH_CACHE_MS.
+    @Optional() private readonly auth?: AuthService,
   ) {}
 
   /** Validates and creates a user; the organization is created when missing (the CLI). */
@@ -70,7 +71,7 @@ export class UsersService {
   async setRole(principal: Principal, id: string, role: Role): Promise<UserEntity> {
     if (principal.userId === id) throw DomainError.invalidState('You may not change your own role (ask another admin)');
     const changed = await this.users.setRole(principal.organizationId, id, role);
-    this.auth.forgetUser(id);
+    this.auth?.forgetUser(id);
     if (!changed) throw DomainError.notFound('User', id);
     return this.get(principal.organizationId, id);
   }
@@ -79,7 +80,7 @@ export class UsersService {
   async disable(principal: Principal, id: string): Promise<UserEntity> {
     if (principal.userId === id) throw DomainError.invalidState('You may not disable yourself (ask another admin)');
     await this.users.disable(principal.organizationId, id);
-    this.auth.forgetUser(id);
+    this.auth?.forgetUser(id);
     return this.get(principal.organizationId, id);
   }
 }
