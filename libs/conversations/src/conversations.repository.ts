@@ -76,13 +76,18 @@ export class ConversationsRepository {
     return manager ?? this.dataSource;
   }
 
-  /** Creates the conversation when it does not exist (a concurrent creator wins; this one then does nothing). */
-  async ensure(organizationId: string, contextId: string, expireMs: number, manager: EntityManager): Promise<void> {
-    await manager.query(
+  /**
+   * The conversation, created when it does not exist (a concurrent creator wins; this one then does nothing), and
+   * row-locked until the transaction ends like `lock`. A row this transaction just inserted is answered from the
+   * INSERT itself: nobody else can see it, let alone lock it, before the commit (one statement for a new context).
+   */
+  async ensureLocked(organizationId: string, contextId: string, expireMs: number, manager: EntityManager): Promise<Conversation | null> {
+    const created: ConversationRow[] = await manager.query(
       `INSERT INTO conversations (organization_id, context_id, expires_at) VALUES ($1, $2, now() + $3 * interval '1 millisecond')
-       ON CONFLICT (organization_id, context_id) DO NOTHING`,
+       ON CONFLICT (organization_id, context_id) DO NOTHING RETURNING ${COLUMNS}`,
       [organizationId, contextId, expireMs],
     );
+    return created[0] ? toConversation(created[0]) : this.lock(organizationId, contextId, manager);
   }
 
   /** The conversation, row-locked until the transaction ends (`share`: against expiry and appends only). */
