@@ -37,7 +37,11 @@ describe('CredentialCache', () => {
     await cache.get('key:9', key.load, () => ['user:1']);
     await cache.get('other', other.load, () => ['user:2']);
     let release: (v: string) => void = () => undefined;
-    const pending = cache.get('late', () => new Promise<string>((r) => (release = r)), () => []);
+    const pending = cache.get(
+      'late',
+      () => new Promise<string>((r) => (release = r)),
+      () => [],
+    );
     cache.forget('user:1');
     release('late v1');
     await pending;

@@ -29,7 +29,11 @@ export class CredentialCache<V> {
     if (hit && hit.expiresAt > at) return hit.value;
     if (hit) this.entries.delete(key);
     else if (this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value as string);
-    const entry: { value: Promise<V>; expiresAt: number; tags: readonly string[] | null } = { value: load(), expiresAt: at + this.ttlMs, tags: null };
+    const entry: { value: Promise<V>; expiresAt: number; tags: readonly string[] | null } = {
+      value: load(),
+      expiresAt: at + this.ttlMs,
+      tags: null,
+    };
     this.entries.set(key, entry);
     entry.value.then(
       (value) => (entry.tags = tags(value)),
