@@ -58,9 +58,7 @@ export class ConversationsService {
   async recordUserMessage(organizationId: string, contextId: string, message: UserMessage): Promise<Conversation> {
     return this.dataSource.transaction(async (manager) => {
       const conversation = open(await this.repository.ensureLocked(organizationId, contextId, this.expireMs, manager), contextId);
-      if (message.runId) await this.repository.linkRun(conversation, message.runId, manager);
-      const last = await this.repository.append(conversation, [{ role: 'user', ...message }], manager);
-      await this.repository.touch(conversation.id, last, this.expireMs, manager);
+      const last = await this.repository.recordMessage(conversation, { role: 'user', ...message }, this.expireMs, manager);
       return { ...conversation, messageCount: last, state: 'active' };
     });
   }
