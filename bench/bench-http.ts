@@ -20,7 +20,7 @@ export interface JsonAnswer {
   body: string;
 }
 
-export type JsonClient = (method: string, path: string, body?: unknown) => Promise<JsonAnswer>;
+export type JsonClient = (method: string, path: string, body?: unknown, headers?: Record<string, string>) => Promise<JsonAnswer>;
 
 /** Starts the API + worker on the bench database; run creation is not rate limited unless `env` says so. */
 export async function startBenchApi(
@@ -52,8 +52,10 @@ export async function spawnBenchApi(db: BenchDatabase, env: Record<string, strin
       probe.close(() => resolve(free));
     });
   });
-  // BENCH_API_NODE_ARGS: flags for the API's node, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (not allowed in NODE_OPTIONS).
+  // BENCH_API_NODE_ARGS: flags for the API's node, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (not allowed in NODE_OPTIONS);
+  // BENCH_API_CPU_PROF=<dir>: the same as `--cpu-prof --cpu-prof-dir=<dir>` (a profile is written when the API stops).
   const nodeArgs = (process.env.BENCH_API_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  if (process.env.BENCH_API_CPU_PROF) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_API_CPU_PROF}`);
   const child = spawn(process.execPath, [...nodeArgs, join(projectRoot(), 'dist/apps/api/src/main.js')], {
     env: {
       ...process.env,
@@ -95,7 +97,7 @@ export async function spawnBenchApi(db: BenchDatabase, env: Record<string, strin
 /** A JSON client on at most `sockets` keep-alive connections, sending `token` as a bearer token. */
 export function jsonClient(base: string, sockets: number, token?: string): JsonClient {
   const agent = new Agent({ keepAlive: true, maxSockets: sockets });
-  return (method, path, body) =>
+  return (method, path, body, extra) =>
     new Promise<JsonAnswer>((resolve, reject) => {
       const payload = body === undefined ? '' : JSON.stringify(body);
       const req = request(
@@ -106,6 +108,7 @@ export function jsonClient(base: string, sockets: number, token?: string): JsonC
           headers: {
             ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}),
             ...(token ? { authorization: `Bearer ${token}` } : {}),
+            ...extra,
           },
         },
         (res) => {

@@ -46,7 +46,7 @@ function machineTicks(): { busy: number; total: number } {
   return { busy: total - cpu[3] - (cpu[4] ?? 0), total };
 }
 
-/** utime + stime of the postmaster and its children (backends, WAL writer, checkpointer...), in ticks. */
+/** utime + stime of the postmaster and its children (backends, WAL writer, checkpointer...), live or exited, in ticks. */
 function serverTicks(postmasterPid: number | null): number {
   if (postmasterPid === null) return 0;
   let ticks = 0;
@@ -61,7 +61,10 @@ function serverTicks(postmasterPid: number | null): number {
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const pid = Number(entry);
     const ppid = Number(fields[1]);
-    if (pid === postmasterPid || ppid === postmasterPid) ticks += Number(fields[11]) + Number(fields[12]);
+    if (ppid === postmasterPid) ticks += Number(fields[11]) + Number(fields[12]);
+    // The postmaster's own time, and that of the children it has reaped: a backend that exits (a pool closing an idle
+    // connection) would otherwise take its whole CPU time with it, and the server's total would go down.
+    if (pid === postmasterPid) ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
   }
   return ticks;
 }

@@ -9,7 +9,10 @@
  * at its approval, and CPU per run (API process, PostgreSQL). Then, with every run created so far paused (10,000 with
  * the defaults): RSS of the API process, and p50/p95 of `GET /orchestrations/runs`, `GET
  * /orchestrations/runs/:id/status` and `GET /orchestrations/approvals?status=pending` (BENCH_READS each, one client).
- * BENCH_PROFILE=1: PostgreSQL's side of each cell (see pg-profile.ts).
+ * Each client count also has an A2A cell (BENCH_A2A=0 leaves it out): the same runs created through the definition
+ * served as an A2A agent, JSON-RPC `SendMessage` (v1.0) to `POST /a2a/bench-gate` with `returnImmediately` (answered
+ * once the task exists), so its runs/s and CPU per run read next to REST's.
+ * BENCH_PROFILE=1: PostgreSQL's side of each cell (see pg-profile.ts); BENCH_API_CPU_PROF=<dir>: a CPU profile of the API.
  */
 import 'reflect-metadata';
 import { performance } from 'node:perf_hooks';
@@ -21,6 +24,8 @@ const CLIENTS = (process.env.BENCH_CLIENTS ?? '16,64').split(',').map(Number);
 const PER_CELL = Number(process.env.BENCH_RUN_CREATIONS ?? 5000);
 const READS = Number(process.env.BENCH_READS ?? 200);
 const WARMUP = 200;
+const A2A = process.env.BENCH_A2A !== '0';
+type Via = 'REST' | 'A2A';
 
 const db = await openBenchDatabase('runs');
 await insertBenchDefinition(db.dataSource, db.organizationId, {
@@ -38,7 +43,26 @@ const token = await benchToken(db, base, 'operator');
 const cpu = new CpuMeter(db.serverDir, api.pid);
 const runIds: string[] = [];
 
-async function create(clients: number, total: number): Promise<{ seconds: number; latencies: number[] }> {
+/** One run: REST `POST /orchestrations/runs`, or A2A `SendMessage` answered as soon as the task exists. Its run id. */
+async function createOne(post: JsonClient, via: Via, n: number): Promise<string> {
+  if (via === 'REST') {
+    const answer = await post('POST', '/orchestrations/runs', { definition: 'bench-gate', input: { n } });
+    if (answer.status !== 201) throw new Error(`POST /orchestrations/runs answered ${answer.status}: ${answer.body}`);
+    return (JSON.parse(answer.body) as { id: string }).id;
+  }
+  const message = { messageId: `bench-${process.pid}-${n}-${runIds.length}`, role: 'ROLE_USER', parts: [{ data: { n } }] };
+  const answer = await post(
+    'POST',
+    '/a2a/bench-gate',
+    { jsonrpc: '2.0', id: n, method: 'SendMessage', params: { message, configuration: { returnImmediately: true } } },
+    { 'a2a-version': '1.0' },
+  );
+  const task = answer.status === 200 ? (JSON.parse(answer.body) as { result?: { task?: { id: string } } }).result?.task : undefined;
+  if (!task) throw new Error(`A2A SendMessage answered ${answer.status}: ${answer.body}`);
+  return task.id;
+}
+
+async function create(clients: number, total: number, via: Via = 'REST'): Promise<{ seconds: number; latencies: number[] }> {
   const post = jsonClient(base, clients, token);
   const latencies: number[] = [];
   let sent = 0;
@@ -48,10 +72,9 @@ async function create(clients: number, total: number): Promise<{ seconds: number
       while (sent < total) {
         const n = sent++;
         const at = performance.now();
-        const answer = await post('POST', '/orchestrations/runs', { definition: 'bench-gate', input: { n } });
+        const id = await createOne(post, via, n);
         latencies.push(performance.now() - at);
-        if (answer.status !== 201) throw new Error(`POST /orchestrations/runs answered ${answer.status}: ${answer.body}`);
-        runIds.push((JSON.parse(answer.body) as { id: string }).id);
+        runIds.push(id);
       }
     }),
   );
@@ -82,18 +105,20 @@ async function reads(client: JsonClient, path: () => string): Promise<{ p50: num
 const f = (x: number) => x.toFixed(1);
 console.log(`machine: ${await machineInfo(db.dataSource)}; ${PER_CELL} runs per cell, clients ${CLIENTS.join(', ')}`);
 await create(16, WARMUP);
+if (A2A) await create(16, WARMUP, 'A2A');
 await settled(performance.now());
 const profile = PROFILING ? new PgProfile(db.url, db.serverDir) : null;
 await profile?.open();
 const cells = [];
-for (const clients of CLIENTS) {
+for (const [clients, via] of CLIENTS.flatMap((c) => (A2A ? [[c, 'REST'], [c, 'A2A']] : [[c, 'REST']]) as [number, Via][])) {
   await profile?.start();
   cpu.start();
   const startedAt = performance.now();
-  const { seconds, latencies } = await create(clients, PER_CELL);
+  const { seconds, latencies } = await create(clients, PER_CELL, via);
   const allPaused = await settled(startedAt);
   const used = cpu.stop();
   const cell = {
+    via,
     clients,
     runs: PER_CELL,
     seconds,
@@ -107,13 +132,21 @@ for (const clients of CLIENTS) {
   };
   cells.push(cell);
   console.log(
-    `${String(clients).padStart(2)} clients: ${PER_CELL} runs in ${f(seconds)} s = ${cell.runsPerSecond.toFixed(0)} runs/s; POST p50 ${f(cell.postP50)} ms p95 ${f(cell.postP95)} ms p99 ${f(cell.postP99)} ms; ` +
+    `${via.padEnd(4)} ${String(clients).padStart(2)} clients: ${PER_CELL} runs in ${f(seconds)} s = ${cell.runsPerSecond.toFixed(0)} runs/s; ${via === 'REST' ? 'POST' : 'SendMessage'} p50 ${f(cell.postP50)} ms p95 ${f(cell.postP95)} ms p99 ${f(cell.postP99)} ms; ` +
       `all paused at their approval after ${f(allPaused)} s; cpu/run node ${cell.nodeCpuMsPerRun.toFixed(2)} ms pg ${cell.serverCpuMsPerRun.toFixed(2)} ms`,
   );
   const profiled = await profile?.stop();
   if (profiled) console.log(profiled);
 }
 await profile?.close();
+for (const a2a of cells.filter((c) => c.via === 'A2A')) {
+  const rest = cells.find((c) => c.via === 'REST' && c.clients === a2a.clients);
+  if (rest)
+    console.log(
+      `A2A / REST at ${a2a.clients} clients: runs/s ${(a2a.runsPerSecond / rest.runsPerSecond).toFixed(2)}, ` +
+        `cpu/run ${((a2a.nodeCpuMsPerRun + a2a.serverCpuMsPerRun) / (rest.nodeCpuMsPerRun + rest.serverCpuMsPerRun)).toFixed(2)}`,
+    );
+}
 
 const inFlight = runIds.length;
 const get = jsonClient(base, 1, token);

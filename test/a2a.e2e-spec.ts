@@ -145,6 +145,10 @@ describe('orchestrations as A2A agents (e2e)', () => {
     const task = asTask(await client.sendMessage(sendRequest(userMessage([protocolDataPart({})], '', contextId), true)));
     expect(['TASK_STATE_SUBMITTED', 'TASK_STATE_WORKING']).toContain(TaskState[task.status?.state ?? 0]);
     expect(task.contextId).toBe(contextId);
+    // The answer given at once holds the history GetTask reads (the message, with the task's ids).
+    expect(task.history).toHaveLength(1);
+    expect(task.history).toEqual((await client.getTask({ tenant: '', id: task.id, historyLength: undefined })).history);
+    expect(task.history[0]).toMatchObject({ taskId: task.id, contextId });
     const done = await waitFor(async () => {
       const t = await client.getTask({ tenant: '', id: task.id, historyLength: undefined });
       return t.status?.state === TaskState.TASK_STATE_COMPLETED ? t : null;

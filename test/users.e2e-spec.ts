@@ -1,6 +1,7 @@
 /**
  * Organizations and users through the API: platform admins (organization `global`) create tenants and their first
- * admin; admins manage their own organization's users; disabling a user or deleting an API key stops its tokens at once.
+ * admin; admins manage their own organization's users; disabling a user or deleting an API key stops its tokens at once
+ * (through this instance; through another, within BATON_AUTH_CACHE_MS).
  */
 import type { INestApplication } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
@@ -126,5 +127,51 @@ describe('organizations and users (e2e)', () => {
     await http().get('/me').set(bearer(other.key)).expect(200);
     await http().delete(`/api-keys/${other.id}`).set(bearer(org.users.admin.token)).expect(204);
     await http().get('/me').set(bearer(other.key)).expect(401);
+  });
+
+  /** Polls `GET /me` with `credential` until it answers `status`; the milliseconds that took. */
+  async function untilAnswers(credential: string, status: number): Promise<number> {
+    const started = Date.now();
+    while ((await http().get('/me').set(bearer(credential))).status !== status) {
+      if (Date.now() - started > 10_000) throw new Error(`GET /me never answered ${status}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return Date.now() - started;
+  }
+
+  it('applies a change made by another instance (here: SQL) within BATON_AUTH_CACHE_MS', async () => {
+    const ttl = testConfig().authCacheMs;
+    expect(ttl).toBeGreaterThan(0);
+    const email = `elsewhere-${randomUUID().slice(0, 6)}@${org.slug}.test`;
+    const user = await http().post('/users').set(bearer(org.users.admin.token)).send({ email, password: 'long-enough-pw', role: 'admin' }).expect(201);
+    const token = (await login(email, 'long-enough-pw').expect(200)).body.access_token;
+    const key = (await http().post('/api-keys').set(bearer(org.users.admin.token)).send({ name: 'elsewhere', role: 'viewer' }).expect(201)).body;
+    await http().get('/me').set(bearer(token)).expect(200);
+    await http().get('/me').set(bearer(key.key)).expect(200);
+
+    // A role changed elsewhere: the cached row may answer with the old role until it is older than the TTL.
+    await dataSource.query(`UPDATE users SET role = 'viewer' WHERE id = $1`, [user.body.id]);
+    const started = Date.now();
+    for (;;) {
+      const me = await http().get('/me').set(bearer(token)).expect(200);
+      if (me.body.role === 'viewer') break;
+      expect(Date.now() - started).toBeLessThan(ttl + 1000);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // Disabled and revoked elsewhere: refused within the TTL.
+    await dataSource.query(`UPDATE users SET disabled_at = now() WHERE id = $1`, [user.body.id]);
+    await dataSource.query(`UPDATE api_keys SET revoked_at = now() WHERE id = $1`, [key.id]);
+    expect(await untilAnswers(token, 401)).toBeLessThan(ttl + 1000);
+    expect(await untilAnswers(key.key, 401)).toBeLessThan(ttl + 1000);
+  });
+
+  it('refuses an API key once it expires, even while its row is cached', async () => {
+    const key = (await http().post('/api-keys').set(bearer(org.users.admin.token)).send({ name: 'expiring', role: 'viewer' }).expect(201)).body;
+    await dataSource.query(`UPDATE api_keys SET expires_at = now() + interval '1 second' WHERE id = $1`, [key.id]);
+    await untilAnswers(key.key, 200); // the row with its expiry is now the cached one
+    const answered = Date.now();
+    const waited = await untilAnswers(key.key, 401);
+    expect(waited).toBeLessThan(1500);
+    expect(Date.now() - answered).toBeLessThan(testConfig().authCacheMs + 1000);
   });
 });

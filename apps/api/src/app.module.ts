@@ -1,5 +1,5 @@
 import { Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { ConfigModule, type AppConfig } from '#config';
 import { ObservabilityModule, type ObservabilityOptions } from '#observability';
 import { IdentityModule } from '#identity';
@@ -21,7 +21,7 @@ import { AgentsModule } from '#agents';
 import { EventsModule } from '#events';
 import { StreamsModule } from './streams/streams.module.js';
 import { WebhooksApiModule } from './webhooks/webhooks-api.module.js';
-import { LogContextInterceptor } from './metrics/log-context.interceptor.js';
+import { LogContextGuard } from './metrics/log-context.guard.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { AgentsApiModule } from './agents/agents-api.module.js';
 import { A2aModule } from './a2a/a2a.module.js';
@@ -37,9 +37,10 @@ export class AppModule implements NestModule {
       imports: [ConfigModule.forRoot(config), ObservabilityModule.forRoot(config, observability), DatabaseModule.forRoot(config), IdentityModule.forRoot(config), EventsModule, AgentsModule, RunsModule, ApprovalsModule, DefinitionsApiModule, StreamsModule, WebhooksApiModule, MetricsModule.forApi(), HealthModule, AuditModule, EventsApiModule, A2aModule, AgentsApiModule, DashboardModule, DeliverablesModule, ConversationsApiModule],
       controllers: [AuthController, UsersController, OrganizationsController],
       providers: [
+        // In this order: the log context names the organization AuthGuard found.
         { provide: APP_GUARD, useClass: AuthGuard },
+        { provide: APP_GUARD, useClass: LogContextGuard },
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
-        { provide: APP_INTERCEPTOR, useClass: LogContextInterceptor },
         LoginThrottle,
       ],
     };

@@ -13,6 +13,8 @@ export interface AppConfig {
   role: BatonRole;
   jwtSecret: string | undefined;
   jwtExpiresInSeconds: number;
+  /** BATON_AUTH_CACHE_MS: how long authentication reuses a user or API key row (0: never). */
+  authCacheMs: number;
   adminEmail: string;
   adminPassword: string;
   logLevel: LogLevel;
@@ -154,6 +156,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     role: oneOf(raw(env, 'BATON_ROLE'), ['all', 'api', 'worker'] as const, 'BATON_ROLE', problems),
     jwtSecret: raw(env, 'JWT_SECRET'),
     jwtExpiresInSeconds: expires,
+    authCacheMs: nonNegativeInt(raw(env, 'BATON_AUTH_CACHE_MS'), 'BATON_AUTH_CACHE_MS', problems),
     adminEmail: raw(env, 'ADMIN_EMAIL') ?? '',
     adminPassword: raw(env, 'ADMIN_PASSWORD') ?? '',
     logLevel: oneOf(raw(env, 'LOG_LEVEL'), ['error', 'warn', 'log', 'debug', 'verbose'] as const, 'LOG_LEVEL', problems),

@@ -26,6 +26,13 @@ export const CONFIG_VARIABLES = [
   },
   { name: 'JWT_EXPIRES_IN_SECONDS', description: 'Lifetime of access tokens issued by /auth/login.', sensitive: false, default: '3600' },
   {
+    name: 'BATON_AUTH_CACHE_MS',
+    description:
+      'How long an instance reuses the user or API key row it authenticated a request with. A change made through this instance applies at once; one made through another instance or the CLI within this time. 0: read it on every request.',
+    sensitive: false,
+    default: '2000',
+  },
+  {
     name: 'ADMIN_EMAIL',
     description: 'Email of the seeded admin of organization `global` (default is for local development only).',
     sensitive: false,

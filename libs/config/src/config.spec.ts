@@ -75,6 +75,7 @@ describe('loadConfig', () => {
       role: 'all',
       jwtSecret: undefined,
       jwtExpiresInSeconds: 3600,
+      authCacheMs: 2000,
       adminEmail: 'admin@baton.local',
       logLevel: 'log',
       autoMigrate: false,

@@ -76,13 +76,18 @@ export class ConversationsRepository {
     return manager ?? this.dataSource;
   }
 
-  /** Creates the conversation when it does not exist (a concurrent creator wins; this one then does nothing). */
-  async ensure(organizationId: string, contextId: string, expireMs: number, manager: EntityManager): Promise<void> {
-    await manager.query(
+  /**
+   * The conversation, created when it does not exist (a concurrent creator wins; this one then does nothing), and
+   * row-locked until the transaction ends like `lock`. A row this transaction just inserted is answered from the
+   * INSERT itself: nobody else can see it, let alone lock it, before the commit (one statement for a new context).
+   */
+  async ensureLocked(organizationId: string, contextId: string, expireMs: number, manager: EntityManager): Promise<Conversation | null> {
+    const created: ConversationRow[] = await manager.query(
       `INSERT INTO conversations (organization_id, context_id, expires_at) VALUES ($1, $2, now() + $3 * interval '1 millisecond')
-       ON CONFLICT (organization_id, context_id) DO NOTHING`,
+       ON CONFLICT (organization_id, context_id) DO NOTHING RETURNING ${COLUMNS}`,
       [organizationId, contextId, expireMs],
     );
+    return created[0] ? toConversation(created[0]) : this.lock(organizationId, contextId, manager);
   }
 
   /** The conversation, row-locked until the transaction ends (`share`: against expiry and appends only). */
@@ -167,19 +172,41 @@ export class ConversationsRepository {
   }
 
   /**
-   * Records that a run belongs to the conversation (a repeated start of the same run keeps the first link), and
-   * gives a run started over REST the same contextId in the A2A view (`a2a_tasks`; an A2A start already wrote it).
+   * One message into a locked conversation, in one statement: links its run (`conversation_runs`, and `a2a_tasks` so a
+   * run started over REST has the same contextId in the A2A view; a repeated start keeps the first links), appends
+   * the message as the next seq (once per messageId), and makes the conversation active with its expiry pushed back,
+   * as `append` and `touch` do. Returns the conversation's last seq after it.
    */
-  async linkRun(conversation: Conversation, runId: string, manager: EntityManager): Promise<void> {
-    await manager.query(
-      `INSERT INTO conversation_runs (run_id, conversation_id, organization_id) VALUES ($1, $2, $3) ON CONFLICT (run_id) DO NOTHING`,
-      [runId, conversation.id, conversation.organizationId],
+  async recordMessage(conversation: Conversation, message: NewTaskMessage, expireMs: number, manager: EntityManager): Promise<number> {
+    const rows: { last_seq: string | number }[] = await manager.query(
+      `WITH linked AS (
+         INSERT INTO conversation_runs (run_id, conversation_id, organization_id)
+         SELECT $6::uuid, $1, $3 WHERE $6::uuid IS NOT NULL ON CONFLICT (run_id) DO NOTHING
+       ), tasked AS (
+         INSERT INTO a2a_tasks (run_id, organization_id, context_id)
+         SELECT $6::uuid, $3, $9 WHERE $6::uuid IS NOT NULL ON CONFLICT (run_id) DO NOTHING
+       ), appended AS (
+         INSERT INTO task_messages (conversation_id, seq, organization_id, role, parts, run_id, message_id)
+         VALUES ($1, $2::bigint + 1, $3, $4, $5, $6::uuid, $7)
+         ON CONFLICT (conversation_id, message_id) WHERE message_id IS NOT NULL DO NOTHING RETURNING seq
+       )
+       UPDATE conversations SET last_seq = COALESCE((SELECT seq FROM appended), $2::bigint), state = 'active', idle_at = NULL,
+         last_activity_at = now(), expires_at = now() + $8 * interval '1 millisecond'
+        WHERE id = $1
+       RETURNING last_seq`,
+      [
+        conversation.id,
+        conversation.messageCount,
+        conversation.organizationId,
+        message.role,
+        JSON.stringify(message.parts),
+        message.runId,
+        message.messageId,
+        expireMs,
+        conversation.contextId,
+      ],
     );
-    await manager.query(`INSERT INTO a2a_tasks (run_id, organization_id, context_id) VALUES ($1, $2, $3) ON CONFLICT (run_id) DO NOTHING`, [
-      runId,
-      conversation.organizationId,
-      conversation.contextId,
-    ]);
+    return Number(rows[0].last_seq);
   }
 
   /** The conversation a run was started in, if any (tenant-scoped). */

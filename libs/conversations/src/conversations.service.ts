@@ -9,7 +9,7 @@
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '#config';
 import { DomainError, type JsonValue, type Page, type PageRequest, type RunStatus } from '#core';
 import type { AgentState, Conversation, ConversationState, TaskMessage, UnansweredRun } from './conversation.types.js';
@@ -57,11 +57,8 @@ export class ConversationsService {
    */
   async recordUserMessage(organizationId: string, contextId: string, message: UserMessage): Promise<Conversation> {
     return this.dataSource.transaction(async (manager) => {
-      await this.repository.ensure(organizationId, contextId, this.expireMs, manager);
-      const conversation = await this.lockOpen(organizationId, contextId, manager);
-      if (message.runId) await this.repository.linkRun(conversation, message.runId, manager);
-      const last = await this.repository.append(conversation, [{ role: 'user', ...message }], manager);
-      await this.repository.touch(conversation.id, last, this.expireMs, manager);
+      const conversation = open(await this.repository.ensureLocked(organizationId, contextId, this.expireMs, manager), contextId);
+      const last = await this.repository.recordMessage(conversation, { role: 'user', ...message }, this.expireMs, manager);
       return { ...conversation, messageCount: last, state: 'active' };
     });
   }
@@ -192,10 +189,11 @@ export class ConversationsService {
     });
   }
 
-  private async lockOpen(organizationId: string, contextId: string, manager: EntityManager): Promise<Conversation> {
-    const conversation = await this.repository.lock(organizationId, contextId, manager);
-    if (!conversation) throw DomainError.notFound('Conversation', contextId);
-    if (conversation.state === 'expired') throw expiredError(contextId);
-    return conversation;
-  }
+}
+
+/** The locked conversation, if it exists and has not expired. */
+function open(conversation: Conversation | null, contextId: string): Conversation {
+  if (!conversation) throw DomainError.notFound('Conversation', contextId);
+  if (conversation.state === 'expired') throw expiredError(contextId);
+  return conversation;
 }

@@ -2,10 +2,11 @@ import { Inject, Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { APP_CONFIG, type AppConfig } from '#config';
 import { DomainError, DomainErrorCode, isUuid, ROLES, type Role } from '#core';
-import { ApiKeysRepository, UsersRepository } from '#persistence';
+import { ApiKeysRepository, UsersRepository, type ApiKeyEntity } from '#persistence';
 import { apiKeyMatches, generateApiKey, parseApiKey } from './api-key-codec.js';
 import { DUMMY_PASSWORD_HASH, verifyPassword } from './password-hasher.js';
 import type { AccessTokenClaims, Principal } from './principal.js';
+import { CredentialCache } from './credential-cache.js';
 import { VerifiedTokenCache } from './verified-token-cache.js';
 
 export interface AccessToken {
@@ -19,6 +20,10 @@ const UNAUTHENTICATED = () => new DomainError(DomainErrorCode.Unauthenticated, '
 const IAT_SKEW_SECONDS = 60;
 
 type VerifiedClaims = AccessTokenClaims & { exp: number; iat: number };
+type RequestUser = Awaited<ReturnType<UsersRepository['findForRequest']>>;
+
+const userTag = (userId: string) => `user:${userId}`;
+const apiKeyTag = (keyId: string) => `api_key:${keyId}`;
 
 /**
  * The signature (HS256 only, pinned in IdentityModule) proves we issued the token; the claims must still have the
@@ -40,18 +45,27 @@ function wellFormed(claims: Record<string, unknown>, nowSeconds: number): boolea
 
 @Injectable()
 export class AuthService {
-  /**
-   * Signature checks only: the user row is read on every request (UsersRepository.findForRequest), so disabling a
-   * user or changing a role applies on the next request; a cached token lives at most until its own `exp`.
-   */
+  /** Signature checks only: a cached token lives at most until its own `exp`. */
   private readonly verified = new VerifiedTokenCache<VerifiedClaims>();
+  /**
+   * The user row behind a token and the API key row behind a key, reused for BATON_AUTH_CACHE_MS: disabling a user,
+   * changing a role or revoking a key through this instance applies on the next request (`forgetUser`,
+   * `revokeApiKey`); through another instance, within that time.
+   */
+  private readonly userRows: CredentialCache<RequestUser>;
+  private readonly apiKeyRows: CredentialCache<ApiKeyEntity | null>;
+  /** Key rows whose use was recorded (`last_used_at`): once per read of the row, not once per request. */
+  private readonly touched = new WeakSet<ApiKeyEntity>();
 
   constructor(
     private readonly jwt: JwtService,
     private readonly users: UsersRepository,
     private readonly apiKeys: ApiKeysRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.userRows = new CredentialCache(config.authCacheMs);
+    this.apiKeyRows = new CredentialCache(config.authCacheMs);
+  }
 
   async login(email: string, password: string): Promise<AccessToken> {
     const user = await this.users.findForLogin(email);
@@ -78,16 +92,38 @@ export class AuthService {
       claims = decoded as unknown as VerifiedClaims;
       this.verified.set(token, claims);
     }
-    const user = await this.users.findForRequest(claims.org, claims.sub);
+    const { org, sub } = claims;
+    const user = await this.userRows.get(`${org}:${sub}`, () => this.users.findForRequest(org, sub), (row) => (row ? [userTag(row.id)] : []));
     if (!user || user.disabledAt) throw UNAUTHENTICATED();
     return { kind: 'user', id: user.id, userId: user.id, organizationId: user.organizationId, role: user.role, email: user.email };
   }
 
   private async authenticateApiKey(token: string, prefix: string): Promise<Principal> {
-    const key = await this.apiKeys.findActiveByPrefix(prefix);
-    if (!key || !apiKeyMatches(token, key.keyHash)) throw UNAUTHENTICATED();
-    void this.apiKeys.touch(key.id).catch(() => undefined);
+    const key = await this.apiKeyRows.get(
+      prefix,
+      () => this.apiKeys.findActiveByPrefix(prefix),
+      (row) => (row ? [apiKeyTag(row.id), ...(row.userId ? [userTag(row.userId)] : [])] : []),
+    );
+    // The row may be a few seconds old: its expiry is checked here as the query checked it.
+    if (!key || !apiKeyMatches(token, key.keyHash) || (key.expiresAt && key.expiresAt.getTime() <= Date.now())) throw UNAUTHENTICATED();
+    if (!this.touched.has(key)) {
+      this.touched.add(key);
+      void this.apiKeys.touch(key.id).catch(() => undefined);
+    }
     return { kind: 'api_key', id: key.id, userId: key.userId, organizationId: key.organizationId, role: key.role };
+  }
+
+  /** After a user was disabled or given another role: its tokens and bound API keys are read again on their next use. */
+  forgetUser(userId: string): void {
+    this.userRows.forget(userTag(userId));
+    this.apiKeyRows.forget(userTag(userId));
+  }
+
+  /** Revokes an API key of the organization; it stops on its next use. False when there is no such active key. */
+  async revokeApiKey(organizationId: string, id: string): Promise<boolean> {
+    const revoked = await this.apiKeys.revoke(organizationId, id);
+    this.apiKeyRows.forget(apiKeyTag(id));
+    return revoked;
   }
 
   /** Issues an API key; the clear key is returned once and never stored. */

@@ -1,6 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import { DomainError, ROLES, type ProblemDetail, type Role } from '#core';
 import { OrganizationsRepository, UsersRepository, type OrganizationEntity, type UserEntity } from '#persistence';
+import { AuthService } from './auth.service.js';
 import { hashPassword } from './password-hasher.js';
 import type { Principal } from './principal.js';
 
@@ -30,6 +31,8 @@ export class UsersService {
   constructor(
     private readonly users: UsersRepository,
     private readonly organizations: OrganizationsRepository,
+    // Absent in the CLI, which authenticates nobody: API instances see its changes within BATON_AUTH_CACHE_MS.
+    @Optional() private readonly auth?: AuthService,
   ) {}
 
   /** Validates and creates a user; the organization is created when missing (the CLI). */
@@ -67,7 +70,9 @@ export class UsersService {
   /** Changes a user's role; effective on the user's next request (roles are read per request, not from the JWT). */
   async setRole(principal: Principal, id: string, role: Role): Promise<UserEntity> {
     if (principal.userId === id) throw DomainError.invalidState('You may not change your own role (ask another admin)');
-    if (!(await this.users.setRole(principal.organizationId, id, role))) throw DomainError.notFound('User', id);
+    const changed = await this.users.setRole(principal.organizationId, id, role);
+    this.auth?.forgetUser(id);
+    if (!changed) throw DomainError.notFound('User', id);
     return this.get(principal.organizationId, id);
   }
 
@@ -75,6 +80,7 @@ export class UsersService {
   async disable(principal: Principal, id: string): Promise<UserEntity> {
     if (principal.userId === id) throw DomainError.invalidState('You may not disable yourself (ask another admin)');
     await this.users.disable(principal.organizationId, id);
+    this.auth?.forgetUser(id);
     return this.get(principal.organizationId, id);
   }
 }

@@ -15,7 +15,7 @@ import { RateLimiterRes } from 'rate-limiter-flexible';
 import { AgentRunnerRegistry } from '#agents';
 import { APP_CONFIG, type AppConfig } from '#config';
 import { DomainError } from '#core';
-import { ApprovalQueryService, DefinitionCache, EngineDatabase, RunControlService, RunStarter } from '#engine';
+import { ActiveDefinitions, ApprovalQueryService, DefinitionCache, EngineDatabase, RunControlService, RunStarter } from '#engine';
 import { RunStreamHub } from '#events';
 import { AuthService, type Principal } from '#identity';
 import { DefinitionsRepository, OrganizationsRepository, StepsRepository, type OrchestrationDefinitionEntity } from '#persistence';
@@ -57,6 +57,7 @@ export class A2aEndpoint {
     answers: ConversationAnswers,
     private readonly definitionCache: DefinitionCache,
     private readonly definitions: DefinitionsRepository,
+    private readonly active: ActiveDefinitions,
     private readonly organizations: OrganizationsRepository,
     private readonly auth: AuthService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -127,7 +128,8 @@ export class A2aEndpoint {
   async handle(slug: string, request: Request, response: Response): Promise<void> {
     const principal = await this.authenticate(request, response);
     if (!principal) return;
-    const definition = await this.definitions.findLatestActive(principal.organizationId, slug);
+    // The agent is the latest active version, from memory (ActiveDefinitions: dropped when the slug's rows change).
+    const definition = await this.active.resolve(principal.organizationId, slug);
     if (!definition) {
       response.status(404).json(errorBody(404, `Agent ${slug} not found`));
       return;

@@ -53,31 +53,45 @@ const toTaskRun = (r: TaskRunRow): TaskRun => ({
   lastSeq: r.last_seq,
 });
 
-const SELECT_TASK_RUN = `SELECT r.id, r.status, r.output, r.error, r.updated_at, r.definition_slug, r.definition_version, r.updated_at::text AS updated_key, r.last_seq,
-    COALESCE(t.context_id, r.id::text) AS context_id
-  FROM orchestration_runs r LEFT JOIN a2a_tasks t ON t.run_id = r.id`;
+const TASK_RUN_COLUMNS = `r.id, r.status, r.output, r.error, r.updated_at, r.definition_slug, r.definition_version, r.updated_at::text AS updated_key, r.last_seq,
+    COALESCE(t.context_id, r.id::text) AS context_id`;
+const TASK_RUNS = `orchestration_runs r LEFT JOIN a2a_tasks t ON t.run_id = r.id`;
+const SELECT_TASK_RUN = `SELECT ${TASK_RUN_COLUMNS} FROM ${TASK_RUNS}`;
 
 @Injectable()
 export class A2aTaskRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  /** The run as a task of agent `definitionSlug`, or null (another organization's, another agent's, or none). */
+  /**
+   * The run as a task of agent `definitionSlug`, or null (another organization's, another agent's, or none). Read by
+   * primary key alone, the rest checked on the row: with the statistics of a fast-growing table, the planner tied the
+   * key with the (organization, status) index and scanned every run of the organization (~230 buffers a call).
+   */
   async find(organizationId: string, definitionSlug: string, runId: string): Promise<TaskRun | null> {
-    const rows: TaskRunRow[] = await this.dataSource.query(
-      `${SELECT_TASK_RUN} WHERE r.organization_id = $1 AND r.id = $2 AND r.definition_slug = $3 AND r.deleted_at IS NULL`,
-      [organizationId, runId, definitionSlug],
+    const rows: (TaskRunRow & { organization_id: string; deleted: boolean })[] = await this.dataSource.query(
+      `SELECT r.organization_id, r.deleted_at IS NOT NULL AS deleted, ${TASK_RUN_COLUMNS} FROM ${TASK_RUNS} WHERE r.id = $1`,
+      [runId],
     );
-    return rows[0] ? toTaskRun(rows[0]) : null;
+    const row = rows[0];
+    return row && row.organization_id === organizationId && row.definition_slug === definitionSlug && !row.deleted ? toTaskRun(row) : null;
   }
 
-  /** Records the task's context (a repeated start of the same run keeps the first); returns the context it has. */
-  async recordContext(organizationId: string, runId: string, contextId: string): Promise<string> {
+  /**
+   * A started task: records its context (a repeated start of the same run keeps the first) and appends the client's
+   * message with the context the task has (`contextId` of `message` set to it), in one statement; returns that context.
+   */
+  async recordStart(organizationId: string, runId: string, contextId: string, message: unknown): Promise<string> {
     const rows: { context_id: string }[] = await this.dataSource.query(
       `WITH inserted AS (
          INSERT INTO a2a_tasks (run_id, organization_id, context_id) VALUES ($2, $1, $3) ON CONFLICT (run_id) DO NOTHING RETURNING context_id
+       ), task AS (
+         SELECT context_id FROM inserted UNION ALL SELECT context_id FROM a2a_tasks WHERE run_id = $2 AND organization_id = $1 LIMIT 1
+       ), appended AS (
+         INSERT INTO a2a_task_messages (organization_id, run_id, message)
+         SELECT $1, $2, jsonb_set($4::jsonb, '{contextId}', to_jsonb(task.context_id)) FROM task
        )
-       SELECT context_id FROM inserted UNION ALL SELECT context_id FROM a2a_tasks WHERE run_id = $2 AND organization_id = $1 LIMIT 1`,
-      [organizationId, runId, contextId],
+       SELECT context_id FROM task`,
+      [organizationId, runId, contextId, JSON.stringify(message)],
     );
     return rows[0]?.context_id ?? contextId;
   }

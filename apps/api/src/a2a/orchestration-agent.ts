@@ -93,6 +93,8 @@ interface Accepted {
   runId: string;
   /** The log position the task's updates follow from (0 for a new task: its whole history). */
   afterSeq: number;
+  /** A task this message created: the run as its creation left it, and the message as stored (its whole history). */
+  created?: { run: TaskRun; message: unknown };
 }
 
 export class OrchestrationAgent implements A2ARequestHandler {
@@ -122,6 +124,11 @@ export class OrchestrationAgent implements A2ARequestHandler {
       await this.waitUntilInterrupted(accepted, signalOf(context));
       // The answer is in the context's history before the client can send its next message.
       await this.services.recordAnswer(this.organizationId, accepted.runId);
+    } else if (accepted.created) {
+      // Answered at once: a task this message created is the run as its creation left it, its history this message
+      // (as REST answers a start with the run's row as inserted, with no read back).
+      const { run, message } = accepted.created;
+      return taskOfRun(run, [], historyLength === 0 ? [] : [Message.fromJSON(message)]);
     }
     return this.task(accepted.runId, historyLength);
   }
@@ -268,15 +275,18 @@ export class OrchestrationAgent implements A2ARequestHandler {
     const input = this.inputOf(message);
     await this.services.consumeStart(this.organizationId);
     const contextId = message.contextId || randomUUID();
-    try {
-      await this.services.conversations.assertOpen(this.organizationId, contextId);
-    } catch (error) {
-      return fromDomainError(error, 'message.contextId');
+    // A context the client named may have expired; one generated here is new.
+    if (message.contextId) {
+      try {
+        await this.services.conversations.assertOpen(this.organizationId, contextId);
+      } catch (error) {
+        return fromDomainError(error, 'message.contextId');
+      }
     }
     const key = message.messageId && message.messageId.length <= 190 ? `a2a:${message.messageId}` : null;
-    let runId: string;
+    let started: Awaited<ReturnType<RunStarter['start']>>;
     try {
-      const { run } = await this.services.starter.start({
+      started = await this.services.starter.start({
         organizationId: this.organizationId,
         definition: this.definition.slug,
         version: this.definition.version,
@@ -286,14 +296,14 @@ export class OrchestrationAgent implements A2ARequestHandler {
         actorUserId: this.principal.userId,
         contextId,
       });
-      runId = run.id;
     } catch (error) {
       return fromDomainError(error, 'message.parts[data]');
     }
-    // A repeated start (same messageId) keeps the run's first context.
-    const taskContext = await this.services.tasks.recordContext(this.organizationId, runId, contextId);
-    const json = Message.toJSON({ ...message, taskId: runId, contextId: taskContext }) as { parts: JsonValue[] };
-    await this.services.tasks.appendMessage(this.organizationId, runId, json);
+    const { run, created } = started;
+    const runId = run.id;
+    // A repeated start (same messageId) keeps the run's first context; the message is stored with the context it has.
+    const json = Message.toJSON({ ...message, taskId: runId, contextId }) as { parts: JsonValue[] };
+    const taskContext = await this.services.tasks.recordStart(this.organizationId, runId, contextId, json);
     try {
       await this.services.conversations.recordUserMessage(this.organizationId, taskContext, {
         runId,
@@ -303,7 +313,20 @@ export class OrchestrationAgent implements A2ARequestHandler {
     } catch (error) {
       return fromDomainError(error, 'message.contextId');
     }
-    return { runId, afterSeq: 0 };
+    if (!created) return { runId, afterSeq: 0 };
+    const taskRun: TaskRun = {
+      id: runId,
+      contextId: taskContext,
+      status: run.status,
+      output: run.output as JsonValue,
+      error: run.error as JsonValue,
+      updatedAt: run.updatedAt,
+      definitionSlug: run.definitionSlug,
+      definitionVersion: run.definitionVersion,
+      updatedKey: run.updatedAt.toISOString(),
+      lastSeq: run.lastSeq,
+    };
+    return { runId, afterSeq: 0, created: { run: taskRun, message: { ...json, contextId: taskContext } } };
   }
 
   /** The run input a message carries: its first data part, else `{ text }` when the input schema allows it. */

@@ -65,6 +65,6 @@ export class AuthController {
   @ApiNoContentResponse()
   @ApiNotFoundResponse({ type: ErrorResponseDto })
   async revokeKey(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string): Promise<void> {
-    if (!(await this.apiKeys.revoke(principal.organizationId, id))) throw DomainError.notFound('API key', id);
+    if (!(await this.auth.revokeApiKey(principal.organizationId, id))) throw DomainError.notFound('API key', id);
   }
 }

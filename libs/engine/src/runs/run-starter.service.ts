@@ -8,7 +8,7 @@ import { SpanStatusCode, type Span } from '@opentelemetry/api';
 import { DomainError, type Budget, type JsonValue } from '#core';
 import { WORK_CHANNEL } from '#events';
 import { RunsRepository, type OrchestrationRunEntity } from '#persistence';
-import { DefinitionCache, inputProblems } from '../compiled-definition.js';
+import { DefinitionCache, inputProblems, type CompiledDefinition } from '../compiled-definition.js';
 import { ActiveDefinitions } from './active-definitions.js';
 import { commitWith, EngineDatabase } from '../store/engine-database.js';
 import { appendEvents, type NewEvent } from '../store/event-log.repository.js';
@@ -55,27 +55,23 @@ export class RunStarter {
 
   async start(command: StartRunCommand): Promise<StartedRun> {
     const { organizationId } = command;
-    if (command.idempotencyKey) {
+    // A repeated idempotency key is found by the insert's conflict (below), not by a read before every keyed start;
+    // a repeat that could no longer start (definition archived, input now invalid) still answers with its first run.
+    let checked: { definition: CompiledDefinition; input: JsonValue };
+    try {
+      checked = await this.startable(command);
+    } catch (error) {
+      if (!(error instanceof DomainError) || !command.idempotencyKey) throw error;
       const existing = await this.existing(organizationId, command.idempotencyKey, command.definition);
       if (existing) return { run: existing, created: false };
+      throw error;
     }
-    const row = await this.active.resolve(organizationId, command.definition, command.version);
-    if (!row)
-      throw DomainError.notFound(
-        'Orchestration definition',
-        command.version ? `${command.definition} v${command.version}` : command.definition,
-      );
-    if (row.status !== 'active')
-      throw DomainError.invalidState(`${row.slug} v${row.version} is ${row.status}: only active versions start runs`);
-    const definition = this.cache.put(row);
-    const input = command.input ?? {};
-    const problems = inputProblems(definition, input);
-    if (problems.length > 0) throw DomainError.validation(`Input does not match the input schema of ${row.slug} v${row.version}`, problems);
+    const { definition, input } = checked;
 
     // When this process runs a worker with free slots, the run's first steps start on it in the creating transaction
     // (like a decision's dependents, see EngineWorker.lendSlots); otherwise a worker is woken to claim them.
     // The run's span (tracing on): a child of the request's span, its traceparent kept on the run row.
-    const traced = this.tracing.startRun(row.slug, organizationId);
+    const traced = this.tracing.startRun(definition.slug, organizationId);
     const creating = this.worker.lendSlots((fast) =>
       this.db.tx(async (client) => {
         const events: NewEvent[] = [];
@@ -129,6 +125,23 @@ export class RunStarter {
     }
     // The run as its creation left it (no read back): its row as the INSERT returned it.
     return { run: this.runs.fromRow(inserted.row), created: true };
+  }
+
+  /** The definition version the run is pinned to, and its input checked against the input schema. */
+  private async startable(command: StartRunCommand): Promise<{ definition: CompiledDefinition; input: JsonValue }> {
+    const row = await this.active.resolve(command.organizationId, command.definition, command.version);
+    if (!row)
+      throw DomainError.notFound(
+        'Orchestration definition',
+        command.version ? `${command.definition} v${command.version}` : command.definition,
+      );
+    if (row.status !== 'active')
+      throw DomainError.invalidState(`${row.slug} v${row.version} is ${row.status}: only active versions start runs`);
+    const definition = this.cache.put(row);
+    const input = command.input ?? {};
+    const problems = inputProblems(definition, input);
+    if (problems.length > 0) throw DomainError.validation(`Input does not match the input schema of ${row.slug} v${row.version}`, problems);
+    return { definition, input };
   }
 
   private async existing(organizationId: string, key: string, definition: string): Promise<OrchestrationRunEntity | null> {

@@ -72,7 +72,10 @@ export async function approvalView(client: Queryable, organizationId: string, id
 
 export async function pendingApprovalViewsOfRun(client: Queryable, organizationId: string, runId: string): Promise<ApprovalViewRow[]> {
   const { rows } = await client.query<ApprovalViewRow>(
-    `${SELECT_VIEW} WHERE a.organization_id = $1 AND a.run_id = $2 AND a.status = 'pending' ORDER BY a.requested_at`,
+    // The organization is checked on the run (an approval is always its run's organization's): with it on the approval,
+    // generic plans walked every pending approval of the organization by (organization, status, requested_at) to find
+    // this run's (~850 buffers at 5,000 pending) instead of reading them by human_approvals_run_idx.
+    `${SELECT_VIEW} WHERE r.organization_id = $1 AND a.run_id = $2 AND a.status = 'pending' ORDER BY a.requested_at, a.id`,
     [organizationId, runId],
   );
   return rows;

@@ -68,8 +68,12 @@ export async function insertRun(client: Queryable, run: NewRunRow, id: string): 
 /** A run row as its INSERT returned it (column names as in the table). */
 export type InsertedRun = { id: string } & Record<string, unknown>;
 
-/** Inserts the run's steps; returns the ready ones (no dependencies), best first, as a claim would start them. */
-export async function insertSteps(client: Queryable, runId: string, run: NewRunRow): Promise<ClaimableStep[]> {
+/**
+ * Inserts the run's steps; returns the ready ones (no dependencies), best first, as a claim would start them.
+ * `ifRunInserted`: only when this transaction's run insert, issued before on the same connection, inserted the run
+ * (it did nothing on an idempotency conflict): the two can then go out together.
+ */
+export async function insertSteps(client: Queryable, runId: string, run: NewRunRow, ifRunInserted = false): Promise<ClaimableStep[]> {
   const steps = [...run.definition.steps.values()];
   const { rows } = await client.query<ClaimableStep>(
     `WITH inserted AS (
@@ -80,6 +84,7 @@ export async function insertSteps(client: Queryable, runId: string, run: NewRunR
             CASE WHEN s.deps = 0 THEN now() END, $3, s.timeout_ms, s.reversible, s.rollback
        FROM unnest($4::text[], $5::int[], $6::text[], $7::text[], $8::jsonb[], $9::int[], $10::int[], $11::int[], $12::bool[], $13::jsonb[])
          AS s(key, position, type, agent, depends_on, deps, max_attempts, timeout_ms, reversible, rollback)
+      ${ifRunInserted ? 'WHERE EXISTS (SELECT 1 FROM orchestration_runs r WHERE r.id = $1)' : ''}
      RETURNING ${claimableColumns('orchestration_steps')}, status, position
      )
      SELECT ${claimableColumns('i')} FROM inserted i WHERE i.status = 'ready' ORDER BY i.position`,
@@ -112,16 +117,8 @@ export async function createRunRows(
   events: NewEvent[],
 ): Promise<{ id: string; ready: ClaimableStep[]; row: InsertedRun } | null> {
   const id = randomUUID();
-  let inserted: InsertedRun | null;
-  let ready: ClaimableStep[];
-  if (run.idempotencyKey === null) {
-    // No key, no conflict: the run and its steps go out together (one round trip).
-    [inserted, ready] = await together([insertRun(client, run, id), insertSteps(client, id, run)]);
-  } else {
-    inserted = await insertRun(client, run, id);
-    if (!inserted) return null;
-    ready = await insertSteps(client, id, run);
-  }
+  // One round trip: with a key, the steps are inserted only if the run was (not on a conflict with the key's first run).
+  const [inserted, ready] = await together([insertRun(client, run, id), insertSteps(client, id, run, run.idempotencyKey !== null)]);
   if (!inserted) return null;
   const base = { runId: inserted.id, organizationId: run.organizationId };
   events.push(

@@ -33,6 +33,10 @@ function pathOf(url: string | undefined): string {
 export function pinoParams(config: AppConfig, sensitive: string[], options: LoggingOptions = {}): Params {
   const scrub = secretScrubber([...sensitive, ...(options.secrets ?? [])]);
   const destination = options.destination ?? (config.logFormat === 'pretty' ? pretty({ sync: true, colorize: process.stdout.isTTY, singleLine: true }) : pino.destination({ sync: false }));
+  const threshold = pino.levels.values[PINO_LEVEL[config.logLevel]];
+  // A request line below LOG_LEVEL is 'silent' to pino-http, which then skips the child logger it would build for it
+  // (bindings serialized and redacted: ~0.05 ms a request) only for the line to be dropped.
+  const enabled = (level: Level): Level | 'silent' => (pino.levels.values[level] >= threshold ? level : 'silent');
   return {
     pinoHttp: [
       {
@@ -45,15 +49,17 @@ export function pinoParams(config: AppConfig, sensitive: string[], options: Logg
         mixin: () => RequestContext.logFields(),
         genReqId: (request: IncomingMessage, response: ServerResponse) => resolveRequestId(request, response),
         customAttributeKeys: { reqId: 'requestId', responseTime: 'ms' },
-        // The mixin adds what the request's context already holds; repeat none of it.
+        // The mixin adds what the request's context already holds; repeat none of it. No fields: no bindings at all
+        // (pino-http would otherwise build a child logger with nothing in it, as it does for every request it sees).
         customProps: (request: IncomingMessage) => {
           const inContext = RequestContext.logFields();
-          return Object.fromEntries(Object.entries(HttpLogFields.get(request)).filter(([key]) => !(key in inContext)));
+          const fields = Object.entries(HttpLogFields.get(request)).filter(([key]) => !(key in inContext));
+          return (fields.length > 0 ? Object.fromEntries(fields) : undefined) as object;
         },
         customLogLevel: (request: IncomingMessage, response: ServerResponse, error?: Error) => {
-          if (error || response.statusCode >= 500) return 'error';
-          if (response.statusCode >= 400) return 'warn';
-          return QUIET_PATHS.has(pathOf(request.url)) ? 'debug' : 'info';
+          if (error || response.statusCode >= 500) return enabled('error');
+          if (response.statusCode >= 400) return enabled('warn');
+          return enabled(QUIET_PATHS.has(pathOf(request.url)) ? 'debug' : 'info');
         },
         customSuccessMessage: (request: IncomingMessage, response: ServerResponse) => `${request.method} ${pathOf(request.url)} ${response.statusCode}`,
         customErrorMessage: (request: IncomingMessage, response: ServerResponse) => `${request.method} ${pathOf(request.url)} ${response.statusCode}`,

@@ -1,18 +1,18 @@
-import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
+import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
-import type { Observable } from 'rxjs';
 import type { Principal } from '#identity';
 import { HttpLogFields, RequestContext, type LogContextFields } from '#observability';
 
 /**
- * Once the guard has authenticated a request, names its organization, and the run / step its route is about, on
- * every log line of the request (RequestContext) and on the request's own line (HttpLogFields). Interceptors run
- * after guards, which is when the organization is known.
+ * Once AuthGuard has authenticated a request, names its organization, and the run / step its route is about, on
+ * every log line of the request (RequestContext) and on the request's own line (HttpLogFields). A global guard
+ * registered after AuthGuard (it never refuses), rather than an interceptor: a route with no interceptor is called
+ * without the RxJS pipeline Nest builds around interceptors on every request.
  */
 @Injectable()
-export class LogContextInterceptor implements NestInterceptor {
-  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    if (context.getType() !== 'http') return next.handle();
+export class LogContextGuard implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
+    if (context.getType() !== 'http') return true;
     const request = context.switchToHttp().getRequest<Request & { principal?: Principal }>();
     const fields: LogContextFields = {};
     if (request.principal) fields.organizationId = request.principal.organizationId;
@@ -22,6 +22,6 @@ export class LogContextInterceptor implements NestInterceptor {
     if (route.includes('steps/:key') && typeof params.key === 'string') fields.stepKey = params.key;
     HttpLogFields.set(request, fields);
     RequestContext.annotate(fields);
-    return next.handle();
+    return true;
   }
 }
