@@ -70,7 +70,7 @@ export async function lockRunsForClaim(client: Queryable, runIds: string[], most
   const { rows } = await client.query<LockedRun>(
     `SELECT id, organization_id, definition_id, input, max_concurrency, depth, ${RUN_BUDGET_COLUMNS} FROM orchestration_runs
       WHERE id = ANY($1::uuid[]) AND status IN ('running', 'awaiting_approval')
-      ORDER BY array_position($1::uuid[], id) FOR UPDATE SKIP LOCKED LIMIT $2`,
+      ORDER BY array_position($1::uuid[], id) FOR NO KEY UPDATE SKIP LOCKED LIMIT $2`,
     [runIds, most],
   );
   return rows;

@@ -76,7 +76,7 @@ export async function raiseRunBudget(client: Queryable, runId: string, budget: R
 export async function lockRuns(client: Queryable, runIds: string[]): Promise<Map<string, RunRow>> {
   const { rows } = await client.query<RunRow>(
     `SELECT ${RUN_ROW_COLUMNS} FROM orchestration_runs
-      WHERE id = ANY($1::uuid[]) ORDER BY depth, id FOR UPDATE`,
+      WHERE id = ANY($1::uuid[]) ORDER BY depth, id FOR NO KEY UPDATE`,
     [runIds],
   );
   return new Map(rows.map((r) => [r.id, r]));
@@ -89,7 +89,7 @@ export async function lockRunWithAncestors(client: Queryable, runId: string): Pr
        SELECT id, parent_run_id FROM orchestration_runs WHERE id = $1
        UNION SELECT r.id, r.parent_run_id FROM orchestration_runs r JOIN chain c ON r.id = c.parent
      )
-     SELECT ${RUN_ROW_COLUMNS} FROM orchestration_runs WHERE id IN (SELECT id FROM chain) ORDER BY depth, id FOR UPDATE`,
+     SELECT ${RUN_ROW_COLUMNS} FROM orchestration_runs WHERE id IN (SELECT id FROM chain) ORDER BY depth, id FOR NO KEY UPDATE`,
     [runId],
   );
   return new Map(rows.map((r) => [r.id, r]));
@@ -112,7 +112,7 @@ export async function lockRunsForApply(client: Queryable, runIds: string[], mayE
         WHERE r.parent_run_id IS NOT NULL AND r.steps_remaining <= 1
      )
      SELECT ${RUN_ROW_COLUMNS} FROM orchestration_runs
-      WHERE id = ANY($1::uuid[]) OR id IN (SELECT id FROM up) ORDER BY depth, id FOR UPDATE`,
+      WHERE id = ANY($1::uuid[]) OR id IN (SELECT id FROM up) ORDER BY depth, id FOR NO KEY UPDATE`,
     [runIds, [...mayEnd.keys()], [...mayEnd.values()]],
   );
   return new Map(rows.map((r) => [r.id, r]));
