@@ -2,7 +2,6 @@
  * A throw-away database for benchmarks: a fresh embedded PostgreSQL in a temp dir with default durability
  * (fsync and synchronous_commit on), or a new database on DATABASE_URL's server when set.
  * BENCH_PROFILE=1 loads pg_stat_statements into the embedded server (and times I/O) for bench/pg-profile.ts.
- * The bench connects through the embedded server's Unix socket, as the app does; BENCH_TCP=1 connects over loopback TCP.
  */
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -48,8 +47,6 @@ export async function openBenchDatabase(name: string): Promise<BenchDatabase> {
       port,
       persistent: false,
       ...(PROFILING ? { settings: PROFILE_SETTINGS } : {}),
-      // BENCH_TCP=1: over loopback TCP, as the peers' scripts connect, instead of the embedded server's Unix socket.
-      socket: process.env.BENCH_TCP !== '1',
     });
     adminUrl = server.adminUrl;
     stop = async () => {

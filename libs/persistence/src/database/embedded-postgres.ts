@@ -2,11 +2,6 @@
  * Embedded PostgreSQL for machines without a server. Keeps one invariant: at most one postgres process
  * per data directory. A process that finds the server already up (another Baton process, or one left by
  * a crashed process) connects to it and does not own it; only the owner stops it.
- *
- * Connections go through the server's Unix socket, in its data directory, when that path is short enough for one (the
- * TCP port on 127.0.0.1 stays open for psql and other tools): on loopback TCP every statement's write also runs the
- * receiving side's network stack, and the engine, bound by CPU on small machines, went 10-15% faster over the socket
- * (docs/benchmarks.md). `socket: false` keeps TCP (the benches' BENCH_TCP=1, to compare with peers that use it).
  */
 import childProcess, { type SpawnOptions } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -92,33 +87,13 @@ export interface EmbeddedOptions {
   onLog?: (message: string) => void;
   /** Extra server settings (`-c name=value`), e.g. the benches' `shared_preload_libraries=pg_stat_statements`. */
   settings?: Record<string, string>;
-  /** Connect through the Unix socket (default true; TCP when false, or when the socket's path would be too long). */
-  socket?: boolean;
-}
-
-/** The longest Unix socket path every platform accepts (sun_path is 104 bytes on macOS, 108 on Linux, with its NUL). */
-const MAX_SOCKET_PATH = 103;
-
-/** The server's socket directory, if connections should use it (see the header). */
-function socketDirectory(databaseDir: string, port: number, wanted: boolean): string | null {
-  // unix_socket_directories is a comma-separated list: a directory with a comma in its name cannot be one.
-  if (!wanted || process.platform === 'win32' || databaseDir.includes(',')) return null;
-  return Buffer.byteLength(join(databaseDir, `.s.PGSQL.${port}`)) <= MAX_SOCKET_PATH ? databaseDir : null;
 }
 
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedServer> {
   const databaseDir = resolve(options.dataDir, 'pg');
-  const socketDir = socketDirectory(databaseDir, options.port, options.socket ?? true);
-  const url = (host: string) => `postgres://${USER}:${PASSWORD}@${host}:${options.port}/postgres`;
-  const adminUrl = socketDir ? url(encodeURIComponent(socketDir)) : url('127.0.0.1');
-  // A server another process started may have been started without the socket (an older version): TCP then.
-  const notOwned = (): EmbeddedServer => ({
-    adminUrl: socketDir && existsSync(join(socketDir, `.s.PGSQL.${options.port}`)) ? adminUrl : url('127.0.0.1'),
-    port: options.port,
-    owned: false,
-    stop: async () => undefined,
-  });
-  if (await answers(options.port)) return notOwned();
+  const adminUrl = `postgres://${USER}:${PASSWORD}@127.0.0.1:${options.port}/postgres`;
+  const notOwned: EmbeddedServer = { adminUrl, port: options.port, owned: false, stop: async () => undefined };
+  if (await answers(options.port)) return notOwned;
 
   mkdirSync(resolve(options.dataDir), { recursive: true });
   const EmbeddedPostgres = await loadEmbeddedPostgres();
@@ -137,7 +112,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
       '-c',
       'max_connections=300',
       '-c',
-      `unix_socket_directories=${socketDir ?? ''}`,
+      'unix_socket_directories=',
       ...Object.entries(options.settings ?? {}).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
     ],
     onLog: options.onLog ?? (() => undefined),
@@ -149,7 +124,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   } catch (error) {
     // Another process may have won the race to start the same cluster: wait for it to answer.
     for (let i = 0; i < 40; i++) {
-      if (await answers(options.port)) return notOwned();
+      if (await answers(options.port)) return notOwned;
       await sleep(250);
     }
     throw new Error(`embedded PostgreSQL did not start on port ${options.port} (data in ${databaseDir}): ${String(error)}`, {
