@@ -35,7 +35,7 @@ export function isConnectionError(error: unknown): boolean {
   const { code, errors, cause } = error as { code?: unknown; errors?: unknown; cause?: unknown };
   if (typeof code === 'string' && (CONNECTION_CODES.has(code) || /^(08|28)/.test(code) || code === '3D000' || code === '57P03'))
     return true;
-  // The embedded server's Unix socket is missing: the server is not running.
+  // The server's Unix socket is missing (a DATABASE_URL with a socket directory as host): the server is not running.
   if (code === 'ENOENT' && /\.s\.PGSQL\.\d+/.test(String((error as { message?: unknown }).message ?? ''))) return true;
   if (Array.isArray(errors) && errors.some(isConnectionError)) return true;
   return cause !== undefined && cause !== error && isConnectionError(cause);

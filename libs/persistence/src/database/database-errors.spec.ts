@@ -11,7 +11,7 @@ describe('database error classes', () => {
     ['too many connections (53300)', pg('53300')],
     ['a connection exception (08006)', typeorm(pg('08006'))],
     ['a terminated connection', new Error('Connection terminated unexpectedly')],
-    ['the embedded server stopped (its Unix socket gone)', Object.assign(new Error('connect ENOENT /data/pg/.s.PGSQL.55432'), { code: 'ENOENT' })],
+    ['a server reached by its Unix socket stopped (the socket gone)', Object.assign(new Error('connect ENOENT /data/pg/.s.PGSQL.55432'), { code: 'ENOENT' })],
     ['both addresses of a dual-stack connect', Object.assign(new AggregateError([pg('ECONNREFUSED'), pg('ECONNREFUSED')]), {})],
   ])('%s: unavailable', (_what, error) => {
     expect([isDatabaseUnavailable(error), isDatabaseBusy(error), isDataException(error)]).toEqual([true, false, false]);

@@ -29,7 +29,7 @@ const MESSAGES = [
   /terminating connection due to administrator command/i,
   /Connection is not established/i,
   /Cannot use a pool after calling end/i,
-  // The embedded server's Unix socket is not there: the server is down (a stopped server removes its socket).
+  // A server reached through its Unix socket (DATABASE_URL with host=/var/run/postgresql, say) is down: the socket is gone.
   /connect ENOENT \S*\.s\.PGSQL\.\d+/,
 ];
 /** 57014 query_canceled, 55P03 lock_not_available, 53000 insufficient_resources, 53100 disk_full, 53200 out_of_memory. */
