@@ -10,10 +10,11 @@ import { readFileSync } from 'node:fs';
 import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { loadConfig, projectRoot } from '#config';
 import { hashPassword } from '#identity';
 import { createApp } from '../apps/api/src/bootstrap.js';
-import type { BenchDatabase } from './bench-database.js';
+import { percentile, type BenchDatabase } from './bench-database.js';
 
 export interface JsonAnswer {
   status: number;
@@ -136,4 +137,17 @@ export async function benchToken(db: BenchDatabase, base: string, role = 'admin'
   const answer = await jsonClient(base, 1)('POST', '/auth/login', { email, password });
   if (answer.status !== 200) throw new Error(`login answered ${answer.status}: ${answer.body}`);
   return (JSON.parse(answer.body) as { access_token: string }).access_token;
+}
+
+/** p50 and p95 of `reads` GETs of `path()` one after another (after 20 unmeasured ones); any answer but 200 throws. */
+export async function timedReads(client: JsonClient, path: () => string, reads: number): Promise<{ p50: number; p95: number }> {
+  const latencies: number[] = [];
+  for (let i = 0; i < reads + 20; i++) {
+    const at = performance.now();
+    const answer = await client('GET', path());
+    if (answer.status !== 200) throw new Error(`GET ${path()} answered ${answer.status}: ${answer.body.slice(0, 200)}`);
+    if (i >= 20) latencies.push(performance.now() - at);
+  }
+  latencies.sort((a, b) => a - b);
+  return { p50: percentile(latencies, 50), p95: percentile(latencies, 95) };
 }

@@ -20,7 +20,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { insertBenchDefinition, machineInfo, openBenchDatabase, percentile } from './bench-database.js';
-import { benchToken, jsonClient, spawnBenchApi, type JsonClient } from './bench-http.js';
+import { benchToken, jsonClient, spawnBenchApi, timedReads } from './bench-http.js';
 
 const SLEEPERS = Number(process.env.BENCH_SLEEPERS ?? 10_000);
 const PROBES = Number(process.env.BENCH_PROBES ?? 100);
@@ -96,17 +96,6 @@ async function probes(): Promise<ProbeFigures> {
   return { claim: figures(claim), stepToStep: figures(stepToStep), run: figures(runMs) };
 }
 
-async function reads(client: JsonClient, path: () => string): Promise<{ p50: number; p95: number }> {
-  const latencies: number[] = [];
-  for (let i = 0; i < READS + 20; i++) {
-    const at = performance.now();
-    const answer = await client('GET', path());
-    if (answer.status !== 200) throw new Error(`GET ${path()} answered ${answer.status}: ${answer.body.slice(0, 200)}`);
-    if (i >= 20) latencies.push(performance.now() - at);
-  }
-  return figures(latencies);
-}
-
 const f = (x: number) => x.toFixed(1);
 const line = (label: string, p: ProbeFigures) =>
   console.log(
@@ -142,12 +131,12 @@ const loaded = await probes();
 line(`${SLEEPERS} steps sleeping`, loaded);
 const rssMb = api.rssMb();
 const [{ runs }] = await db.dataSource.query(`SELECT count(*)::int AS runs FROM orchestration_runs WHERE status = 'running'`);
-const list = await reads(get, () => '/orchestrations/runs');
+const list = await timedReads(get, () => '/orchestrations/runs', READS);
 const sleeperIds = ((await db.dataSource.query(`SELECT id FROM orchestration_runs WHERE status = 'running' LIMIT 1000`)) as { id: string }[]).map(
   (r) => r.id,
 );
-const status = await reads(get, () => `/orchestrations/runs/${sleeperIds[Math.floor(Math.random() * sleeperIds.length)]}/status`);
-const pending = await reads(get, () => '/orchestrations/approvals?status=pending');
+const status = await timedReads(get, () => `/orchestrations/runs/${sleeperIds[Math.floor(Math.random() * sleeperIds.length)]}/status`, READS);
+const pending = await timedReads(get, () => '/orchestrations/approvals?status=pending', READS);
 console.log(
   `${runs} runs in flight: RSS ${f(rssMb)} MB (idle ${f(idleRss)} MB); GET /orchestrations/runs p50 ${f(list.p50)} ms p95 ${f(list.p95)} ms; ` +
     `/status p50 ${f(status.p50)} ms p95 ${f(status.p95)} ms; /orchestrations/approvals?status=pending p50 ${f(pending.p50)} ms p95 ${f(pending.p95)} ms`,

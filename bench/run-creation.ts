@@ -17,7 +17,7 @@
 import 'reflect-metadata';
 import { performance } from 'node:perf_hooks';
 import { insertBenchDefinition, machineInfo, openBenchDatabase, percentile, PROFILING } from './bench-database.js';
-import { benchToken, jsonClient, spawnBenchApi, type JsonClient } from './bench-http.js';
+import { benchToken, jsonClient, spawnBenchApi, timedReads, type JsonClient } from './bench-http.js';
 import { CpuMeter, PgProfile } from './pg-profile.js';
 
 const CLIENTS = (process.env.BENCH_CLIENTS ?? '16,64').split(',').map(Number);
@@ -90,18 +90,6 @@ async function settled(since: number): Promise<number> {
   }
 }
 
-async function reads(client: JsonClient, path: () => string): Promise<{ p50: number; p95: number }> {
-  const latencies: number[] = [];
-  for (let i = 0; i < READS + 20; i++) {
-    const at = performance.now();
-    const answer = await client('GET', path());
-    if (answer.status !== 200) throw new Error(`GET ${path()} answered ${answer.status}: ${answer.body.slice(0, 200)}`);
-    if (i >= 20) latencies.push(performance.now() - at);
-  }
-  latencies.sort((a, b) => a - b);
-  return { p50: percentile(latencies, 50), p95: percentile(latencies, 95) };
-}
-
 const f = (x: number) => x.toFixed(1);
 console.log(`machine: ${await machineInfo(db.dataSource)}; ${PER_CELL} runs per cell, clients ${CLIENTS.join(', ')}`);
 await create(16, WARMUP);
@@ -151,9 +139,9 @@ for (const a2a of cells.filter((c) => c.via === 'A2A')) {
 const inFlight = runIds.length;
 const get = jsonClient(base, 1, token);
 const rssMb = api.rssMb();
-const list = await reads(get, () => '/orchestrations/runs');
-const status = await reads(get, () => `/orchestrations/runs/${runIds[Math.floor(Math.random() * runIds.length)]}/status`);
-const pending = await reads(get, () => '/orchestrations/approvals?status=pending');
+const list = await timedReads(get, () => '/orchestrations/runs', READS);
+const status = await timedReads(get, () => `/orchestrations/runs/${runIds[Math.floor(Math.random() * runIds.length)]}/status`, READS);
+const pending = await timedReads(get, () => '/orchestrations/approvals?status=pending', READS);
 console.log(
   `${inFlight} runs in flight (paused at approvals): RSS ${rssMb.toFixed(0)} MB; GET /orchestrations/runs p50 ${f(list.p50)} ms p95 ${f(list.p95)} ms; ` +
     `/status p50 ${f(status.p50)} ms p95 ${f(status.p95)} ms; /orchestrations/approvals?status=pending p50 ${f(pending.p50)} ms p95 ${f(pending.p95)} ms`,
