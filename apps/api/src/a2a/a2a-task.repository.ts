@@ -8,6 +8,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import type { JsonValue, RunStatus } from '#core';
 import type { TaskRun as TaskRunView } from '#a2a';
+import type { OrchestrationRunEntity } from '#persistence';
 
 /** A run as the A2A server reads it. */
 export interface TaskRun extends TaskRunView {
@@ -15,6 +16,20 @@ export interface TaskRun extends TaskRunView {
   updatedKey: string;
   /** Seq of the run's last event: a snapshot of the task is current up to this position of its log. */
   lastSeq: number;
+}
+
+/** A run row as its task shows it, in the context `contextId`. */
+export function taskViewOf(run: OrchestrationRunEntity, contextId: string): TaskRunView {
+  return {
+    id: run.id,
+    contextId,
+    status: run.status,
+    output: run.output as JsonValue,
+    error: run.error as JsonValue,
+    updatedAt: run.updatedAt,
+    definitionSlug: run.definitionSlug,
+    definitionVersion: run.definitionVersion,
+  };
 }
 
 export interface TaskListFilter {

@@ -53,7 +53,7 @@ import type { OrchestrationDefinitionEntity, StepsRepository } from '#persistenc
 import type { ConversationsService } from '#conversations';
 import { validateWebhookUrl, type A2aPushTargetsRepository } from '#webhooks';
 import { forbidden, fromDomainError, invalidParams, taskNotCancelable, taskNotFound, unsupported } from './a2a-errors.js';
-import type { A2aTaskRepository, TaskRun } from './a2a-task.repository.js';
+import { taskViewOf, type A2aTaskRepository, type TaskRun } from './a2a-task.repository.js';
 import { RunEventQueue } from './run-event-queue.js';
 
 /** Where the HTTP layer puts the request's abort signal (the client went away) in the call context. */
@@ -314,18 +314,7 @@ export class OrchestrationAgent implements A2ARequestHandler {
       return fromDomainError(error, 'message.contextId');
     }
     if (!created) return { runId, afterSeq: 0 };
-    const taskRun: TaskRun = {
-      id: runId,
-      contextId: taskContext,
-      status: run.status,
-      output: run.output as JsonValue,
-      error: run.error as JsonValue,
-      updatedAt: run.updatedAt,
-      definitionSlug: run.definitionSlug,
-      definitionVersion: run.definitionVersion,
-      updatedKey: run.updatedAt.toISOString(),
-      lastSeq: run.lastSeq,
-    };
+    const taskRun: TaskRun = { ...taskViewOf(run, taskContext), updatedKey: run.updatedAt.toISOString(), lastSeq: run.lastSeq };
     return { runId, afterSeq: 0, created: { run: taskRun, message: { ...json, contextId: taskContext } } };
   }
 

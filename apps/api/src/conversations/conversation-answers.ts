@@ -23,22 +23,14 @@ import type { JsonValue, RunStatus } from '#core';
 import { ConversationsService, type UnansweredRun } from '#conversations';
 import { ApprovalQueryService } from '#engine';
 import { RunsRepository, type OrchestrationRunEntity } from '#persistence';
+import { taskViewOf } from '../a2a/a2a-task.repository.js';
 
 /** Run statuses that carry an answer for the conversation. */
 export const ANSWERED_RUN_STATUSES: readonly RunStatus[] = [...TERMINAL_RUN_STATUSES, 'awaiting_approval'];
 const SWEEP_BATCH = 200;
 /** The answer parts of a run in an answered status, in the A2A v1.0 JSON form; empty when there is nothing to say. */
 export function answerParts(run: OrchestrationRunEntity, contextId: string, pending: PendingApproval[]): JsonValue[] {
-  const view = {
-    id: run.id,
-    contextId,
-    status: run.status,
-    output: run.output as JsonValue,
-    error: run.error as JsonValue,
-    updatedAt: run.updatedAt,
-    definitionSlug: run.definitionSlug,
-    definitionVersion: run.definitionVersion,
-  };
+  const view = taskViewOf(run, contextId);
   const task = taskOfRun(view, pending, []);
   let parts;
   if (run.status === 'completed') {
