@@ -158,18 +158,17 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
     // Lend no more than the transaction can use: slots reserved for nothing are slots the other lanes lack.
     const limit = this.lifecycle.running ? Math.max(0, Math.min(this.freeSlots(), this.claimBatch, wanted)) : 0;
     this.reserved += limit;
-    let used = 0;
     try {
       const { value, claimed } = await work(limit > 0 ? { workerId: this.workerId, leaseMs: this.config.leaseMs, limit } : null);
-      used = claimed.length;
       for (const step of claimed) this.run(step);
       return value;
     } finally {
       this.reserved -= limit;
-      // Slots lent and not used are free again: the claim loop may have found none while they were lent (a result batch
-      // of a wide fan-out's branches lends as many as it has results, and releases nothing until the last), and ready
-      // steps would otherwise wait for its next poll. At 50 slots, a backlog ran at 50 steps per poll interval.
-      if (used < limit && this.slotsWanted) this.claimWake.fire();
+      // When ready steps may be waiting for this worker, the claim loop looks again: slots lent and not used are free
+      // again (a result batch of a wide fan-out's branches lends one per result and releases nothing until the last; the
+      // claim loop found none free meanwhile), and the transaction's run locks, which a concurrent claim skipped, are
+      // released. Left to its poll, a backlog ran at one claim of the worker's slots per poll interval.
+      if (this.slotsWanted) this.claimWake.fire();
     }
   }
 
