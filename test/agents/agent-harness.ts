@@ -19,10 +19,11 @@ import { createApp } from '../../apps/api/src/bootstrap.js';
 import {
   createTestOrganization,
   insertDefinition,
-  openTestDataSource,
+  openScratchDatabase,
   testConfig,
   waitForRun,
   type RunBody,
+  type ScratchDatabase,
   type TestOrganization,
 } from '#testing';
 
@@ -68,18 +69,24 @@ export class AgentHarness {
   ds: DataSource;
   org: TestOrganization;
   private counter = 0;
+  private scratch: ScratchDatabase | undefined;
 
+  /**
+   * On a database of its own: on the shared test database another suite's worker could claim this suite's steps (a
+   * retry of an api agent's step then ran in a process without the stand-in's environment and dry-ran instead).
+   */
   async open(label: string): Promise<this> {
-    this.app = await createApp(testConfig({ pollIntervalMs: 200 }));
+    this.scratch = await openScratchDatabase(`agents_${label}`);
+    this.app = await createApp(testConfig({ databaseUrl: this.scratch.url, pollIntervalMs: 200 }));
     await this.app.init();
-    this.ds = await openTestDataSource();
+    this.ds = this.scratch.dataSource;
     this.org = await createTestOrganization(this.app, this.ds, label);
     return this;
   }
 
   async close(): Promise<void> {
-    await this.ds?.destroy();
     await this.app?.close();
+    await this.scratch?.drop();
   }
 
   http() {
