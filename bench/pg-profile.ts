@@ -36,6 +36,9 @@ interface TableRow {
   ins: number;
   upd: number;
   hot: number;
+  /** Row versions dead and not yet vacuumed, now (not a counter). */
+  dead: number;
+  autovacuums: number;
 }
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
@@ -186,7 +189,9 @@ export class PgProfile {
     for (const row of rows) statements.set(row.id, row);
     const tables = new Map<string, TableRow>();
     const t = await this.client.query<TableRow & { name: string }>(
-      `SELECT relname AS name, n_tup_ins::float8 AS ins, n_tup_upd::float8 AS upd, n_tup_hot_upd::float8 AS hot FROM pg_stat_user_tables`,
+      `SELECT relname AS name, n_tup_ins::float8 AS ins, n_tup_upd::float8 AS upd, n_tup_hot_upd::float8 AS hot,
+              n_dead_tup::float8 AS dead, autovacuum_count::float8 AS autovacuums
+         FROM pg_stat_user_tables`,
     );
     for (const row of t.rows) tables.set(row.name, row);
     const [database] = (
@@ -283,7 +288,14 @@ export class PgProfile {
     const tables = [...b.tables]
       .map(([name, t]) => {
         const p = a.tables.get(name);
-        return { name, ins: t.ins - (p?.ins ?? 0), upd: t.upd - (p?.upd ?? 0), hot: t.hot - (p?.hot ?? 0) };
+        return {
+          name,
+          ins: t.ins - (p?.ins ?? 0),
+          upd: t.upd - (p?.upd ?? 0),
+          hot: t.hot - (p?.hot ?? 0),
+          dead: t.dead,
+          autovacuums: t.autovacuums - (p?.autovacuums ?? 0),
+        };
       })
       .filter((t) => t.ins + t.upd > 0)
       .sort((x, y) => y.ins + y.upd - (x.ins + x.upd));
@@ -294,6 +306,13 @@ export class PgProfile {
             (t) =>
               `${t.name} ins ${(t.ins / Math.max(1, commits)).toFixed(2)} upd ${(t.upd / Math.max(1, commits)).toFixed(2)} (HOT ${t.upd > 0 ? ((t.hot / t.upd) * 100).toFixed(0) : '-'}%)`,
           )
+          .join('; '),
+    );
+    lines.push(
+      `  dead row versions at the end (autovacuums during the cell): ` +
+        tables
+          .filter((t) => t.dead > 0 || t.autovacuums > 0)
+          .map((t) => `${t.name} ${t.dead} (${t.autovacuums})`)
           .join('; '),
     );
     return lines.join('\n');

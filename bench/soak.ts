@@ -5,14 +5,16 @@
  * 10 with a flaky step (retried), a checkpoint that the bench approves over HTTP as soon as it is pending, and a
  * sub-orchestration (forEach over 5 child runs). Every BENCH_WINDOW_SECONDS (60) it prints the window's completed runs,
  * their p50/p95 latency (created -> completed, from the rows), the process RSS and heap, and the event-log size; at the
- * end the first and last windows side by side (flat means within noise of each other), then JSON.
+ * end the first and last windows side by side (flat means within noise of each other), then JSON. BENCH_PROFILE=1 adds
+ * PostgreSQL's side of each window (see pg-profile.ts): which statements grow more costly as the log grows.
  */
 import 'reflect-metadata';
 import { loadConfig } from '#config';
 import type { DefinitionSpec } from '#core';
 import { hashPassword } from '#identity';
 import { createApp } from '../apps/api/src/bootstrap.js';
-import { insertBenchDefinition, machineInfo, openBenchDatabase, percentile } from './bench-database.js';
+import { insertBenchDefinition, machineInfo, openBenchDatabase, percentile, PROFILING } from './bench-database.js';
+import { PgProfile } from './pg-profile.js';
 
 const SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 600);
 const WINDOW = Number(process.env.BENCH_WINDOW_SECONDS ?? 60);
@@ -50,7 +52,9 @@ const definitions: DefinitionSpec[] = [
   {
     slug: 'soak-parent',
     name: 'sub-orchestration',
-    steps: [{ key: 'each', type: 'orchestration', orchestration: 'soak-child', forEach: '{{ input.items }}', input: { item: '{{ item }}' } }],
+    steps: [
+      { key: 'each', type: 'orchestration', orchestration: 'soak-child', forEach: '{{ input.items }}', input: { item: '{{ item }}' } },
+    ],
   },
 ];
 const STARTED = ['soak-fanout', 'soak-chain', 'soak-approval', 'soak-parent'];
@@ -78,7 +82,8 @@ const call = async (method: string, path: string, body?: unknown, token?: string
   if (res.status >= 300) throw new Error(`${method} ${path} answered ${res.status}: ${text}`);
   return text ? JSON.parse(text) : null;
 };
-const token = ((await call('POST', '/auth/login', { email: 'admin@bench.test', password: 'bench-password' })) as { access_token: string }).access_token;
+const token = ((await call('POST', '/auth/login', { email: 'admin@bench.test', password: 'bench-password' })) as { access_token: string })
+  .access_token;
 
 const active = new Set<string>();
 let next = 0;
@@ -87,9 +92,15 @@ const started = Date.now();
 
 async function refill(): Promise<void> {
   while (!stopping) {
-    const [{ open }] = await ds.query(`SELECT count(*)::int AS open FROM orchestration_runs WHERE id = ANY($1) AND status NOT IN ('completed', 'failed', 'cancelled')`, [[...active]]);
+    const [{ open }] = await ds.query(
+      `SELECT count(*)::int AS open FROM orchestration_runs WHERE id = ANY($1) AND status NOT IN ('completed', 'failed', 'cancelled')`,
+      [[...active]],
+    );
     if (open < active.size) {
-      const done: { id: string }[] = await ds.query(`SELECT id FROM orchestration_runs WHERE id = ANY($1) AND status IN ('completed', 'failed', 'cancelled')`, [[...active]]);
+      const done: { id: string }[] = await ds.query(
+        `SELECT id FROM orchestration_runs WHERE id = ANY($1) AND status IN ('completed', 'failed', 'cancelled')`,
+        [[...active]],
+      );
       for (const row of done) active.delete(row.id);
     }
     const want = IN_FLIGHT - active.size;
@@ -109,7 +120,9 @@ async function approve(): Promise<void> {
   while (!stopping) {
     const page = (await call('GET', '/orchestrations/approvals?status=pending&limit=100', undefined, token)) as { items: { id: string }[] };
     await Promise.all(
-      page.items.map((a) => call('POST', `/orchestrations/approvals/${a.id}/decision`, { decision: 'continue' }, token).catch(() => undefined)),
+      page.items.map((a) =>
+        call('POST', `/orchestrations/approvals/${a.id}/decision`, { decision: 'continue' }, token).catch(() => undefined),
+      ),
     );
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -132,7 +145,10 @@ async function sample(from: Date, to: Date, index: number): Promise<Window> {
       WHERE parent_run_id IS NULL AND completed_at >= $1 AND completed_at < $2`,
     [from, to],
   );
-  const ms = rows.filter((r) => r.status === 'completed').map((r) => Number(r.ms)).sort((a, b) => a - b);
+  const ms = rows
+    .filter((r) => r.status === 'completed')
+    .map((r) => Number(r.ms))
+    .sort((a, b) => a - b);
   const [{ events }] = await ds.query(`SELECT count(*)::int AS events FROM orchestration_events`);
   const memory = process.memoryUsage();
   return {
@@ -147,6 +163,9 @@ async function sample(from: Date, to: Date, index: number): Promise<Window> {
   };
 }
 
+const profile = PROFILING ? new PgProfile(db.url, db.serverDir) : null;
+await profile?.open();
+await profile?.start();
 const loops = [refill(), approve()];
 for (let w = 1; w * WINDOW <= SECONDS; w++) {
   const from = new Date(started + (w - 1) * WINDOW * 1000);
@@ -158,6 +177,14 @@ for (let w = 1; w * WINDOW <= SECONDS; w++) {
     `window ${w} (${WINDOW} s): ${window.completed} runs completed, ${window.failed} not; latency p50 ${window.p50.toFixed(0)} ms, p95 ${window.p95.toFixed(0)} ms; ` +
       `RSS ${window.rssMb.toFixed(0)} MB, heap ${window.heapMb.toFixed(0)} MB; ${window.events} events in the log`,
   );
+  if (profile) {
+    console.log(await profile.stop());
+    await profile.start();
+  }
+}
+if (profile) {
+  await profile.stop();
+  await profile.close();
 }
 stopping = true;
 await Promise.all(loops);
