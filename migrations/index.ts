@@ -18,6 +18,7 @@ import { Conversations1764330000000 } from './1764330000000-Conversations.js';
 import { RunContext1764340000000 } from './1764340000000-RunContext.js';
 import { GroupSteps1764400000000 } from './1764400000000-GroupSteps.js';
 import { StepCache1764410000000 } from './1764410000000-StepCache.js';
+import { OpenBreakersIndex1764420000000 } from './1764420000000-OpenBreakersIndex.js';
 
 /** Every migration, in order. Listed explicitly so sources (tests) and dist/ (CLI, API) load the same set. */
 export const MIGRATIONS = [
@@ -41,4 +42,5 @@ export const MIGRATIONS = [
   RunContext1764340000000,
   GroupSteps1764400000000,
   StepCache1764410000000,
+  OpenBreakersIndex1764420000000,
 ];

@@ -100,6 +100,8 @@ export async function lockRunWithAncestors(client: Queryable, runId: string): Pr
  * the batch may end (its last steps finish, or one fails), that parent's parent when its last step is the one waiting,
  * and so on. Read without locks to decide, so it may take one lock too many or too few; too few costs a later,
  * bottom-up lock (a possible deadlock, which the transaction's retry absorbs), never correctness.
+ * The ids are one array, read by the primary key: `id = ANY($1) OR id IN (SELECT id FROM up)` has no index plan, and
+ * scanned the whole runs table on every result batch that may end a run (the soak's drift as the table grew).
  */
 export async function lockRunsForApply(client: Queryable, runIds: string[], mayEnd: Map<string, number>): Promise<Map<string, RunRow>> {
   const { rows } = await client.query<RunRow>(
@@ -112,7 +114,7 @@ export async function lockRunsForApply(client: Queryable, runIds: string[], mayE
         WHERE r.parent_run_id IS NOT NULL AND r.steps_remaining <= 1
      )
      SELECT ${RUN_ROW_COLUMNS} FROM orchestration_runs
-      WHERE id = ANY($1::uuid[]) OR id IN (SELECT id FROM up) ORDER BY depth, id FOR NO KEY UPDATE`,
+      WHERE id = ANY($1::uuid[] || ARRAY(SELECT id FROM up)) ORDER BY depth, id FOR NO KEY UPDATE`,
     [runIds, [...mayEnd.keys()], [...mayEnd.values()]],
   );
   return new Map(rows.map((r) => [r.id, r]));
