@@ -102,6 +102,7 @@ export class RunStarter {
           input,
           max_concurrency: definition.spec.concurrency ?? null,
           depth: 0,
+          parent_run_id: null,
           budget: (command.budget === undefined ? (definition.spec.budget ?? null) : command.budget) as RunBudget | null,
           usage_total_tokens: 0,
           usage_cost_usd: 0,

@@ -30,6 +30,7 @@ export interface LockedRun {
   max_concurrency: number | null;
   /** 0 for a root run (a sub-orchestration step's children are one deeper). */
   depth: number;
+  parent_run_id: string | null;
   /** What the run may spend, and has spent (see worker/budget-guard.ts). */
   budget: RunBudget | null;
   usage_total_tokens: number;
@@ -68,7 +69,7 @@ export async function agentUsageInRuns(client: Queryable, runIds: string[], agen
  */
 export async function lockRunsForClaim(client: Queryable, runIds: string[], most: number): Promise<LockedRun[]> {
   const { rows } = await client.query<LockedRun>(
-    `SELECT id, organization_id, definition_id, input, max_concurrency, depth, ${RUN_BUDGET_COLUMNS} FROM orchestration_runs
+    `SELECT id, organization_id, definition_id, input, max_concurrency, depth, parent_run_id, ${RUN_BUDGET_COLUMNS} FROM orchestration_runs
       WHERE id = ANY($1::uuid[]) AND status IN ('running', 'awaiting_approval')
       ORDER BY array_position($1::uuid[], id) FOR NO KEY UPDATE SKIP LOCKED LIMIT $2`,
     [runIds, most],

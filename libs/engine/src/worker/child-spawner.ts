@@ -134,6 +134,7 @@ export class ChildSpawner {
         input: inputs[index],
         max_concurrency: definition.spec.concurrency ?? null,
         depth: parent.depth + 1,
+        parent_run_id: parent.runId,
         budget: (definition.spec.budget ?? null) as LockedRun['budget'],
         usage_total_tokens: 0,
         usage_cost_usd: 0,

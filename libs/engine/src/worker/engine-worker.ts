@@ -57,7 +57,8 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
   private readonly inFlight = new Map<string, InFlight>();
   /**
    * Result batches are applied by BATON_FLUSH_LANES lanes at once, each owning the runs that hash to it: lanes never
-   * contend for a run lock, and the database works on several transactions while each waits on round trips.
+   * contend for a run lock, and the database works on several transactions while each waits on round trips. A child
+   * run hashes by its parent (see laneOf), whose row its end locks.
    */
   private readonly lanes: Lane[];
   /**
@@ -180,9 +181,9 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
   private run(step: ClaimedStep): void {
     const controller = new AbortController();
     this.inFlight.set(step.id, { step, controller });
-    const report = (outcome: StepResult['outcome']) => this.submit(this.resultOf(step, outcome));
+    const report = (outcome: StepResult['outcome']) => this.submit(step, this.resultOf(step, outcome));
     const onProgress = (progress: JsonValue) => report({ kind: 'progress', progress });
-    const recordTurn: TurnRecorder = (turn) => new Promise((settled) => this.submit({ ...this.resultOf(step, turn), settled }));
+    const recordTurn: TurnRecorder = (turn) => new Promise((settled) => this.submit(step, { ...this.resultOf(step, turn), settled }));
     void this.executor.execute(step, controller.signal, onProgress, recordTurn).then((outcome) => {
       this.inFlight.delete(step.id);
       // A cancelled or lease-lost step has nothing to report: the run moved on without it.
@@ -208,14 +209,20 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
     };
   }
 
-  private laneOf(runId: string): Lane {
+  /**
+   * The lane of a step's results: by its run, a child run's by its parent. The end of a child run locks its parent, so
+   * siblings in different lanes queued on the parent's lock, and every other run of their batches with them (the soak's
+   * longest lock waits); in their parent's lane they take turns without blocking anyone else.
+   */
+  private laneOf(step: Pick<ClaimedStep, 'runId' | 'parentRunId'>): Lane {
+    const runId = step.parentRunId ?? step.runId;
     let hash = 0;
     for (let i = 0; i < runId.length; i++) hash = (hash * 31 + runId.charCodeAt(i)) | 0;
     return this.lanes[Math.abs(hash) % this.lanes.length];
   }
 
-  private submit(result: StepResult): void {
-    const lane = this.laneOf(result.runId);
+  private submit(step: ClaimedStep, result: StepResult): void {
+    const lane = this.laneOf(step);
     if (result.outcome.kind !== 'progress' && result.outcome.kind !== 'turn') lane.awaiting.delete(result.stepId);
     lane.results.push(result);
     lane.wake.fire();
@@ -245,7 +252,7 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
             const timer = setTimeout(() => this.claimWake.fire(), summary.nextRetryInMs + 5);
             timer.unref();
           }
-          for (const step of summary.claimed) if (this.laneOf(step.runId) === lane) lane.awaiting.add(step.id);
+          for (const step of summary.claimed) if (this.laneOf(step) === lane) lane.awaiting.add(step.id);
           lane.startedAt = performance.now();
           return { value: undefined, claimed: summary.claimed };
         }, wanted);
@@ -330,7 +337,7 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
       while (this.inFlight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       const left = [...this.inFlight.values()];
       for (const { controller } of left) controller.abort('shutdown');
-      for (const { step } of left) this.submit(this.resultOf(step, { kind: 'released' }));
+      for (const { step } of left) this.submit(step, this.resultOf(step, { kind: 'released' }));
       this.inFlight.clear();
       this.flushDeadline = Date.now() + FLUSH_AFTER_STOP_MS;
     });

@@ -67,6 +67,8 @@ export interface ClaimedStep {
   immediate?: StepOutcome;
   /** Its run's depth (0: a root run, with no parent to reach when it ends). */
   runDepth: number;
+  /** Its run's parent run (a child run's end locks it), or null. */
+  parentRunId: string | null;
   /** A group step: its participants' agents and the turns recorded so far (see group-planner.ts). */
   group?: GroupStart;
   /** The run's conversation before this run, for a context agent (or a group with one) to receive as chat messages. */
@@ -208,6 +210,7 @@ export class StepClaimer {
         stepKey: step.step_key,
         stepType: step.type,
         runDepth: run.depth,
+        parentRunId: run.parent_run_id,
         agentSlug: routed?.slug ?? step.agent_slug ?? '',
         agent,
         ...(routed ? { routedBy: routed.routedBy } : {}),
