@@ -4,7 +4,8 @@
  * BENCH_IN_FLIGHT (40) runs kept in flight over HTTP, drawn in turn from a fan-out (1 -> 8 -> 1 echo steps), a chain of
  * 10 with a flaky step (retried), a checkpoint that the bench approves over HTTP as soon as it is pending, and a
  * sub-orchestration (forEach over 5 child runs). Every BENCH_WINDOW_SECONDS (60) it prints the window's completed runs,
- * their p50/p95 latency (created -> completed, from the rows), the process RSS and heap, and the event-log size; at the
+ * their p50/p95 latency (created -> completed, from the rows), the process RSS and heap, the event-log size and the CPU
+ * (this process and PostgreSQL) per completed run, which moves far less with the machine's other load; at the
  * end the first and last windows side by side (flat means within noise of each other), then JSON. BENCH_PROFILE=1 adds
  * PostgreSQL's side of each window (see pg-profile.ts): which statements grow more costly as the log grows.
  */
@@ -14,7 +15,7 @@ import type { DefinitionSpec } from '#core';
 import { hashPassword } from '#identity';
 import { createApp } from '../apps/api/src/bootstrap.js';
 import { insertBenchDefinition, machineInfo, openBenchDatabase, percentile, PROFILING } from './bench-database.js';
-import { PgProfile } from './pg-profile.js';
+import { CpuMeter, PgProfile } from './pg-profile.js';
 
 const SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 600);
 const WINDOW = Number(process.env.BENCH_WINDOW_SECONDS ?? 60);
@@ -137,6 +138,8 @@ interface Window {
   rssMb: number;
   heapMb: number;
   events: number;
+  /** CPU of this process (API, worker and the bench's clients) and of PostgreSQL per run completed in the window. */
+  cpuMsPerRun: number;
 }
 const windows: Window[] = [];
 async function sample(from: Date, to: Date, index: number): Promise<Window> {
@@ -149,8 +152,11 @@ async function sample(from: Date, to: Date, index: number): Promise<Window> {
     .filter((r) => r.status === 'completed')
     .map((r) => Number(r.ms))
     .sort((a, b) => a - b);
-  const [{ events }] = await ds.query(`SELECT count(*)::int AS events FROM orchestration_events`);
+  // The log's size from its id sequence: a count(*) would scan the whole log every window, a cost growing with it.
+  const [{ events }] = await ds.query(`SELECT last_value::int AS events FROM orchestration_events_id_seq`);
   const memory = process.memoryUsage();
+  const used = cpu.stop();
+  cpu.start();
   return {
     minute: index,
     completed: ms.length,
@@ -160,12 +166,15 @@ async function sample(from: Date, to: Date, index: number): Promise<Window> {
     rssMb: memory.rss / 2 ** 20,
     heapMb: memory.heapUsed / 2 ** 20,
     events,
+    cpuMsPerRun: (used.nodeMs + used.serverMs) / Math.max(1, ms.length),
   };
 }
 
 const profile = PROFILING ? new PgProfile(db.url, db.serverDir) : null;
 await profile?.open();
 await profile?.start();
+const cpu = new CpuMeter(db.serverDir);
+cpu.start();
 const loops = [refill(), approve()];
 for (let w = 1; w * WINDOW <= SECONDS; w++) {
   const from = new Date(started + (w - 1) * WINDOW * 1000);
@@ -175,7 +184,7 @@ for (let w = 1; w * WINDOW <= SECONDS; w++) {
   windows.push(window);
   console.log(
     `window ${w} (${WINDOW} s): ${window.completed} runs completed, ${window.failed} not; latency p50 ${window.p50.toFixed(0)} ms, p95 ${window.p95.toFixed(0)} ms; ` +
-      `RSS ${window.rssMb.toFixed(0)} MB, heap ${window.heapMb.toFixed(0)} MB; ${window.events} events in the log`,
+      `RSS ${window.rssMb.toFixed(0)} MB, heap ${window.heapMb.toFixed(0)} MB; ${window.events} events in the log; CPU ${window.cpuMsPerRun.toFixed(1)} ms per run`,
   );
   if (profile) {
     console.log(await profile.stop());
@@ -193,7 +202,7 @@ const last = windows[windows.length - 1];
 console.log(`machine: ${await machineInfo(ds)}; ${IN_FLIGHT} runs in flight`);
 if (first && last)
   console.log(
-    `first window -> last: runs ${first.completed} -> ${last.completed}, p95 ${first.p95.toFixed(0)} -> ${last.p95.toFixed(0)} ms, RSS ${first.rssMb.toFixed(0)} -> ${last.rssMb.toFixed(0)} MB, heap ${first.heapMb.toFixed(0)} -> ${last.heapMb.toFixed(0)} MB`,
+    `first window -> last: runs ${first.completed} -> ${last.completed}, p95 ${first.p95.toFixed(0)} -> ${last.p95.toFixed(0)} ms, RSS ${first.rssMb.toFixed(0)} -> ${last.rssMb.toFixed(0)} MB, heap ${first.heapMb.toFixed(0)} -> ${last.heapMb.toFixed(0)} MB, CPU per run ${first.cpuMsPerRun.toFixed(1)} -> ${last.cpuMsPerRun.toFixed(1)} ms`,
   );
 console.log(JSON.stringify(windows));
 await app.close();
