@@ -10,7 +10,7 @@
  * every run on each result batch that might end a run, the soak's throughput falling as the runs table grew.
  */
 import pg from 'pg';
-import { waitForRun } from '#testing';
+import { waitFor, waitForRun } from '#testing';
 import { openScratchApp, type ScratchApp } from './support/scratch-app.js';
 
 const ENGINE_CONNECTIONS = new Set(['baton-engine', 'baton-worker']);
@@ -114,8 +114,19 @@ describe('engine statement plans (PostgreSQL)', () => {
 
     for (const definition of [slow, nested]) {
       const runId = await start(definition);
-      await until(runId, ['running']);
-      await new Promise((r) => setTimeout(r, 300)); // the step (or the child's) has started
+      // Its sleeping step (or its child's) is running, so the cancel reaches a step in flight.
+      await waitFor(
+        async () =>
+          (
+            await t.scratch.dataSource.query(
+              `SELECT 1 FROM orchestration_steps s JOIN orchestration_runs r ON r.id = s.run_id
+                WHERE (r.id = $1 OR r.parent_run_id = $1) AND s.agent_slug = 'sleep' AND s.status = 'running'`,
+              [runId],
+            )
+          ).length > 0,
+        10_000,
+        'a sleeping step running',
+      );
       await t
         .http()
         .post(`/orchestrations/runs/${runId}/cancel`)

@@ -30,6 +30,7 @@ export interface LockedRun {
   max_concurrency: number | null;
   /** 0 for a root run (a sub-orchestration step's children are one deeper). */
   depth: number;
+  /** A child run's parent (its step results share the parent's lane, see EngineWorker.laneOf); null for a root run. */
   parent_run_id: string | null;
   /** What the run may spend, and has spent (see worker/budget-guard.ts). */
   budget: RunBudget | null;

@@ -204,7 +204,7 @@ export class EngineWorker implements OnApplicationBootstrap, BeforeApplicationSh
       fenceOwner: this.workerId,
       outcome,
       mayRelease,
-      rootRun: step.runDepth === 0,
+      rootRun: step.parentRunId === null,
       ...(step.cache && outcome.kind === 'completed' && !outcome.cached ? { cache: step.cache } : {}),
     };
   }

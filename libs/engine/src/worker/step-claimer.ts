@@ -65,9 +65,7 @@ export interface ClaimedStep {
    * sub-orchestration that cannot start, an empty forEach, a budget reached. The step then calls nothing.
    */
   immediate?: StepOutcome;
-  /** Its run's depth (0: a root run, with no parent to reach when it ends). */
-  runDepth: number;
-  /** Its run's parent run (a child run's end locks it), or null. */
+  /** Its run's parent run (a child run's end locks it), or null for a root run, with no parent to reach when it ends. */
   parentRunId: string | null;
   /** A group step: its participants' agents and the turns recorded so far (see group-planner.ts). */
   group?: GroupStart;
@@ -209,7 +207,6 @@ export class StepClaimer {
         definitionId: run.definition_id,
         stepKey: step.step_key,
         stepType: step.type,
-        runDepth: run.depth,
         parentRunId: run.parent_run_id,
         agentSlug: routed?.slug ?? step.agent_slug ?? '',
         agent,
