@@ -9,6 +9,7 @@ import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import type { DataSource } from 'typeorm';
 import { createApp } from '../apps/api/src/bootstrap.js';
+import { parseApiKey } from '#identity';
 import { createTestOrganization, insertDefinition, openTestDataSource, testConfig, waitFor, waitForRun, type TestOrganization } from '#testing';
 import { jest } from '@jest/globals';
 
@@ -85,7 +86,9 @@ describe('structured logs (e2e)', () => {
     // Every request line has a request id, the same one the response echoed.
     for (const entry of entries.filter((e) => e.req)) expect(typeof entry.requestId).toBe('string');
 
-    const secrets = [admin.password, admin.token, org.users.approver.token, org.users.viewer.token, key, key.split('_')[2], webhookSecret, config.jwtSecret as string];
+    const keySecret = parseApiKey(key)?.secret;
+    expect(keySecret).toHaveLength(32);
+    const secrets = [admin.password, admin.token, org.users.approver.token, org.users.viewer.token, key, keySecret as string, webhookSecret, config.jwtSecret as string];
     const all = lines.join('\n');
     for (const secret of secrets) expect({ secret, found: all.includes(secret) }).toEqual({ secret, found: false });
     expect(all).not.toMatch(/eyJ[\w-]+\.[\w-]+\.[\w-]+/);

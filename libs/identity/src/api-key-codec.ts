@@ -20,9 +20,10 @@ export function hashApiKey(key: string): string {
   return createHash('sha256').update(key).digest('hex');
 }
 
-export function parseApiKey(token: string): { prefix: string } | null {
-  const match = /^bk_([0-9a-f]{12})_[A-Za-z0-9_-]{32}$/.exec(token);
-  return match ? { prefix: match[1] } : null;
+/** The parts of a well-formed key (the secret is base64url, so it may itself contain `_`), or null. */
+export function parseApiKey(token: string): { prefix: string; secret: string } | null {
+  const match = /^bk_([0-9a-f]{12})_([A-Za-z0-9_-]{32})$/.exec(token);
+  return match ? { prefix: match[1], secret: match[2] } : null;
 }
 
 export function apiKeyMatches(key: string, storedHash: string): boolean {
