@@ -24,6 +24,8 @@ export interface WaitingStart {
   spawn: SpawnPlan;
   total: number;
   started: number;
+  /** The step's ClaimableStep.uncounted (counted down with its start). */
+  uncounted?: number;
 }
 
 /** Starts orchestration steps: `waiting` on their children (no lease: no worker holds them), attempt counted. */
@@ -33,9 +35,11 @@ export async function startWaitingSteps(client: Queryable, starts: WaitingStart[
     `UPDATE orchestration_steps s
         SET status = 'waiting', attempt = s.attempt + 1, lease_owner = NULL, lease_expires_at = NULL,
             started_at = now(), updated_at = now(), input = v.input, spawn = v.spawn, error = NULL,
-            children_total = v.total, children_started = v.started, children_finished = 0
-       FROM unnest($1::uuid[], $2::jsonb[], $3::jsonb[], $4::int[], $5::int[]) AS v(id, input, spawn, total, started)
-      WHERE s.id = v.id AND (s.status = 'ready' OR (s.status = 'pending' AND s.pending_dependencies <= 0))
+            children_total = v.total, children_started = v.started, children_finished = 0,
+            pending_dependencies = s.pending_dependencies - v.uncounted,
+            next_attempt_at = CASE WHEN v.uncounted > 0 THEN now() ELSE s.next_attempt_at END
+       FROM unnest($1::uuid[], $2::jsonb[], $3::jsonb[], $4::int[], $5::int[], $6::int[]) AS v(id, input, spawn, total, started, uncounted)
+      WHERE s.id = v.id AND (s.status = 'ready' OR (s.status = 'pending' AND s.pending_dependencies - v.uncounted <= 0))
       RETURNING s.id, s.attempt`,
     [
       starts.map((s) => s.id),
@@ -43,6 +47,7 @@ export async function startWaitingSteps(client: Queryable, starts: WaitingStart[
       starts.map((s) => JSON.stringify(s.spawn)),
       starts.map((s) => s.total),
       starts.map((s) => s.started),
+      starts.map((s) => s.uncounted ?? 0),
     ],
   );
   return rows;

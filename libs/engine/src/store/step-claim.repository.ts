@@ -87,6 +87,12 @@ export interface ClaimableStep {
   attempt: number;
   manual_input: unknown;
   depends_on: string[];
+  /**
+   * Dependencies the caller's transaction completed that the row does not count yet: a released step that is started
+   * (or made ready) in the same transaction gets one row version, the count-down riding with its start (see
+   * releaseDependents). Absent: none.
+   */
+  uncounted?: number;
 }
 
 /** The columns of a ClaimableStep of steps aliased `alias`, for statements that hand steps to a claim (RETURNING). */
@@ -157,16 +163,20 @@ export async function startSteps(
   inputs: unknown[],
   /** The agent each step was routed to (capability or fallback), recorded as its agent_slug; null keeps the step's. */
   routedTo: (string | null)[] = [],
+  /** Each step's ClaimableStep.uncounted (counted down here; absent: 0). */
+  uncounted: (number | undefined)[] = [],
 ): Promise<StartedStep[]> {
   const { rows } = await client.query<StartedStep>(
     `UPDATE orchestration_steps s
         SET status = 'running', attempt = s.attempt + 1, lease_owner = $1,
             lease_expires_at = now() + make_interval(secs => $2::double precision / 1000),
-            started_at = now(), updated_at = now(), input = v.input, agent_slug = COALESCE(v.agent_slug, s.agent_slug)
-       FROM unnest($3::uuid[], $4::jsonb[], $5::text[]) AS v(id, input, agent_slug)
-      WHERE s.id = v.id AND (s.status = 'ready' OR (s.status = 'pending' AND s.pending_dependencies <= 0))
+            started_at = now(), updated_at = now(), input = v.input, agent_slug = COALESCE(v.agent_slug, s.agent_slug),
+            pending_dependencies = s.pending_dependencies - v.uncounted,
+            next_attempt_at = CASE WHEN v.uncounted > 0 THEN now() ELSE s.next_attempt_at END
+       FROM unnest($3::uuid[], $4::jsonb[], $5::text[], $6::int[]) AS v(id, input, agent_slug, uncounted)
+      WHERE s.id = v.id AND (s.status = 'ready' OR (s.status = 'pending' AND s.pending_dependencies - v.uncounted <= 0))
       RETURNING s.id, s.attempt`,
-    [workerId, leaseMs, ids, inputs.map((i) => JSON.stringify(i ?? null)), ids.map((_, i) => routedTo[i] ?? null)],
+    [workerId, leaseMs, ids, inputs.map((i) => JSON.stringify(i ?? null)), ids.map((_, i) => routedTo[i] ?? null), ids.map((_, i) => uncounted[i] ?? 0)],
   );
   return rows;
 }

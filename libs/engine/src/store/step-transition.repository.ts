@@ -203,31 +203,58 @@ export async function recordStepUsage(client: Queryable, usages: { id: string; u
 /** A step whose last dependency was just released: what a claim needs to start it, in claim order. */
 export type ReleasedStep = ClaimableStep;
 
-/** The UPDATE of releaseDependents (RETURNING what a claim needs), its parameters numbered from $`first`. */
-function releaseSql(first: number): string {
+/**
+ * The CTEs of releaseDependents, parameters numbered from $`first` (the three arrays of (run, step key, n)): `released`
+ * holds the steps whose last dependencies these are, with what a claim needs, `uncounted`, priority and position.
+ * With `promote` every pending dependent is counted down and those reaching zero become ready. Without, only the
+ * dependents that still wait for others are counted down here: the released ones are left as they are, for the
+ * caller to start (or make ready) with the count-down in the same transaction, one row version instead of two (the
+ * second update of a row in one transaction is not HOT-eligible for the release's next_attempt_at and re-checks its
+ * foreign keys; see startSteps and promoteReady).
+ */
+function releaseCtes(first: number, promote: boolean): string {
   const $ = (i: number) => `$${first + i}`;
-  return `UPDATE orchestration_steps s
+  const pairs = `unnest(${$(0)}::uuid[], ${$(1)}::text[], ${$(2)}::int[]) AS v(run_id, step_key, n)`;
+  if (promote)
+    return `counted_down AS (
+       UPDATE orchestration_steps s
           SET pending_dependencies = s.pending_dependencies - v.n,
-              status = CASE WHEN ${$(3)} AND s.pending_dependencies - v.n <= 0 THEN 'ready' ELSE s.status END,
+              status = CASE WHEN s.pending_dependencies - v.n <= 0 THEN 'ready' ELSE s.status END,
               next_attempt_at = CASE WHEN s.pending_dependencies - v.n <= 0 THEN now() ELSE s.next_attempt_at END,
               updated_at = now()
-         FROM unnest(${$(0)}::uuid[], ${$(1)}::text[], ${$(2)}::int[]) AS v(run_id, step_key, n)
+         FROM ${pairs}
         WHERE s.run_id = v.run_id AND s.step_key = v.step_key AND s.status = 'pending'
-        RETURNING ${claimableColumns('s')}, s.pending_dependencies, s.priority, s.position`;
+        RETURNING ${claimableColumns('s')}, 0 AS uncounted, s.pending_dependencies, s.priority, s.position
+     ), released AS (SELECT * FROM counted_down WHERE pending_dependencies <= 0)`;
+  return `counted_down AS (
+       UPDATE orchestration_steps s SET pending_dependencies = s.pending_dependencies - v.n, updated_at = now()
+         FROM ${pairs}
+        WHERE s.run_id = v.run_id AND s.step_key = v.step_key AND s.status = 'pending' AND s.pending_dependencies > v.n
+     ), released AS (
+       SELECT ${claimableColumns('s')}, v.n AS uncounted, s.priority, s.position
+         FROM orchestration_steps s JOIN ${pairs} ON s.run_id = v.run_id AND s.step_key = v.step_key
+        WHERE s.status = 'pending' AND s.pending_dependencies <= v.n
+     )`;
 }
 
-const releaseParams = (releases: { runId: string; stepKey: string; n: number }[], promote: boolean): unknown[] => [
+const releaseParams = (releases: { runId: string; stepKey: string; n: number }[]): unknown[] => [
   releases.map((r) => r.runId),
   releases.map((r) => r.stepKey),
   releases.map((r) => r.n),
-  promote,
 ];
+
+/** A released row as the statements return it (json_agg keeps every column). */
+type ReleasedRow = ReleasedStep & { priority?: number; position?: number; pending_dependencies?: number };
+
+function releasedStep({ id, run_id, step_key, agent_slug, type, attempt, manual_input, depends_on, uncounted }: ReleasedRow): ReleasedStep {
+  return { id, run_id, step_key, agent_slug, type, attempt, manual_input, depends_on, ...(uncounted ? { uncounted } : {}) };
+}
 
 /**
  * Counts down the pending dependencies of the given (run, step) pairs by n and returns the steps that reach
  * zero, best first (priority, then position), with what a claim needs to start them. With `promote`, those become
- * ready at once (same transaction); without, they stay pending with no dependency left, for the caller to start
- * directly (skipping a row version) and promote the rest.
+ * ready at once (same transaction); without, they stay pending, their last count-down owed (`uncounted`), for the
+ * caller to start directly or make ready (promoteReady) in this transaction: every one of them, one or the other.
  */
 export async function releaseDependents(
   client: Queryable,
@@ -235,12 +262,12 @@ export async function releaseDependents(
   promote = true,
 ): Promise<ReleasedStep[]> {
   if (releases.length === 0) return [];
-  const { rows } = await client.query<ReleasedStep>(
-    `WITH released AS (${releaseSql(1)})
-     SELECT ${claimableColumns('r')} FROM released r WHERE r.pending_dependencies <= 0 ORDER BY r.priority DESC, r.position`,
-    releaseParams(releases, promote),
+  const { rows } = await client.query<ReleasedRow>(
+    `WITH ${releaseCtes(1, promote)}
+     SELECT ${claimableColumns('r')}, r.uncounted FROM released r ORDER BY r.priority DESC, r.position`,
+    releaseParams(releases),
   );
-  return rows;
+  return rows.map(releasedStep);
 }
 
 /**
@@ -257,40 +284,33 @@ export async function completeAndRelease(
   finished: Map<string, number>,
 ): Promise<{ released: ReleasedStep[]; remaining: Map<string, number> }> {
   const { rows } = await client.query<{
-    released: (ReleasedStep & { priority: number; position: number; pending_dependencies: number })[];
+    released: ReleasedRow[];
     counted: { id: string; steps_remaining: number }[];
   }>(
     `WITH done AS (${stepUpdateSql(1)} RETURNING s.id),
-     released AS (${releaseSql(9)}),
+     ${releaseCtes(9, promote)},
      counted AS (
        UPDATE orchestration_runs r SET steps_remaining = r.steps_remaining - v.n, updated_at = now()
-         FROM unnest($13::uuid[], $14::int[]) AS v(id, n) WHERE r.id = v.id
+         FROM unnest($12::uuid[], $13::int[]) AS v(id, n) WHERE r.id = v.id
        RETURNING r.id, r.steps_remaining
      )
-     SELECT coalesce((SELECT json_agg(r ORDER BY r.priority DESC, r.position) FROM released r WHERE r.pending_dependencies <= 0), '[]') AS released,
+     SELECT coalesce((SELECT json_agg(r ORDER BY r.priority DESC, r.position) FROM released r), '[]') AS released,
             coalesce((SELECT json_agg(c) FROM counted c), '[]') AS counted`,
-    [...stepUpdateParams(updates), ...releaseParams(releases, promote), [...finished.keys()], [...finished.values()]],
+    [...stepUpdateParams(updates), ...releaseParams(releases), [...finished.keys()], [...finished.values()]],
   );
-  const released = rows[0].released.map(({ id, run_id, step_key, agent_slug, type, attempt, manual_input, depends_on }) => ({
-    id,
-    run_id,
-    step_key,
-    agent_slug,
-    type,
-    attempt,
-    manual_input,
-    depends_on,
-  }));
+  const released = rows[0].released.map(releasedStep);
   return { released, remaining: new Map(rows[0].counted.map((c) => [c.id, c.steps_remaining])) };
 }
 
-/** Makes unblocked pending steps ready (the ones a fast claim did not start). */
-export async function promoteReady(client: Queryable, stepIds: string[]): Promise<void> {
-  if (stepIds.length === 0) return;
+/** Makes released pending steps ready (the ones a fast claim did not start), counting down what they owe (`uncounted`). */
+export async function promoteReady(client: Queryable, steps: Pick<ReleasedStep, 'id' | 'uncounted'>[]): Promise<void> {
+  if (steps.length === 0) return;
   await client.query(
-    `UPDATE orchestration_steps SET status = 'ready', next_attempt_at = now(), updated_at = now()
-      WHERE id = ANY($1::uuid[]) AND status = 'pending' AND pending_dependencies <= 0`,
-    [stepIds],
+    `UPDATE orchestration_steps s
+        SET status = 'ready', pending_dependencies = s.pending_dependencies - v.n, next_attempt_at = now(), updated_at = now()
+       FROM unnest($1::uuid[], $2::int[]) AS v(id, n)
+      WHERE s.id = v.id AND s.status = 'pending' AND s.pending_dependencies - v.n <= 0`,
+    [steps.map((s) => s.id), steps.map((s) => s.uncounted ?? 0)],
   );
 }
 

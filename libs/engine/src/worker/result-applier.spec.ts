@@ -121,6 +121,38 @@ describe('ResultApplier (PostgreSQL)', () => {
     expect((await steps(runId))[1]).toMatchObject({ status: 'running', lease_owner: 'w1', attempt: 1 });
   });
 
+  it('writes a released dependent once: started with its count-down, or made ready with it when no slot is left', async () => {
+    const runId = await start([
+      { key: 'a', agent: 'echo' },
+      { key: 'b', agent: 'echo', dependsOn: ['a'] },
+      { key: 'c', agent: 'echo', dependsOn: ['a'] },
+      { key: 'd', agent: 'echo', dependsOn: ['a', 'b'] },
+    ]);
+    const a = await claimOne(runId);
+    // Each update of a step row (a row version) is logged by a trigger, with its transaction.
+    await ds.query(`CREATE TABLE step_updates (step_key text, tx xid8 DEFAULT pg_current_xact_id())`);
+    await ds.query(
+      `CREATE FUNCTION log_step_update() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO step_updates (step_key) VALUES (NEW.step_key); RETURN NULL; END $$`,
+    );
+    await ds.query(`CREATE TRIGGER log_step_update AFTER UPDATE ON orchestration_steps FOR EACH ROW EXECUTE FUNCTION log_step_update()`);
+    const summary = await applier.apply([result(a, { kind: 'completed', output: {} })], { workerId: 'w1', leaseMs: 15_000, limit: 1 });
+    expect(summary.claimed.map((c) => c.stepKey)).toEqual(['b']);
+    const rows: { step_key: string; status: string; pending_dependencies: number; due: boolean }[] = await ds.query(
+      `SELECT step_key, status, pending_dependencies, coalesce(next_attempt_at <= now(), false) AS due FROM orchestration_steps WHERE run_id = $1 ORDER BY position`,
+      [runId],
+    );
+    expect(rows.slice(1)).toEqual([
+      { step_key: 'b', status: 'running', pending_dependencies: 0, due: true },
+      { step_key: 'c', status: 'ready', pending_dependencies: 0, due: true },
+      { step_key: 'd', status: 'pending', pending_dependencies: 1, due: false },
+    ]);
+    const updates: { step_key: string; n: number; txs: number }[] = await ds.query(
+      `SELECT step_key, count(*)::int AS n, count(DISTINCT tx)::int AS txs FROM step_updates GROUP BY step_key ORDER BY step_key`,
+    );
+    await ds.query(`DROP TRIGGER log_step_update ON orchestration_steps; DROP FUNCTION log_step_update(); DROP TABLE step_updates`);
+    expect(updates).toEqual(['a', 'b', 'c', 'd'].map((step_key) => ({ step_key, n: 1, txs: 1 })));
+  });
+
   it('retries a retryable failure after a backoff delay, then fails the run and cancels its open steps', async () => {
     const runId = await start([
       { key: 'a', agent: 'echo', retry: { maxAttempts: 2, initialDelayMs: 60_000, maxDelayMs: 120_000, jitter: false } },

@@ -392,7 +392,7 @@ export class ResultApplier {
     const started = new Set(claim.claimed.map((c) => c.id));
     const promoted = promoteReady(
       client,
-      released.filter((r) => !started.has(r.id)).map((r) => r.id),
+      released.filter((r) => !started.has(r.id)),
     );
     return { claimed: claim.claimed, applied: together([claim.applied, promoted]) };
   }

@@ -172,6 +172,7 @@ export class StepClaimer {
       ids,
       executing.map((i) => rendered[i].input),
       executing.map((i) => chosen[i].routed?.slug ?? null),
+      executing.map((i) => chosen[i].step.uncounted),
     ).then((started) => {
       if (started.length !== ids.length)
         throw new Error(`claim invariant broken: ${ids.length - started.length} of ${ids.length} chosen steps did not start`);
@@ -439,6 +440,7 @@ export class StepClaimer {
       spawn: plan.plan,
       total: plan.inputs.length,
       started: plan.plan.concurrency,
+      uncounted: step.uncounted,
     }));
     const started = await startWaitingSteps(client, starts);
     if (started.length !== starts.length)
