@@ -3,7 +3,7 @@ import type { DataSource } from 'typeorm';
 import { faultPoints, type DefinitionSpec } from '#core';
 import { insertDefinition, openEngineContext, openScratchDatabase, testConfig, type ScratchDatabase } from '#testing';
 import { RunStarter } from '../runs/run-starter.service.js';
-import { ResultApplier } from './result-applier.js';
+import { ResultApplier, type ApplySummary } from './result-applier.js';
 import { StepClaimer, type ClaimedStep } from './step-claimer.js';
 import type { StepOutcome, StepResult } from './step-outcome.js';
 
@@ -129,13 +129,24 @@ describe('ResultApplier (PostgreSQL)', () => {
       { key: 'd', agent: 'echo', dependsOn: ['a', 'b'] },
     ]);
     const a = await claimOne(runId);
-    // Each update of a step row (a row version) is logged by a trigger, with its transaction.
-    await ds.query(`CREATE TABLE step_updates (step_key text, tx xid8 DEFAULT pg_current_xact_id())`);
+    // Each update of a step row (a row version) is logged by a trigger, with its transaction; only this run's rows are
+    // counted, and the trigger is gone again whatever happens (the suite's database outlives the test).
+    await ds.query(`CREATE TABLE step_updates (run_id uuid, step_key text, tx xid8 DEFAULT pg_current_xact_id())`);
     await ds.query(
-      `CREATE FUNCTION log_step_update() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO step_updates (step_key) VALUES (NEW.step_key); RETURN NULL; END $$`,
+      `CREATE FUNCTION log_step_update() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO step_updates (run_id, step_key) VALUES (NEW.run_id, NEW.step_key); RETURN NULL; END $$`,
     );
     await ds.query(`CREATE TRIGGER log_step_update AFTER UPDATE ON orchestration_steps FOR EACH ROW EXECUTE FUNCTION log_step_update()`);
-    const summary = await applier.apply([result(a, { kind: 'completed', output: {} })], { workerId: 'w1', leaseMs: 15_000, limit: 1 });
+    let summary: ApplySummary;
+    let updates: { step_key: string; n: number; txs: number }[];
+    try {
+      summary = await applier.apply([result(a, { kind: 'completed', output: {} })], { workerId: 'w1', leaseMs: 15_000, limit: 1 });
+      updates = await ds.query(
+        `SELECT step_key, count(*)::int AS n, count(DISTINCT tx)::int AS txs FROM step_updates WHERE run_id = $1 GROUP BY step_key ORDER BY step_key`,
+        [runId],
+      );
+    } finally {
+      await ds.query(`DROP TRIGGER log_step_update ON orchestration_steps; DROP FUNCTION log_step_update(); DROP TABLE step_updates`);
+    }
     expect(summary.claimed.map((c) => c.stepKey)).toEqual(['b']);
     const rows: { step_key: string; status: string; pending_dependencies: number; due: boolean }[] = await ds.query(
       `SELECT step_key, status, pending_dependencies, coalesce(next_attempt_at <= now(), false) AS due FROM orchestration_steps WHERE run_id = $1 ORDER BY position`,
@@ -146,10 +157,6 @@ describe('ResultApplier (PostgreSQL)', () => {
       { step_key: 'c', status: 'ready', pending_dependencies: 0, due: true },
       { step_key: 'd', status: 'pending', pending_dependencies: 1, due: false },
     ]);
-    const updates: { step_key: string; n: number; txs: number }[] = await ds.query(
-      `SELECT step_key, count(*)::int AS n, count(DISTINCT tx)::int AS txs FROM step_updates GROUP BY step_key ORDER BY step_key`,
-    );
-    await ds.query(`DROP TRIGGER log_step_update ON orchestration_steps; DROP FUNCTION log_step_update(); DROP TABLE step_updates`);
     expect(updates).toEqual(['a', 'b', 'c', 'd'].map((step_key) => ({ step_key, n: 1, txs: 1 })));
   });
 
