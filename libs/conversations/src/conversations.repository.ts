@@ -10,6 +10,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { JsonValue, Page, PageRequest, RunStatus } from '#core';
+import { preparedQuery } from '#persistence';
 import type {
   AgentState,
   Conversation,
@@ -82,7 +83,8 @@ export class ConversationsRepository {
    * INSERT itself: nobody else can see it, let alone lock it, before the commit (one statement for a new context).
    */
   async ensureLocked(organizationId: string, contextId: string, expireMs: number, manager: EntityManager): Promise<Conversation | null> {
-    const created: ConversationRow[] = await manager.query(
+    const created = await preparedQuery<ConversationRow>(
+      manager,
       `INSERT INTO conversations (organization_id, context_id, expires_at) VALUES ($1, $2, now() + $3 * interval '1 millisecond')
        ON CONFLICT (organization_id, context_id) DO NOTHING RETURNING ${COLUMNS}`,
       [organizationId, contextId, expireMs],
@@ -97,7 +99,8 @@ export class ConversationsRepository {
     manager: EntityManager,
     mode: 'update' | 'share' = 'update',
   ): Promise<Conversation | null> {
-    const rows: ConversationRow[] = await manager.query(
+    const rows = await preparedQuery<ConversationRow>(
+      manager,
       `SELECT ${COLUMNS} FROM conversations WHERE organization_id = $1 AND context_id = $2 FOR ${mode === 'update' ? 'UPDATE' : 'SHARE'}`,
       [organizationId, contextId],
     );
@@ -106,7 +109,8 @@ export class ConversationsRepository {
 
   /** Locks by id; with `skipLocked`, null when another transaction holds it (a sweep comes back later). */
   async lockById(id: string, manager: EntityManager, skipLocked: boolean): Promise<Conversation | null> {
-    const rows: ConversationRow[] = await manager.query(
+    const rows = await preparedQuery<ConversationRow>(
+      manager,
       `SELECT ${COLUMNS} FROM conversations WHERE id = $1 FOR UPDATE${skipLocked ? ' SKIP LOCKED' : ''}`,
       [id],
     );
@@ -142,7 +146,8 @@ export class ConversationsRepository {
   async append(conversation: Conversation, messages: NewTaskMessage[], manager: EntityManager): Promise<number> {
     let seq = conversation.messageCount;
     for (const message of messages) {
-      const rows: unknown[] = await manager.query(
+      const rows = await preparedQuery<unknown>(
+        manager,
         `INSERT INTO task_messages (conversation_id, seq, organization_id, role, parts, run_id, message_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (conversation_id, message_id) WHERE message_id IS NOT NULL DO NOTHING RETURNING seq`,
@@ -163,7 +168,8 @@ export class ConversationsRepository {
 
   /** Activity: the conversation is active again, its last seq moved and its expiry pushed back. */
   async touch(conversationId: string, lastSeq: number, expireMs: number, manager: EntityManager): Promise<void> {
-    await manager.query(
+    await preparedQuery(
+      manager,
       `UPDATE conversations SET last_seq = $2, state = 'active', idle_at = NULL, last_activity_at = now(),
          expires_at = now() + $3 * interval '1 millisecond'
        WHERE id = $1`,
@@ -178,7 +184,8 @@ export class ConversationsRepository {
    * as `append` and `touch` do. Returns the conversation's last seq after it.
    */
   async recordMessage(conversation: Conversation, message: NewTaskMessage, expireMs: number, manager: EntityManager): Promise<number> {
-    const rows: { last_seq: string | number }[] = await manager.query(
+    const rows = await preparedQuery<{ last_seq: string | number }>(
+      manager,
       `WITH linked AS (
          INSERT INTO conversation_runs (run_id, conversation_id, organization_id)
          SELECT $6::uuid, $1, $3 WHERE $6::uuid IS NOT NULL ON CONFLICT (run_id) DO NOTHING

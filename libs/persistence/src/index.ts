@@ -17,3 +17,4 @@ export * from './repositories/operational-gauges.repository.js';
 export * from './repositories/read-only-query.repository.js';
 export * from './repositories/kpi-demo.repository.js';
 export * from './repositories/artifacts.repository.js';
+export * from './database/prepared-query.js';

@@ -8,7 +8,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import type { JsonValue, RunStatus } from '#core';
 import type { TaskRun as TaskRunView } from '#a2a';
-import type { OrchestrationRunEntity } from '#persistence';
+import { preparedQuery, type OrchestrationRunEntity } from '#persistence';
 
 /** A run as the A2A server reads it. */
 export interface TaskRun extends TaskRunView {
@@ -96,7 +96,8 @@ export class A2aTaskRepository {
    * message with the context the task has (`contextId` of `message` set to it), in one statement; returns that context.
    */
   async recordStart(organizationId: string, runId: string, contextId: string, message: unknown): Promise<string> {
-    const rows: { context_id: string }[] = await this.dataSource.query(
+    const rows = await preparedQuery<{ context_id: string }>(
+      this.dataSource,
       `WITH inserted AS (
          INSERT INTO a2a_tasks (run_id, organization_id, context_id) VALUES ($2, $1, $3) ON CONFLICT (run_id) DO NOTHING RETURNING context_id
        ), task AS (
