@@ -19,6 +19,7 @@ import { RunContext1764340000000 } from './1764340000000-RunContext.js';
 import { GroupSteps1764400000000 } from './1764400000000-GroupSteps.js';
 import { StepCache1764410000000 } from './1764410000000-StepCache.js';
 import { OpenBreakersIndex1764420000000 } from './1764420000000-OpenBreakersIndex.js';
+import { RunScopedOrganizationKeys1764430000000 } from './1764430000000-RunScopedOrganizationKeys.js';
 
 /** Every migration, in order. Listed explicitly so sources (tests) and dist/ (CLI, API) load the same set. */
 export const MIGRATIONS = [
@@ -43,4 +44,5 @@ export const MIGRATIONS = [
   GroupSteps1764400000000,
   StepCache1764410000000,
   OpenBreakersIndex1764420000000,
+  RunScopedOrganizationKeys1764430000000,
 ];

@@ -65,13 +65,17 @@ describe('migrations', () => {
       const table = new Map(columns.filter((c) => c.table_name === entity.tableName).map((c) => [c.column_name, c.nullable]));
       if (table.size === 0) problems.push(`${entity.name}: no table ${entity.tableName}`);
       for (const column of entity.columns) {
-        if (!table.has(column.databaseName)) problems.push(`${entity.name}.${column.propertyName}: no column ${entity.tableName}.${column.databaseName}`);
+        if (!table.has(column.databaseName))
+          problems.push(`${entity.name}.${column.propertyName}: no column ${entity.tableName}.${column.databaseName}`);
         else if (table.get(column.databaseName) !== column.isNullable)
-          problems.push(`${entity.name}.${column.propertyName}: nullable ${column.isNullable} in the entity, ${table.get(column.databaseName)} in the table`);
+          problems.push(
+            `${entity.name}.${column.propertyName}: nullable ${column.isNullable} in the entity, ${table.get(column.databaseName)} in the table`,
+          );
       }
       const mapped = new Set(entity.columns.map((c) => c.databaseName));
       for (const name of table.keys())
-        if (!mapped.has(name) && !unmapped.has(`${entity.tableName}.${name}`)) problems.push(`${entity.name}: column ${entity.tableName}.${name} is not mapped`);
+        if (!mapped.has(name) && !unmapped.has(`${entity.tableName}.${name}`))
+          problems.push(`${entity.name}: column ${entity.tableName}.${name} is not mapped`);
     }
     expect(problems).toEqual([]);
   });
@@ -119,6 +123,45 @@ describe('migrations', () => {
     expect(indexes(first, 'orchestration_events')).toContainEqual(
       expect.stringMatching(/ON public\.orchestration_events USING btree \(organization_id, id\)$/),
     );
+    // Events and steps reference their run and its organization with one key (one check per row written).
+    for (const table of ['orchestration_events', 'orchestration_steps'])
+      expect(Object.values(first.tables.find((t) => t.name === table)?.constraints ?? {})).toContain(
+        'FOREIGN KEY (run_id, organization_id) REFERENCES orchestration_runs(id, organization_id) ON DELETE CASCADE',
+      );
+  });
+
+  it("refuses an event or a step naming an organization other than its run's, and removes both with the organization", async () => {
+    const [a] = await dataSource.query(`INSERT INTO organizations (slug, name) VALUES ('fk-a', 'a') RETURNING id`);
+    const [b] = await dataSource.query(`INSERT INTO organizations (slug, name) VALUES ('fk-b', 'b') RETURNING id`);
+    const [definition] = await dataSource.query(
+      `INSERT INTO orchestration_definitions (organization_id, slug, version, name, spec) VALUES ($1, 'd', 1, 'd', '{}') RETURNING id`,
+      [a.id],
+    );
+    const [run] = await dataSource.query(
+      `INSERT INTO orchestration_runs (organization_id, definition_id, definition_slug, definition_version, input) VALUES ($1, $2, 'd', 1, '{}') RETURNING id`,
+      [a.id, definition.id],
+    );
+    const event = (org: string) =>
+      dataSource.query(`INSERT INTO orchestration_events (organization_id, run_id, seq, type) VALUES ($1, $2, 1, 'run.created')`, [
+        org,
+        run.id,
+      ]);
+    const step = (org: string) =>
+      dataSource.query(`INSERT INTO orchestration_steps (run_id, organization_id, step_key, position) VALUES ($1, $2, 's', 0)`, [
+        run.id,
+        org,
+      ]);
+    for (const write of [event, step]) {
+      const refused = await write(b.id).catch((e: { driverError?: { code?: string } }) => e.driverError?.code);
+      expect(refused).toBe('23503');
+      await write(a.id);
+    }
+    await dataSource.query(`DELETE FROM organizations WHERE id = $1`, [a.id]);
+    const [left] = await dataSource.query(
+      `SELECT (SELECT count(*)::int FROM orchestration_events WHERE run_id = $1) + (SELECT count(*)::int FROM orchestration_steps WHERE run_id = $1) AS n`,
+      [run.id],
+    );
+    expect(left.n).toBe(0);
   });
 
   it('stores every timestamp with its time zone', () => {
