@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { DomainError, type JsonValue, type Page, type PageRequest } from '#core';
 import {
   approvalLocation,
@@ -11,7 +11,11 @@ import {
   type ApprovalViewRow,
 } from '../store/approval-view.repository.js';
 import type { ApprovalStatus } from '../store/approval.repository.js';
+import type { CommittedEvent } from '../store/committed-event.js';
 import { EngineDatabase } from '../store/engine-database.js';
+
+/** How many approvals' locations an instance keeps (pending ones leave on their decision; the oldest go first). */
+const MAX_LOCATIONS = 50_000;
 
 export type { ApprovalFilter } from '../store/approval-view.repository.js';
 export interface ApprovalView {
@@ -56,8 +60,37 @@ const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
 
 /** Read side of approvals, scoped to the caller's organization (SQL in store/approval-view.repository.ts). */
 @Injectable()
-export class ApprovalQueryService {
+export class ApprovalQueryService implements OnModuleInit, OnModuleDestroy {
+  /**
+   * Where decisions on the approvals this instance opened go (approval id -> organization, run, definition), learnt
+   * from its committed checkpoint.requested events: an approval's run and the run's definition never change, so a
+   * decision on one skips the read of its location (a round trip before the decision's transaction). Any other
+   * approval is read as before.
+   */
+  private readonly locations = new Map<string, { organizationId: string; runId: string; definition: string }>();
+  private off: (() => void) | null = null;
+
   constructor(private readonly db: EngineDatabase) {}
+
+  onModuleInit(): void {
+    this.off = this.db.onCommitted((events) => this.learn(events));
+  }
+
+  onModuleDestroy(): void {
+    this.off?.();
+  }
+
+  private learn(events: CommittedEvent[]): void {
+    for (const e of events) {
+      const approvalId = (e.payload as { approvalId?: unknown } | null)?.approvalId;
+      if (typeof approvalId !== 'string') continue;
+      if (e.type === 'checkpoint.resolved') this.locations.delete(approvalId);
+      else if (e.type === 'checkpoint.requested' && e.definition) {
+        this.locations.set(approvalId, { organizationId: e.organizationId, runId: e.runId, definition: e.definition });
+        if (this.locations.size > MAX_LOCATIONS) this.locations.delete(this.locations.keys().next().value as string);
+      }
+    }
+  }
 
   async list(organizationId: string, filter: ApprovalFilter, page: PageRequest): Promise<Page<ApprovalView>> {
     const rows = await listApprovalViews(this.db.pool, organizationId, filter, page);
@@ -90,6 +123,8 @@ export class ApprovalQueryService {
 
   /** Where a decision on an approval goes: its run (the A2A task) and the run's definition (the agent). */
   async locate(organizationId: string, id: string): Promise<{ runId: string; definition: string }> {
+    const known = this.locations.get(id);
+    if (known && known.organizationId === organizationId) return { runId: known.runId, definition: known.definition };
     const row = await approvalLocation(this.db.pool, organizationId, id);
     if (!row) throw DomainError.notFound('Approval', id);
     return { runId: row.run_id, definition: row.definition_slug };

@@ -1,10 +1,13 @@
 import type { INestApplicationContext } from '@nestjs/common';
+import { jest } from '@jest/globals';
 import type { DataSource } from 'typeorm';
 import { DomainError, DomainErrorCode, faultPoints, type DefinitionSpec, type JsonValue } from '#core';
 import { insertDefinition, openEngineContext, openScratchDatabase, testConfig, type ScratchDatabase } from '#testing';
 import { RunStarter } from '../runs/run-starter.service.js';
 import { ResultApplier } from '../worker/result-applier.js';
 import { StepClaimer, type ClaimedStep } from '../worker/step-claimer.js';
+import { EngineDatabase } from '../store/engine-database.js';
+import { ApprovalQueryService } from './approval-queries.service.js';
 import { ApprovalService, type DecideCommand, type DecisionActor } from './approval.service.js';
 
 /**
@@ -91,6 +94,28 @@ describe('ApprovalService (PostgreSQL)', () => {
     expect(error).toBeInstanceOf(DomainError);
     return error as DomainError;
   };
+
+  it("locates an approval this instance opened without a read, for its own organization only, until it is decided", async () => {
+    const queries = ctx.get(ApprovalQueryService, { strict: false });
+    const pool = ctx.get(EngineDatabase, { strict: false }).pool;
+    const { runId, approvalId } = await paused();
+    const reads = jest.spyOn(pool, 'query');
+    try {
+      const slug = ((await ds.query(`SELECT definition_slug FROM orchestration_runs WHERE id = $1`, [runId])) as { definition_slug: string }[])[0];
+      expect(await queries.locate(orgId, approvalId)).toEqual({ runId, definition: slug.definition_slug });
+      expect(reads).not.toHaveBeenCalled();
+      // Another organization's id for it is not found, as the read answers it.
+      await expect(queries.locate(otherOrgId, approvalId)).rejects.toMatchObject({ code: DomainErrorCode.NotFound });
+      expect(reads).toHaveBeenCalledTimes(1);
+      // Decided (checkpoint.resolved), it is read again: same answer.
+      await decide(approvalId, {});
+      reads.mockClear();
+      expect(await queries.locate(orgId, approvalId)).toEqual({ runId, definition: slug.definition_slug });
+      expect(reads).toHaveBeenCalledTimes(1);
+    } finally {
+      reads.mockRestore();
+    }
+  });
 
   it('continue merges the modifications into the output, resumes the run and releases the dependent', async () => {
     const { runId, approvalId } = await paused({}, { text: 'draft', n: 1 });
