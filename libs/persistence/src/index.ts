@@ -18,3 +18,4 @@ export * from './repositories/read-only-query.repository.js';
 export * from './repositories/kpi-demo.repository.js';
 export * from './repositories/artifacts.repository.js';
 export * from './database/prepared-query.js';
+export * from './database/statement-names.js';

@@ -24,12 +24,11 @@
  * BEGIN always travels with the transaction's first statements.
  */
 import { Inject, Injectable, Optional, type OnApplicationShutdown } from '@nestjs/common';
-import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { APP_CONFIG, type AppConfig } from '#config';
 import { backoffDelayMs, faultPoint, type BackoffPolicy } from '#core';
 import { EVENTS_CHANNEL, PgListener } from '#events';
-import { DatabaseServer, isDatabaseBusy } from '#persistence';
+import { DatabaseServer, isDatabaseBusy, statementName } from '#persistence';
 import type { CommittedEvent, CommittedEventsObserver } from './committed-event.js';
 
 export type Queryable = Pick<pg.PoolClient, 'query'>;
@@ -43,22 +42,10 @@ const BUSY_BACKOFF: BackoffPolicy = { initialDelayMs: 100, maxDelayMs: 1000 };
 
 const ignore = (): void => undefined;
 
-/**
- * Statement text -> prepared statement name. Bounded, so a statement whose text varies per call (none should) can
- * never grow every connection's set of prepared statements without limit: past the bound, texts run unnamed.
- */
-const statementNames = new Map<string, string>();
-const MAX_PREPARED = 500;
-
 function prepared(text: string, values: unknown[] | undefined): pg.QueryConfig | null {
   if (values === undefined) return null; // BEGIN, COMMIT and friends
-  let name = statementNames.get(text);
-  if (name === undefined) {
-    if (statementNames.size >= MAX_PREPARED) return null;
-    name = `baton_${createHash('sha1').update(text).digest('base64url')}`;
-    statementNames.set(text, name);
-  }
-  return { name, text, values };
+  const name = statementName(text);
+  return name === null ? null : { name, text, values };
 }
 
 interface Corkable {

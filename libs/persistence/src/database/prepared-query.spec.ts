@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { QueryFailedError, type DataSource } from 'typeorm';
 import { openTestDataSource } from '#testing';
 import { preparedQuery } from './prepared-query.js';
+import { statementName } from './statement-names.js';
 
 describe('preparedQuery (PostgreSQL)', () => {
   let ds: DataSource;
@@ -26,7 +27,7 @@ describe('preparedQuery (PostgreSQL)', () => {
       for (let i = 0; i < 3; i++) await preparedQuery(one, INSERT, [`prep-${randomUUID().slice(0, 8)}`]);
       const names: { name: string }[] = await one.query(`SELECT name FROM pg_prepared_statements WHERE statement = $1`, [INSERT]);
       expect(names).toHaveLength(1);
-      expect(names[0].name).toMatch(/^baton_tq_/);
+      expect(names[0].name).toBe(statementName(INSERT));
     } finally {
       await one.destroy();
     }

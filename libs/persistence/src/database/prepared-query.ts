@@ -4,28 +4,11 @@
  * database's CPU per message (docs/benchmarks.md, run creation). `preparedQuery` runs such a statement as a named
  * prepared statement instead: parsed once per connection, its plan cached. Same rows, same errors (QueryFailedError).
  */
-import { createHash } from 'node:crypto';
 import { DataSource, QueryFailedError, type EntityManager } from 'typeorm';
+import { statementName } from './statement-names.js';
 
 interface PgQueryable {
-  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
-}
-
-/**
- * Statement text -> name. Bounded: the texts given here are constants; should one vary per call, past the bound it
- * simply runs unnamed, so no connection's set of prepared statements can grow without limit.
- */
-const names = new Map<string, string>();
-const MAX_NAMED = 200;
-
-function nameOf(text: string): string | null {
-  let name = names.get(text);
-  if (name === undefined) {
-    if (names.size >= MAX_NAMED) return null;
-    name = `baton_tq_${createHash('sha1').update(text).digest('base64url')}`;
-    names.set(text, name);
-  }
-  return name;
+  query(config: { name?: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
 }
 
 /**
@@ -35,8 +18,8 @@ function nameOf(text: string): string | null {
  */
 export async function preparedQuery<R>(target: DataSource | EntityManager, text: string, params: unknown[]): Promise<R[]> {
   const manager = target instanceof DataSource ? target.manager : target;
-  const name = nameOf(text);
-  if (name === null) return manager.query(text, params);
+  // Past the bound of statementName it runs unnamed, on the same connection and with the same rows.
+  const name = statementName(text) ?? undefined;
   const runner = manager.queryRunner;
   const connection: PgQueryable =
     runner && !runner.isReleased && runner.isTransactionActive
